@@ -1,0 +1,1 @@
+"""Reproduction scripts: run_all and benchmarks."""

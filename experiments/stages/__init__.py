@@ -1,0 +1,1 @@
+"""Stages of run_all, one module each; every module defines STAGE."""

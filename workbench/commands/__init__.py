@@ -1,0 +1,1 @@
+"""Sub-commands of the `workbench` console script, one module each."""
