@@ -1,8 +1,9 @@
 """The golden integer model: `qnn-int/1` computed exactly in numpy, vectorised over a batch.
 
 It is the reference every other implementation (Keras integer mode, MyHDL, GHDL, Icarus) is checked
-against, and the evaluator for whole datasets. Convolutions use float64 matrix products where every
-partial sum is provably below 2^53 (so they are exact and BLAS-fast), int64 otherwise; the head's
+against, and the evaluator for whole datasets. Convolutions use float32 or float64 matrix products
+where every partial sum is provably below 2^24 or 2^53 (so they are exact and BLAS-fast), int64
+otherwise; the head's
 divisions use Python integers, so nothing can overflow.
 """
 from __future__ import annotations
@@ -14,7 +15,9 @@ import numpy as np
 from workbench.contract import ConvLayer, Network, PeakHead, RequantLayer
 from workbench.errors import ConfigError
 
-FLOAT_EXACT_LIMIT = 1 << 53
+FLOAT32_EXACT_LIMIT = 1 << 24
+FLOAT64_EXACT_LIMIT = 1 << 53
+CHUNK_VALUES = 1 << 22  # unfolded values per matrix product, bounds the memory used
 
 
 @dataclass(frozen=True)
@@ -40,19 +43,33 @@ def check_profiles(network: Network, profiles: np.ndarray) -> np.ndarray:
     return array.astype(np.int64)
 
 
+def exact_dtype(worst: int) -> type:
+    """The fastest dtype whose sums are exact for integers up to `worst` in magnitude."""
+    if worst < FLOAT32_EXACT_LIMIT:
+        return np.float32
+    return np.float64 if worst < FLOAT64_EXACT_LIMIT else np.int64
+
+
 def conv(layer: ConvLayer, x: np.ndarray, in_magnitude: int) -> np.ndarray:
-    """`acc[n, i, o]` of a qconv1d/qdense layer over `x[n, i, c]` with zero padding."""
-    n, length, _ = x.shape
-    half = (layer.kernel_size - 1) // 2
-    padded = np.pad(x, ((0, 0), (half, half), (0, 0)))
+    """`acc[n, i, o]` of a qconv1d/qdense layer over `x[n, i, c]` with zero padding.
+
+    One matrix product per chunk of profiles over the unfolded windows `(n*L, k*cin)`.
+    """
+    n, length, channels = x.shape
+    k = layer.kernel_size
+    half = (k - 1) // 2
     worst = int(np.abs(layer.weights).sum(axis=(0, 1)).max()) * in_magnitude + int(np.abs(layer.bias).max())
-    dtype = np.float64 if worst < FLOAT_EXACT_LIMIT else np.int64
-    weights = layer.weights.astype(dtype)
-    padded = padded.astype(dtype)
-    acc = np.broadcast_to(layer.bias.astype(dtype), (n, length, layer.out_channels)).copy()
-    for t in range(layer.kernel_size):
-        acc += padded[:, t:t + length, :] @ weights[t]
-    return acc.astype(np.int64)
+    dtype = exact_dtype(worst)
+    weights = layer.weights.reshape(k * channels, layer.out_channels).astype(dtype)
+    bias = layer.bias.astype(dtype)
+    acc = np.empty((n, length, layer.out_channels), dtype=np.int64)
+    chunk = max(1, CHUNK_VALUES // (length * k * channels))
+    for start in range(0, n, chunk):
+        part = np.pad(x[start:start + chunk], ((0, 0), (half, half), (0, 0))).astype(dtype)
+        windows = np.lib.stride_tricks.sliding_window_view(part, k, axis=1)  # (m, L, cin, k)
+        unfolded = windows.transpose(0, 1, 3, 2).reshape(-1, k * channels)
+        acc[start:start + chunk] = (unfolded @ weights + bias).reshape(-1, length, layer.out_channels)
+    return acc
 
 
 def requantize(layer: RequantLayer, acc: np.ndarray) -> np.ndarray:
