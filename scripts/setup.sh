@@ -29,7 +29,7 @@ stamp="$VENV/.setup-stamp"
 want=$(cat setup.cfg pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-    "$VENV/bin/pip" install -q --disable-pip-version-check -U pip==26.0.1 >/dev/null 2>&1 || true
+    "$VENV/bin/pip" install -q --disable-pip-version-check -U pip==26.3
     "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[test]"
     echo "$want" > "$stamp"
 fi
