@@ -1,0 +1,48 @@
+"""Converting MyHDL blocks to VHDL-2008 (with MyHDL's support package) and Verilog.
+
+MyHDL converts a block instance; each conversion elaborates a fresh instance, since an instance
+must not be converted twice. The converted HDL is never trusted on its own: the testbenches in
+`workbench.hdl.testbench` and the co-simulation in `workbench.hdl.cosim` check it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workbench.hdl.design import StreamDesign
+
+VHDL_PACKAGE = "pck_myhdl_011.vhd"
+
+
+@dataclass(frozen=True)
+class HdlSources:
+    """The converted top-level: VHDL files in compile order and the Verilog file."""
+
+    vhdl: tuple[Path, ...]
+    verilog: Path
+
+
+def convert_block(instance: Any, hdl: str, folder: Path, name: str, *,
+                  cosim_testbench: bool = False) -> Path:
+    """Convert one elaborated block to `folder/<name>.vhd` or `.v`; returns that file.
+
+    For Verilog, `cosim_testbench` also writes MyHDL's `tb_<name>.v` (the $from_myhdl/$to_myhdl
+    wrapper used by co-simulation). No initial values: the design relies on its reset.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    if hdl == "VHDL":
+        instance.convert(hdl="VHDL", path=str(folder), name=name, initial_values=False)
+        return folder / f"{name}.vhd"
+    if hdl == "Verilog":
+        instance.convert(hdl="Verilog", path=str(folder), name=name, initial_values=False,
+                         testbench=cosim_testbench)
+        return folder / f"{name}.v"
+    raise ValueError(f"unknown HDL {hdl!r}; use 'VHDL' or 'Verilog'")
+
+
+def convert_design(design: StreamDesign, folder: Path) -> HdlSources:
+    """Write `folder/vhdl/{pck_myhdl_011.vhd,<top>.vhd}` and `folder/verilog/<top>.v`."""
+    vhdl = convert_block(design.instance(), "VHDL", folder / "vhdl", design.name)
+    verilog = convert_block(design.instance(), "Verilog", folder / "verilog", design.name)
+    return HdlSources(vhdl=(folder / "vhdl" / VHDL_PACKAGE, vhdl), verilog=verilog)

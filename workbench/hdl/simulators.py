@@ -1,0 +1,126 @@
+"""Running the HDL simulators and Verilator lint, each under a timeout, and judging the verdicts.
+
+A testbench run is judged only by its single `VERDICT PASS|FAIL compared=N mismatches=M` line
+(GHDL's exit code is not trusted on its own), and `require_pass` also insists that the number of
+compared values equals the number written to the vector files, so a testbench that compares
+nothing cannot pass.
+"""
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.errors import WorkbenchError
+from workbench.hdl.tools import run_tool, tail
+
+VERDICT = re.compile(r"^VERDICT (PASS|FAIL) compared=(\d+) mismatches=(\d+)", re.MULTILINE)
+GHDL_STD = "--std=08"
+# Verilator warnings waived on MyHDL's Verilog, and why:
+#  WIDTH: MyHDL writes integer constants as 32-bit literals and assigns wider/narrower expressions
+#         to sized regs; the simulators prove the values right, the truncation is intended.
+#  UNUSEDSIGNAL: lane slices and flags that a block reads only in part (e.g. the low bits of a
+#         packed word) are reported although they are harmless.
+#  UNOPTFLAT: MyHDL declares a chain of combinational signals as one array, which Verilator sees
+#         as a loop through the array; it only slows Verilator's own simulation.
+VERILATOR_WAIVERS = ("WIDTH", "UNUSEDSIGNAL", "UNOPTFLAT")
+
+
+class HdlVerificationError(WorkbenchError):
+    """A testbench reported mismatches, compared the wrong number of values or gave no verdict."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one testbench run."""
+
+    simulator: str
+    passed: bool
+    compared: int
+    mismatches: int
+    seconds: float
+    clocks: int
+    output: str
+
+    @property
+    def clocks_per_second(self) -> float:
+        """Simulated clock cycles per wall-clock second (including start-up)."""
+        return self.clocks / self.seconds if self.seconds > 0 else 0.0
+
+
+def parse_verdict(simulator: str, output: str, seconds: float, clocks: int) -> Verdict:
+    """Read the verdict line from a testbench's output; no verdict line raises HdlVerificationError."""
+    found = VERDICT.findall(output)
+    if len(found) != 1:
+        raise HdlVerificationError(f"{simulator}: expected exactly one VERDICT line, found {len(found)}:\n"
+                                   f"{tail(output)}")
+    word, compared, mismatches = found[0]
+    return Verdict(simulator, word == "PASS" and int(mismatches) == 0, int(compared), int(mismatches),
+                   seconds, clocks, output)
+
+
+def require_pass(verdict: Verdict, expected_values: int) -> Verdict:
+    """Raise HdlVerificationError unless the run passed and compared exactly `expected_values` values."""
+    if not verdict.passed:
+        raise HdlVerificationError(f"{verdict.simulator}: {verdict.mismatches} mismatches "
+                                   f"({verdict.compared} values compared):\n{tail(verdict.output, 15)}")
+    if verdict.compared != expected_values:
+        raise HdlVerificationError(f"{verdict.simulator}: compared {verdict.compared} values, "
+                                   f"but {expected_values} were written")
+    return verdict
+
+
+def _clocks(stimulus: Path, drain: int) -> int:
+    with stimulus.open() as handle:
+        return sum(1 for _ in handle) + drain + 4
+
+
+def ghdl_elaborate(vhdl_files: list[Path], top: str, workdir: Path, *, timeout_s: float = 120) -> None:
+    """Analyse the files (in order) and elaborate `top` with `ghdl --std=08` into `workdir`."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    common = [GHDL_STD, f"--workdir={workdir}"]
+    run_tool(["ghdl", "-a", *common, *map(str, vhdl_files)], cwd=workdir, timeout_s=timeout_s)
+    run_tool(["ghdl", "-e", *common, top], cwd=workdir, timeout_s=timeout_s)
+
+
+def run_ghdl(vhdl_files: list[Path], testbench: Path, top: str, stimulus: Path, scores: Path,
+             results: Path, drain: int, *, timeout_s: float = 300) -> Verdict:
+    """Analyse, elaborate and run the VHDL testbench `tb_<top>` in GHDL; returns its verdict."""
+    tb = f"tb_{top}"
+    with tempfile.TemporaryDirectory(prefix="ghdl-") as tmp:
+        work = Path(tmp)
+        ghdl_elaborate([*vhdl_files, testbench], tb, work, timeout_s=timeout_s)
+        result = run_tool(["ghdl", "-r", GHDL_STD, f"--workdir={work}", tb,
+                           "--ieee-asserts=disable-at-0",
+                           f"-gSTIMULUS_FILE={stimulus.resolve()}", f"-gSCORES_FILE={scores.resolve()}",
+                           f"-gRESULTS_FILE={results.resolve()}"],
+                          cwd=work, timeout_s=timeout_s, check=False)
+    return parse_verdict("ghdl", result.output, result.seconds, _clocks(stimulus, drain))
+
+
+def icarus_compile(verilog_files: list[Path], top: str, output: Path, *, timeout_s: float = 120) -> None:
+    """Compile Verilog files into the vvp image `output` as Verilog-2005 without Icarus's extra
+    keywords (`-g2005 -gno-xtypes`): MyHDL names blocks after their functions, e.g. `logic`."""
+    run_tool(["iverilog", "-g2005", "-gno-xtypes", "-s", top, "-o", str(output), *map(str, verilog_files)],
+             cwd=output.parent, timeout_s=timeout_s)
+
+
+def run_icarus(verilog_files: list[Path], testbench: Path, top: str, stimulus: Path, scores: Path,
+               results: Path, drain: int, *, timeout_s: float = 300) -> Verdict:
+    """Compile and run the Verilog testbench `tb_<top>` in Icarus; returns its verdict."""
+    with tempfile.TemporaryDirectory(prefix="icarus-") as tmp:
+        image = Path(tmp) / "tb.vvp"
+        icarus_compile([*verilog_files, testbench], f"tb_{top}", image, timeout_s=timeout_s)
+        result = run_tool(["vvp", "-n", str(image), f"+stimulus={stimulus.resolve()}",
+                           f"+scores={scores.resolve()}", f"+results={results.resolve()}"],
+                          cwd=Path(tmp), timeout_s=timeout_s, check=False)
+    return parse_verdict("icarus", result.output, result.seconds, _clocks(stimulus, drain))
+
+
+def verilator_lint(verilog: Path, top: str, *, timeout_s: float = 120) -> str:
+    """`verilator --lint-only -Wall` with the documented waivers; raises ToolchainError on warnings."""
+    waivers = [f"-Wno-{name}" for name in VERILATOR_WAIVERS]
+    result = run_tool(["verilator", "--lint-only", "-Wall", "--default-language", "1364-2005", *waivers,
+                       "--top-module", top, str(verilog)], cwd=verilog.parent, timeout_s=timeout_s)
+    return result.output
