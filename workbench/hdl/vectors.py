@@ -75,6 +75,23 @@ def _check_range(name: str, values: np.ndarray, lo: int, hi: int) -> None:
                           f"hardware's [{lo}, {hi}]: the vectors do not fit this design")
 
 
+def stimulus_clocks(design: StreamDesign, profiles: np.ndarray, gap_seed: int | None = None,
+                    gap_share: float = 0.3) -> list[tuple[int, int, int, int]]:
+    """One `(tvalid, tuser, tlast, tdata)` per clock for the profiles, back to back; with a
+    `gap_seed`, 1-3 idle clocks (all zero) precede about `gap_share` of the beats."""
+    lanes, b = design.lanes, design.in_bits
+    beats = design.beats_per_profile
+    rng = np.random.default_rng(gap_seed) if gap_seed is not None else None
+    clocks = []
+    for profile in np.asarray(profiles):
+        for beat in range(beats):
+            if rng is not None and rng.random() < gap_share:
+                clocks.extend([(0, 0, 0, 0)] * int(rng.integers(1, 4)))
+            clocks.append((1, int(beat == 0), int(beat == beats - 1),
+                           pack_lanes(profile[beat * lanes:(beat + 1) * lanes], b)))
+    return clocks
+
+
 def write_vectors(folder: Path, design: StreamDesign, vectors: VectorSet, *,
                   gap_seed: int = 1, gap_share: float = 0.3) -> dict:
     """Write the vector files into `folder`; returns the manifest (also written as vectors.json).
@@ -88,26 +105,16 @@ def write_vectors(folder: Path, design: StreamDesign, vectors: VectorSet, *,
     _check_range("input", vectors.profiles, 0, (1 << b) - 1)
     _check_range("score", vectors.scores, -(1 << (sw - 1)), (1 << (sw - 1)) - 1)
     _check_range("pos", vectors.pos, 0, (1 << pw) - 1)
-    beats = design.beats_per_profile
     data_digits, score_digits, pos_digits = hex_digits(lanes * b), hex_digits(lanes * sw), hex_digits(pw)
 
-    beat_lines, score_lines = [], []
-    for profile, scores in zip(vectors.profiles, vectors.scores):
-        for beat in range(beats):
-            lanes_in = profile[beat * lanes:(beat + 1) * lanes]
-            lanes_out = scores[beat * lanes:(beat + 1) * lanes]
-            first, last = int(beat == 0), int(beat == beats - 1)
-            beat_lines.append(f"1 {first} {last} {pack_lanes(lanes_in, b):0{data_digits}x}")
-            score_lines.append(f"{pack_lanes(lanes_out, sw):0{score_digits}x}")
-    result_lines = [f"{int(f)} {int(p):0{pos_digits}x}" for f, p in zip(vectors.found, vectors.pos)]
+    def fmt(clock: tuple[int, int, int, int]) -> str:
+        return f"{clock[0]} {clock[1]} {clock[2]} {clock[3]:0{data_digits}x}"
 
-    rng = np.random.default_rng(gap_seed)
-    idle = f"0 0 0 {0:0{data_digits}x}"
-    gap_lines = []
-    for line in beat_lines:
-        if rng.random() < gap_share:
-            gap_lines.extend([idle] * int(rng.integers(1, 4)))
-        gap_lines.append(line)
+    beat_lines = [fmt(clock) for clock in stimulus_clocks(design, vectors.profiles)]
+    gap_lines = [fmt(clock) for clock in stimulus_clocks(design, vectors.profiles, gap_seed, gap_share)]
+    score_lines = [f"{pack_lanes(beat, sw):0{score_digits}x}"
+                   for beat in vectors.scores.reshape(-1, lanes)]
+    result_lines = [f"{int(f)} {int(p):0{pos_digits}x}" for f, p in zip(vectors.found, vectors.pos)]
 
     folder.mkdir(parents=True, exist_ok=True)
     for name, lines in ((STIMULUS, beat_lines), (STIMULUS_GAPS, gap_lines),

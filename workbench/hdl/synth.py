@@ -1,0 +1,148 @@
+"""Yosys resource counts and a pre-route clock estimate for the converted Verilog (Xilinx 7-series).
+
+Two `synth_xilinx -family xc7 -abc9` runs, one with DSP inference and one with `-nodsp`, give LUT,
+FF, CARRY4, DSP48E1 and block-RAM counts. After the first, `sta` with the Xilinx cell library's
+specify delays (`+/xilinx/cells_sim.v`) gives the latest arrival time through cells only. The
+clock estimate multiplies that by a routing factor and caps it at the part's fabric limit; both
+are stated assumptions, so the result is labelled pre-route and is only "estimated to reach".
+Results are cached by a hash of the netlist text and the script (`data/cache/yosys/<hash>.json`):
+wide designs take minutes and gigabytes.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from workbench.errors import ToolchainError
+from workbench.hdl.files import atomic_write_text
+from workbench.hdl.tools import run_tool, tail
+
+DEFAULT_CACHE = Path(__file__).resolve().parents[2] / "data" / "cache" / "yosys"
+# Cell delays are roughly half of a 7-series path after placement and routing (rule of thumb).
+ROUTING_FACTOR = 2.0
+# Assumed practical clock limit of LUT + CARRY4 fabric logic per speed grade (below the clock
+# buffers' data-sheet maximum), used as a cap on the estimate.
+FABRIC_LIMIT_MHZ = {"-1": 400.0, "-2": 450.0, "-3": 500.0}
+_HEADER = re.compile(r"^(//|--) (File|Date):.*$", re.MULTILINE)
+_ARRIVAL = re.compile(r"Latest arrival time in '[^']*' is (\d+)")
+LUT_CELLS = ("INV", "LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6", "SRL16E", "SRLC32E",
+             "RAM32X1D", "RAM64X1D", "RAM128X1D", "RAM32M", "RAM64M")
+FF_CELLS = ("FDRE", "FDSE", "FDCE", "FDPE")
+
+
+@dataclass(frozen=True)
+class CellCounts:
+    """Resource counts of one mapped netlist (LUTs include INV, shift-register and LUT-RAM cells)."""
+
+    luts: int
+    ffs: int
+    carry4: int
+    dsps: int
+    brams: float  # RAMB36E1 + RAMB18E1 / 2
+    cells: dict[str, int]
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    """Counts with and without DSP inference, the cell-only arrival time and the run's cost."""
+
+    top: str
+    with_dsp: CellCounts
+    no_dsp: CellCounts
+    arrival_ns: float
+    seconds: float
+    netlist_hash: str
+    cached: bool = False
+
+    def clock_estimate_mhz(self, part: str) -> float:
+        """Estimated pre-route clock: 1 / (arrival x ROUTING_FACTOR), capped at the fabric limit."""
+        return estimated_clock_mhz(self.arrival_ns, part)
+
+
+def fabric_limit_mhz(part: str) -> float:
+    """The assumed fabric limit for a part, from its speed grade suffix (-1, -2, -3)."""
+    for grade, limit in FABRIC_LIMIT_MHZ.items():
+        if part.endswith(grade):
+            return limit
+    raise ToolchainError(f"no fabric limit known for part {part!r}; its name should end in "
+                         f"one of the speed grades {list(FABRIC_LIMIT_MHZ)}")
+
+
+def estimated_clock_mhz(arrival_ns: float, part: str) -> float:
+    """Pre-route clock estimate from a cell-only arrival time (see the module docstring)."""
+    limit = fabric_limit_mhz(part)
+    if arrival_ns <= 0:
+        return limit
+    return min(limit, 1000.0 / (arrival_ns * ROUTING_FACTOR))
+
+
+def count_cells(cells: dict[str, int]) -> CellCounts:
+    """Fold Yosys's cell-type counts into LUT/FF/CARRY4/DSP/BRAM numbers."""
+    def total(names: tuple[str, ...]) -> int:
+        return sum(cells.get(name, 0) for name in names)
+
+    return CellCounts(luts=total(LUT_CELLS), ffs=total(FF_CELLS), carry4=cells.get("CARRY4", 0),
+                      dsps=cells.get("DSP48E1", 0),
+                      brams=cells.get("RAMB36E1", 0) + cells.get("RAMB18E1", 0) / 2, cells=dict(cells))
+
+
+def netlist_hash(verilog_text: str, top: str) -> str:
+    """Hash of the netlist (without MyHDL's file/date header) and the synthesis scripts."""
+    digest = hashlib.sha256()
+    for part in (_HEADER.sub("", verilog_text), top, _script("X", top, True), _script("X", top, False),
+                 str(ROUTING_FACTOR)):
+        digest.update(part.encode())
+    return digest.hexdigest()[:24]
+
+
+def _script(verilog: str, top: str, dsp: bool) -> str:
+    flags = "-abc9" if dsp else "-abc9 -nodsp"
+    script = [f"read_verilog {verilog}", f"synth_xilinx -family xc7 -top {top} {flags}",
+              "tee -q -o stat.json stat -json"]
+    if dsp:
+        script += ["read_verilog -lib -specify +/xilinx/cells_sim.v", "tee -q -o sta.txt sta"]
+    return "; ".join(script)
+
+
+def _run_yosys(verilog: Path, top: str, dsp: bool, timeout_s: float) -> tuple[dict[str, int], float | None]:
+    with tempfile.TemporaryDirectory(prefix="yosys-") as tmp:
+        work = Path(tmp)
+        run_tool(["yosys", "-q", "-p", _script(str(verilog.resolve()), top, dsp)], cwd=work,
+                 timeout_s=timeout_s)
+        stat = json.loads((work / "stat.json").read_text())
+        cells = stat["design"]["num_cells_by_type"]
+        if not dsp:
+            return cells, None
+        sta = (work / "sta.txt").read_text()
+    match = _ARRIVAL.search(sta)
+    if match is None:
+        raise ToolchainError(f"yosys sta printed no arrival time:\n{tail(sta)}")
+    return cells, int(match.group(1)) / 1000.0  # ps -> ns
+
+
+def synthesize(verilog: Path, top: str, *, timeout_s: float = 900, cache_dir: Path | None = DEFAULT_CACHE
+               ) -> SynthResult:
+    """Run (or load from the cache) both Yosys runs on `verilog`; the runs go in parallel."""
+    key = netlist_hash(verilog.read_text(), top)
+    cached = cache_dir / f"{key}.json" if cache_dir is not None else None
+    if cached is not None and cached.is_file():
+        data = json.loads(cached.read_text())
+        return SynthResult(top, CellCounts(**data["with_dsp"]), CellCounts(**data["no_dsp"]),
+                           data["arrival_ns"], data["seconds"], key, cached=True)
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        with_dsp = pool.submit(_run_yosys, verilog, top, True, timeout_s)
+        no_dsp = pool.submit(_run_yosys, verilog, top, False, timeout_s)
+        (cells, arrival), (cells_nodsp, _) = with_dsp.result(), no_dsp.result()
+    result = SynthResult(top, count_cells(cells), count_cells(cells_nodsp), float(arrival),
+                         time.perf_counter() - start, key)
+    if cached is not None:
+        record = {k: v for k, v in asdict(result).items() if k not in ("cached", "top", "netlist_hash")}
+        atomic_write_text(cached, json.dumps(record, indent=1))
+    return result
