@@ -1,0 +1,310 @@
+"""Seeded, vectorised generator of laser-line profiles with per-profile ground truth.
+
+A profile is one sensor column crossing a laser line: `L` pixels, unsigned `bits`-deep values.
+The physical model (documented with every default in `docs/signals.md`):
+
+    expected[i] = background[i] + speckle[i] * (line[i] + reflections[i])       (DN)
+    line[i]     = integral over pixel i of A * exp(-(x - centre)^2 / (2 sigma^2))  (erf)
+    value[i]    = clip(round(Poisson(expected[i] * k) / k + N(0, read^2)), 0, 2^bits - 1)
+
+with `k` electrons per DN (full well / full scale). Pixel `i`'s centre is at coordinate `i`.
+SNR = A / sqrt(read^2 + expected[peak pixel] / k): line amplitude over the read plus shot noise
+standard deviation at the peak. `GeneratorConfig.snr_range` draws SNR (log-uniform) and solves for
+the amplitude; otherwise the amplitude is drawn log-uniform from `amplitude_range` (fractions of
+full scale), so that some profiles saturate.
+
+Ground truth (`generate` returns it as a dict of length-N arrays): `centre` (px, NaN when empty),
+`sigma` (px, NaN when empty), `amplitude` (DN, 0 when empty), `snr` (0 when empty), `saturated`
+(a pixel within 2 sigma + 1 of the centre sits at full scale), `reflection` (one or two secondary
+peaks present), `empty` (no laser line).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+from scipy.special import erf
+
+from workbench.errors import ConfigError
+
+ALLOWED_BITS = (8, 10, 12)
+LENGTH_RANGE = (64, 2048)
+MAX_PROFILES = 10_000_000
+CHUNK = 8192  # profiles rendered at once (bounds memory)
+TRUTH_KEYS = ("centre", "sigma", "amplitude", "snr", "saturated", "reflection", "empty")
+
+Range = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """Every parameter of the generator; amplitudes and backgrounds are fractions of full scale."""
+
+    length: int = 256
+    bits: int = 8
+    sigma_range: Range = (0.7, 3.0)
+    edge_margin: float = 8.0
+    amplitude_range: Range = (0.015, 2.0)
+    snr_range: Range | None = None
+    full_well: float = 10_000.0
+    read_noise: float = 80.0
+    offset_range: Range = (0.0, 0.06)
+    slope_max: float = 0.03
+    bump_max: float = 0.08
+    bump_sigma_range: Range = (0.1, 0.4)
+    reflection_fraction: float = 0.3
+    reflection_amplitude_range: Range = (0.1, 0.5)
+    reflection_sigma_scale: Range = (1.0, 3.0)
+    reflection_min_distance: float = 4.0
+    speckle_contrast: float = 0.0
+    speckle_grain: float = 2.0
+    empty_fraction: float = 0.1
+
+    @property
+    def full_scale(self) -> int:
+        """Largest sensor value, 2^bits - 1."""
+        return (1 << self.bits) - 1
+
+    @property
+    def electrons_per_dn(self) -> float:
+        """Conversion gain k: electrons per digital number."""
+        return self.full_well / self.full_scale
+
+    @property
+    def read_noise_dn(self) -> float:
+        """Read noise standard deviation in DN."""
+        return self.read_noise / self.electrons_per_dn
+
+    def validate(self) -> GeneratorConfig:
+        """Raise ConfigError naming the first bad parameter; return self when all are valid."""
+        lo, hi = LENGTH_RANGE
+        if not isinstance(self.length, int) or not lo <= self.length <= hi:
+            raise ConfigError(f"profile length {self.length!r} out of range; allowed {lo}..{hi}")
+        if self.bits not in ALLOWED_BITS:
+            raise ConfigError(f"sensor depth {self.bits!r} bits not supported; allowed {ALLOWED_BITS}")
+        _check_range("sigma_range", self.sigma_range, 0.2, self.length / 8)
+        if not 0 <= self.edge_margin <= (self.length - 1) / 2:
+            raise ConfigError(f"edge_margin {self.edge_margin!r} out of range; allowed 0..{(self.length - 1) / 2}")
+        _check_range("amplitude_range", self.amplitude_range, 1e-4, 100.0)
+        if self.snr_range is not None:
+            _check_range("snr_range", self.snr_range, 0.1, 1e4)
+        for name in ("full_well", "read_noise"):
+            value = getattr(self, name)
+            if not 0 < value < 1e9:
+                raise ConfigError(f"{name} {value!r} must be positive and finite")
+        _check_range("offset_range", self.offset_range, 0.0, 1.0, allow_zero=True)
+        _check_range("bump_sigma_range", self.bump_sigma_range, 1e-3, 10.0)
+        _check_range("reflection_amplitude_range", self.reflection_amplitude_range, 0.0, 1.0, allow_zero=True)
+        _check_range("reflection_sigma_scale", self.reflection_sigma_scale, 0.1, 10.0)
+        for name in ("slope_max", "bump_max", "reflection_fraction", "speckle_contrast", "empty_fraction"):
+            value = getattr(self, name)
+            if not 0 <= value <= 1:
+                raise ConfigError(f"{name} {value!r} out of range; allowed 0..1")
+        if not 0 <= self.reflection_min_distance <= self.length / 4:
+            raise ConfigError(f"reflection_min_distance {self.reflection_min_distance!r} out of range; "
+                              f"allowed 0..{self.length / 4}")
+        if not 0.1 <= self.speckle_grain <= self.length / 4:
+            raise ConfigError(f"speckle_grain {self.speckle_grain!r} out of range; allowed 0.1..{self.length / 4}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready parameters (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GeneratorConfig:
+        """Inverse of `to_dict`; unknown keys raise ConfigError."""
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(f"unknown generator parameter(s) {unknown}; allowed {sorted(names)}")
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**values).validate()
+
+
+def _check_range(name: str, value: Any, lo: float, hi: float, allow_zero: bool = False) -> None:
+    ok = (isinstance(value, (tuple, list)) and len(value) == 2
+          and all(isinstance(v, (int, float)) and math.isfinite(v) for v in value)
+          and lo <= value[0] <= value[1] <= hi and (allow_zero or value[0] > 0))
+    if not ok:
+        raise ConfigError(f"{name} {value!r} invalid; allowed (low, high) with {lo} <= low <= high <= {hi:g}")
+
+
+_CLEAN = dict(reflection_fraction=0.0, amplitude_range=(0.015, 0.8))
+SWEEP_SNRS = (2, 4, 8, 16, 32, 64)
+
+PRESETS: dict[str, GeneratorConfig] = {
+    "mixed": GeneratorConfig(),
+    **{f"snr_{s}": GeneratorConfig(snr_range=(float(s), float(s)), reflection_fraction=0.0) for s in SWEEP_SNRS},
+    **{f"sigma_{s:g}": GeneratorConfig(sigma_range=(s, s), snr_range=(16.0, 16.0), reflection_fraction=0.0)
+       for s in (0.7, 1.5, 3.0)},
+    "reflections": GeneratorConfig(snr_range=(8.0, 64.0), reflection_fraction=1.0),
+    "no_reflections": GeneratorConfig(snr_range=(8.0, 64.0), reflection_fraction=0.0),
+    "saturated": GeneratorConfig(amplitude_range=(1.0, 2.0), reflection_fraction=0.0),
+    "unsaturated": GeneratorConfig(**_CLEAN),
+    "speckle": GeneratorConfig(snr_range=(16.0, 16.0), reflection_fraction=0.0, speckle_contrast=0.3),
+}
+"""Named conditions. `mixed` is the training/validation distribution; the others are test conditions."""
+
+
+def preset(name: str, **overrides: Any) -> GeneratorConfig:
+    """A named preset, optionally with some parameters replaced; validated."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; allowed {sorted(PRESETS)}")
+    names = {f.name for f in fields(GeneratorConfig)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ConfigError(f"unknown generator parameter(s) {unknown}; allowed {sorted(names)}")
+    return replace(PRESETS[name], **overrides).validate()
+
+
+def preset_snr(name: str) -> float | None:
+    """The fixed SNR of a preset (None when its SNR varies per profile)."""
+    rng = PRESETS[name].snr_range if name in PRESETS else None
+    return rng[0] if rng is not None and rng[0] == rng[1] else None
+
+
+def pixel_gaussian(centre: np.ndarray, sigma: np.ndarray, amplitude: np.ndarray, length: int) -> np.ndarray:
+    """(N, L) pixel-integrated Gaussians: the integral over [i-1/2, i+1/2] of A exp(-(x-c)^2/(2 s^2))."""
+    edges = np.arange(length + 1, dtype=np.float64) - 0.5
+    z = (edges[None, :] - centre[:, None]) / (sigma[:, None] * math.sqrt(2.0))
+    cdf = erf(z)
+    scale = amplitude * sigma * math.sqrt(math.pi / 2.0)
+    return scale[:, None] * np.diff(cdf, axis=1)
+
+
+def peak_fraction(sigma: np.ndarray) -> np.ndarray:
+    """Value of a centred pixel-integrated unit-amplitude Gaussian (≤ 1): the peak-pixel share of A."""
+    return sigma * math.sqrt(2.0 * math.pi) * erf(0.5 / (sigma * math.sqrt(2.0)))
+
+
+def amplitude_for_snr(snr: np.ndarray, background: np.ndarray, sigma: np.ndarray,
+                      config: GeneratorConfig) -> np.ndarray:
+    """Amplitude A (DN) with A / sqrt(read^2 + (f A + background) / k) = snr (f: peak-pixel share)."""
+    k = config.electrons_per_dn
+    b = snr**2 * peak_fraction(sigma) / k
+    c = snr**2 * (config.read_noise_dn**2 + np.maximum(background, 0.0) / k)
+    return (b + np.sqrt(b * b + 4.0 * c)) / 2.0
+
+
+def snr_of(amplitude: np.ndarray, background: np.ndarray, sigma: np.ndarray,
+           config: GeneratorConfig) -> np.ndarray:
+    """SNR of a line: amplitude over the read plus shot noise std at its peak pixel."""
+    expected = peak_fraction(sigma) * amplitude + np.maximum(background, 0.0)
+    return amplitude / np.sqrt(config.read_noise_dn**2 + expected / config.electrons_per_dn)
+
+
+def _log_uniform(rng: np.random.Generator, lo: float, hi: float, n: int) -> np.ndarray:
+    return np.exp(rng.uniform(math.log(lo), math.log(hi), n))
+
+
+def _background(config: GeneratorConfig, n: int, rng: np.random.Generator) -> np.ndarray:
+    """(N, L) offset + slope + broad ambient bump, in DN."""
+    length, fs = config.length, config.full_scale
+    x = np.arange(length, dtype=np.float64)[None, :]
+    offset = rng.uniform(*config.offset_range, n)[:, None] * fs
+    slope = rng.uniform(-config.slope_max, config.slope_max, n)[:, None] * fs
+    bump_height = rng.uniform(0.0, config.bump_max, n)[:, None] * fs
+    bump_centre = rng.uniform(0.0, length - 1, n)[:, None]
+    bump_sigma = rng.uniform(*config.bump_sigma_range, n)[:, None] * length
+    bump = bump_height * np.exp(-0.5 * ((x - bump_centre) / bump_sigma) ** 2)
+    return offset + slope * (x / (length - 1) - 0.5) + bump
+
+
+def _reflections(config: GeneratorConfig, centre: np.ndarray, sigma: np.ndarray, amplitude: np.ndarray,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(n, L) one or two weaker, possibly wider secondary peaks, and whether any was placed.
+
+    Each lies uniformly on one side of the line beyond `reflection_min_distance + 2 (sigma + its
+    sigma)`; the second one on the other side, so they never add up to the line's height.
+    """
+    n = centre.size
+    total = np.zeros((n, config.length))
+    placed = np.zeros(n, dtype=bool)
+    count = rng.integers(1, 3, n)
+    prefer_left = rng.uniform(size=n) < 0.5
+    for k in (1, 2):
+        rel = rng.uniform(*config.reflection_amplitude_range, n)
+        r_sigma = sigma * rng.uniform(*config.reflection_sigma_scale, n)
+        exclusion = config.reflection_min_distance + 2.0 * (sigma + r_sigma)
+        left_room = np.clip(centre - exclusion, 0.0, None)
+        right_room = np.clip(config.length - 1 - (centre + exclusion), 0.0, None)
+        if k == 1:  # the preferred side, or the other when it has no room
+            left_side = np.where(prefer_left, left_room > 0, right_room <= 0)
+        else:
+            left_side = ~left_side
+        u = rng.uniform(0.0, 1.0, n)
+        pos = np.where(left_side, u * left_room, centre + exclusion + u * right_room)
+        on = (count >= k) & (np.where(left_side, left_room, right_room) > 0)
+        total += on[:, None] * pixel_gaussian(pos, r_sigma, rel * amplitude, config.length)
+        placed |= on
+    return total, placed
+
+
+def _speckle(config: GeneratorConfig, n: int, rng: np.random.Generator) -> np.ndarray:
+    """(N, L) multiplicative speckle factor, mean 1, std `speckle_contrast`, grain `speckle_grain` px."""
+    white = rng.standard_normal((n, config.length))
+    smooth = gaussian_filter1d(white, config.speckle_grain, axis=1, mode="wrap")
+    smooth /= smooth.std(axis=1, keepdims=True)
+    return np.clip(1.0 + config.speckle_contrast * smooth, 0.0, None)
+
+
+def _render_chunk(config: GeneratorConfig, n: int, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    length, fs = config.length, config.full_scale
+    empty = rng.uniform(size=n) < config.empty_fraction
+    sigma = rng.uniform(*config.sigma_range, n)
+    centre = rng.uniform(config.edge_margin, length - 1 - config.edge_margin, n)
+    background = _background(config, n, rng)
+    bg_at_peak = background[np.arange(n), np.clip(np.rint(centre).astype(int), 0, length - 1)]
+    if config.snr_range is not None:
+        snr = _log_uniform(rng, *config.snr_range, n)
+        amplitude = amplitude_for_snr(snr, bg_at_peak, sigma, config)
+    else:
+        amplitude = _log_uniform(rng, *config.amplitude_range, n) * fs
+        snr = snr_of(amplitude, bg_at_peak, sigma, config)
+    amplitude[empty] = 0.0
+    snr[empty] = 0.0
+    signal = pixel_gaussian(centre, sigma, amplitude, length)
+    reflection = (rng.uniform(size=n) < config.reflection_fraction) & ~empty
+    if reflection.any():
+        idx = np.flatnonzero(reflection)
+        extra, placed = _reflections(config, centre[idx], sigma[idx], amplitude[idx], rng)
+        signal[idx] += extra
+        reflection[idx] = placed
+    if config.speckle_contrast > 0:
+        signal *= _speckle(config, n, rng)
+    expected = np.clip(background + signal, 0.0, None)
+    k = config.electrons_per_dn
+    electrons = rng.poisson(expected * k).astype(np.float64)
+    values = electrons / k + rng.normal(0.0, config.read_noise_dn, expected.shape)
+    profiles = np.clip(np.rint(values), 0, fs).astype(np.uint16)
+    near = np.abs(np.arange(length)[None, :] - centre[:, None]) <= (2.0 * sigma + 1.0)[:, None]
+    saturated = ((profiles == fs) & near).any(axis=1) & ~empty
+    truth = {
+        "centre": np.where(empty, np.nan, centre),
+        "sigma": np.where(empty, np.nan, sigma),
+        "amplitude": amplitude,
+        "snr": snr,
+        "saturated": saturated,
+        "reflection": reflection,
+        "empty": empty,
+    }
+    return profiles, truth
+
+
+def generate(config: GeneratorConfig, n: int, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """`n` profiles (uint16, shape (n, L)) and their ground truth; the same (config, n, seed), the same data."""
+    config.validate()
+    if not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_PROFILES:
+        raise ConfigError(f"number of profiles {n!r} out of range; allowed 1..{MAX_PROFILES}")
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"seed {seed!r} invalid; allowed a non-negative integer")
+    starts = range(0, int(n), CHUNK)
+    streams = np.random.SeedSequence(int(seed)).spawn(len(starts))
+    parts = [_render_chunk(config, min(CHUNK, n - s), np.random.default_rng(ss)) for s, ss in zip(starts, streams)]
+    profiles = np.concatenate([p for p, _ in parts])
+    truth = {key: np.concatenate([t[key] for _, t in parts]) for key in TRUTH_KEYS}
+    return profiles, truth
