@@ -86,11 +86,12 @@ def snap_scales(model: keras.Model) -> list[dict]:
         requant.multiplier.assign(multiplier.astype(np.float64))
         requant.shift.assign(float(shift))
         requant.frozen_alpha.assign((snapped / acc_scale).astype(np.float32))
-        requant.scales_frozen = True
         records.append({"layer": requant.name, "shift": shift, "multiplier": multiplier.tolist(),
                         "max_relative_error": float(np.max(np.abs(snapped - combined) / combined))})
     for layer in quantized_layers(model):
         layer.scales_frozen = True
+        scale = layer.log_alpha if isinstance(layer, Requantizer) else layer.log_scale
+        scale.trainable = False
     return records
 
 

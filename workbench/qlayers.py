@@ -98,7 +98,8 @@ class _QuantizedLinear(keras.layers.Layer):
         shape = (self.kernel_size, in_channels, self.out_channels)
         self.kernel = self.add_weight(name="kernel", shape=shape, initializer="he_normal")
         self.bias = self.add_weight(name="bias", shape=(self.out_channels,), initializer="zeros")
-        self.log_scale = self.add_weight(name="log_scale", shape=(self.out_channels,), initializer="zeros")
+        self.log_scale = self.add_weight(name="log_scale", shape=(self.out_channels,), initializer="zeros",
+                                         trainable=not self.scales_frozen)
         self.integer_kernel = self.add_weight(name="integer_kernel", shape=shape, initializer="zeros",
                                               dtype="float64", trainable=False)
         self.integer_bias = self.add_weight(name="integer_bias", shape=(self.out_channels,), initializer="zeros",
@@ -224,7 +225,7 @@ class Requantizer(keras.layers.Layer):
             alpha = 2.0 ** round(math.log2(alpha))
         self.log_alpha = self.add_weight(name="log_alpha", shape=(channels if self.per_channel else 1,),
                                          initializer=keras.initializers.Constant(math.log(alpha)),
-                                         trainable=self.scale_mode != "pow2")
+                                         trainable=self.scale_mode != "pow2" and not self.scales_frozen)
         self.multiplier = self.add_weight(name="multiplier", shape=(channels,), initializer="zeros",
                                           dtype="float64", trainable=False)
         self.shift = self.add_weight(name="shift", shape=(), initializer="zeros", dtype="float64", trainable=False)

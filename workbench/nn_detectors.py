@@ -1,0 +1,67 @@
+"""The networks as detectors of the common interface (`workbench.detection.ThresholdedDetector`).
+
+Every network detector reports `score = max_i s[i]` and the peak head's position, so one
+threshold rule (1% false alarms on empty validation profiles, `detection.calibrate`) applies to all:
+
+- integer scores (quantized networks through the golden model, TFLite int8 outputs) go through the
+  contract's head itself (`golden.peak_head`: first arg-max, parabolic refinement, `2^-F` px units);
+- float scores (the float network) go through the same parabolic refinement in float.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import keras
+import numpy as np
+
+from workbench import golden
+from workbench.classical import delta_parabolic
+from workbench.contract import BOUND_LIMIT, Network, PeakHead
+from workbench.detection import ThresholdedDetector
+
+ScoreFunction = Callable[[np.ndarray], np.ndarray]
+
+
+def integer_head_positions(head: PeakHead, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`(max score, position in px)` of integer scores `(N, L)` through the contract's head, unthresholded."""
+    open_head = dataclasses.replace(head, threshold=-BOUND_LIMIT)
+    _, pos = golden.peak_head(open_head, scores)
+    return scores.max(axis=1).astype(np.float64), pos / float(1 << head.frac_bits)
+
+
+def float_head_positions(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`(max score, position in px)` of float scores: first arg-max refined by the 3-point parabola."""
+    scores = np.asarray(scores, dtype=np.float64)
+    n, length = scores.shape
+    rows = np.arange(n)
+    p = np.argmax(scores, axis=1)
+    interior = (p > 0) & (p < length - 1)
+    a = scores[rows, np.clip(p - 1, 0, length - 1)]
+    c = scores[rows, np.clip(p + 1, 0, length - 1)]
+    delta = np.where(interior, delta_parabolic(a, scores[rows, p], c), 0.0)
+    return scores[rows, p], p + delta
+
+
+def model_scores(model: keras.Model, batch_size: int = 1024) -> ScoreFunction:
+    """`profiles (N, L) -> scores (N, L)` of a Keras model in its current (float/training) mode."""
+    def run(profiles: np.ndarray) -> np.ndarray:
+        x = np.asarray(profiles, dtype=np.float32)[:, :, None]
+        return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))[:, :, 0]
+    return run
+
+
+def float_detector(name: str, scores: ScoreFunction, bits: str | None = None) -> ThresholdedDetector:
+    """A detector on float scores (uncalibrated: threshold -inf)."""
+    return ThresholdedDetector(name, lambda profiles: float_head_positions(scores(profiles)), bits=bits)
+
+
+def integer_detector(name: str, scores: ScoreFunction, head: PeakHead, bits: str | None = None) -> ThresholdedDetector:
+    """A detector on integer scores through the contract head (uncalibrated: threshold -inf)."""
+    return ThresholdedDetector(name, lambda profiles: integer_head_positions(head, scores(profiles)), bits=bits)
+
+
+def golden_detector(name: str, network: Network, bits: str | None = None) -> ThresholdedDetector:
+    """The exported quantized network, evaluated by the golden model (threshold: the document's)."""
+    detector = integer_detector(name, lambda profiles: golden.scores(network, profiles), network.head, bits)
+    return dataclasses.replace(detector, threshold=float(network.head.threshold))

@@ -1,0 +1,211 @@
+"""Training of the float and quantization-aware peak detectors: targets, loss, fitting, snapping.
+
+The score target is a function of the distance to the true centre, sampled at every pixel, fitted
+with mean squared error; empty profiles have an all-zero target. `parabola` (`max(0, 1 - (d/w)^2)`,
+w = 2 px by default) is the default: for |d| < w - 1 the head's 3-point parabolic refinement
+reproduces the centre exactly from it, so the target leaves no S-curve of its own (`docs/training.md`
+gives the validation numbers behind the choice).
+
+`train_float` and `train_qat` are deterministic for a seed (`keras.utils.set_random_seed` and TF op
+determinism), stop early on the validation loss (restoring the best weights), log one line per
+epoch, keep the best checkpoint of each phase, and write `<name>.keras` and `<name>.log.json`.
+`train_qat` trains, snaps every requantizer scale to `multiplier / 2^shift`, fine-tunes briefly with
+the scales frozen and freezes the integer weights, so the saved model exports as it is.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from workbench.errors import ConfigError
+from workbench.integer_mode import freeze_integers, snap_scales
+from workbench.models import NetworkSpec, build_float_model, build_qat_model
+
+TARGETS = ("parabola", "gaussian", "triangle")
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training budget and target. The same config trains the float and every quantized network."""
+
+    epochs: int = 30
+    batch_size: int = 64
+    learning_rate: float = 3e-3
+    patience: int = 4
+    finetune_epochs: int = 3
+    finetune_learning_rate: float = 5e-4
+    target: str = "parabola"
+    target_width: float = 2.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.target not in TARGETS:
+            raise ConfigError(f"target {self.target!r}; allowed: {list(TARGETS)}")
+        if self.epochs < 1 or self.batch_size < 1 or self.finetune_epochs < 0 or self.patience < 1:
+            raise ConfigError(f"epochs, batch_size and patience must be >= 1, finetune_epochs >= 0: {self}")
+        if not self.target_width > 0 or not self.learning_rate > 0:
+            raise ConfigError(f"target_width and learning_rate must be positive: {self}")
+
+
+@dataclass
+class TrainingData:
+    """Inputs `(N, L, 1)` (raw integer values as float32) and score targets `(N, L, 1)`."""
+
+    inputs: np.ndarray
+    targets: np.ndarray
+
+
+@dataclass
+class TrainedModel:
+    """A trained model, where it was saved, and its training log."""
+
+    model: keras.Model
+    path: Path
+    log: dict[str, Any] = field(default_factory=dict)
+
+
+def score_targets(centre: np.ndarray, empty: np.ndarray, length: int, kind: str = "parabola",
+                  width: float = 2.0) -> np.ndarray:
+    """Target score `(N, L)` around each true centre; all zeros for empty profiles.
+
+    With `d = (i - centre) / width`: `parabola` `max(0, 1 - d^2)`, `gaussian` `exp(-d^2 / 2)`,
+    `triangle` `max(0, 1 - |d|)`.
+    """
+    if kind not in TARGETS:
+        raise ConfigError(f"target {kind!r}; allowed: {list(TARGETS)}")
+    empty = np.asarray(empty, dtype=bool) | ~np.isfinite(np.asarray(centre, dtype=np.float64))
+    safe = np.where(empty, 0.0, centre)
+    d = (np.arange(length)[None, :] - safe[:, None]) / width
+    if kind == "parabola":
+        target = np.maximum(0.0, 1.0 - d ** 2)
+    elif kind == "gaussian":
+        target = np.exp(-0.5 * d ** 2)
+    else:
+        target = np.maximum(0.0, 1.0 - np.abs(d))
+    return np.where(empty[:, None], 0.0, target).astype(np.float32)
+
+
+def training_data(profiles: np.ndarray, truth: dict[str, np.ndarray], config: TrainConfig) -> TrainingData:
+    """Network inputs and targets of a dataset (`profiles` (N, L), `truth` with `centre` and `empty`)."""
+    profiles = np.asarray(profiles)
+    targets = score_targets(truth["centre"], truth["empty"], profiles.shape[1], config.target, config.target_width)
+    return TrainingData(profiles.astype(np.float32)[:, :, None], targets[:, :, None])
+
+
+class _EpochLog(keras.callbacks.Callback):
+    """Records loss, validation loss and seconds of every epoch, and reports each through `progress`."""
+
+    def __init__(self, label: str, total: int, progress: Callable[[str], None]) -> None:
+        super().__init__()
+        self.label, self.total, self.progress = label, total, progress
+        self.epochs: list[dict[str, float]] = []
+        self._start = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        row = {"epoch": epoch + 1, "loss": float(logs.get("loss", np.nan)),
+               "val_loss": float(logs.get("val_loss", np.nan)), "seconds": round(time.perf_counter() - self._start, 3)}
+        self.epochs.append(row)
+        self.progress(f"{self.label}: epoch {row['epoch']}/{self.total} loss {row['loss']:.5f} "
+                      f"val_loss {row['val_loss']:.5f} ({row['seconds']:.1f} s)")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and TensorFlow and make TF ops deterministic."""
+    keras.utils.set_random_seed(int(seed))
+    tf.config.experimental.enable_op_determinism()
+
+
+def fit(model: keras.Model, train: TrainingData, val: TrainingData, *, epochs: int, learning_rate: float,
+        batch_size: int, patience: int, checkpoint: Path, label: str,
+        progress: Callable[[str], None]) -> dict[str, Any]:
+    """Adam + MSE with early stopping on the validation loss (best weights restored); returns the phase log."""
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    epoch_log = _EpochLog(label, epochs, progress)
+    stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+    saver = keras.callbacks.ModelCheckpoint(str(checkpoint), monitor="val_loss", save_best_only=True)
+    model.fit(train.inputs, train.targets, validation_data=(val.inputs, val.targets), epochs=epochs,
+              batch_size=batch_size, shuffle=True, verbose=0, callbacks=[epoch_log, stopper, saver])
+    best = int(np.nanargmin([row["val_loss"] for row in epoch_log.epochs])) + 1
+    return {"epochs": epoch_log.epochs, "best_epoch": best,
+            "best_val_loss": epoch_log.epochs[best - 1]["val_loss"], "checkpoint": str(checkpoint)}
+
+
+def train_float(spec: NetworkSpec, train: TrainingData, val: TrainingData, config: TrainConfig, folder: Path,
+                name: str = "float", progress: Callable[[str], None] = log.info) -> TrainedModel:
+    """Train the float twin of `spec`; saves `<folder>/<name>.keras` and `<name>.log.json`."""
+    seed_everything(config.seed)
+    model = build_float_model(spec, name=name)
+    start = time.perf_counter()
+    phases = {"train": fit(model, train, val, epochs=config.epochs, learning_rate=config.learning_rate,
+                           batch_size=config.batch_size, patience=config.patience,
+                           checkpoint=Path(folder) / "checkpoints" / f"{name}-train.keras", label=name,
+                           progress=progress)}
+    return _save(model, folder, name, spec, config, phases, {"seconds": time.perf_counter() - start})
+
+
+def train_qat(spec: NetworkSpec, train: TrainingData, val: TrainingData, config: TrainConfig, folder: Path,
+              name: str = "qat", progress: Callable[[str], None] = log.info) -> TrainedModel:
+    """Quantization-aware training, snapping, frozen fine-tune, integer freeze; saves like `train_float`."""
+    seed_everything(config.seed)
+    model = build_qat_model(spec, name=name)
+    start = time.perf_counter()
+    checkpoints = Path(folder) / "checkpoints"
+    phases = {"train": fit(model, train, val, epochs=config.epochs, learning_rate=config.learning_rate,
+                           batch_size=config.batch_size, patience=config.patience,
+                           checkpoint=checkpoints / f"{name}-train.keras", label=name, progress=progress)}
+    snapped = snap_scales(model)
+    progress(f"{name}: scales snapped to multiplier / 2^shift, largest relative error "
+             f"{max(r['max_relative_error'] for r in snapped):.2e}")
+    if config.finetune_epochs:
+        phases["finetune"] = fit(model, train, val, epochs=config.finetune_epochs,
+                                 learning_rate=config.finetune_learning_rate, batch_size=config.batch_size,
+                                 patience=config.patience, checkpoint=checkpoints / f"{name}-finetune.keras",
+                                 label=f"{name} fine-tune", progress=progress)
+    freeze_integers(model)
+    return _save(model, folder, name, spec, config, phases, {"seconds": time.perf_counter() - start,
+                                                              "snap": snapped})
+
+
+def _save(model: keras.Model, folder: Path, name: str, spec: NetworkSpec, config: TrainConfig,
+          phases: dict[str, Any], extra: dict[str, Any]) -> TrainedModel:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.keras"
+    model.save(path)
+    record = {"name": name, "model": path.name, "spec": spec.to_dict(), "bits": spec.bits_label,
+              "macs_per_pixel": spec.macs_per_pixel, "config": asdict(config), "phases": phases, **extra}
+    write_log(path, record)
+    return TrainedModel(model, path, record)
+
+
+def log_path(model_path: Path) -> Path:
+    """`<name>.log.json` next to `<name>.keras`."""
+    model_path = Path(model_path)
+    return model_path.with_name(model_path.stem + ".log.json")
+
+
+def write_log(model_path: Path, record: dict[str, Any]) -> Path:
+    """Write (or rewrite) a model's JSON training log."""
+    path = log_path(model_path)
+    path.write_text(json.dumps(record, indent=1, default=float))
+    return path
+
+
+def read_log(model_path: Path) -> dict[str, Any]:
+    """A model's training log, or an empty dict when it has none."""
+    path = log_path(model_path)
+    return json.loads(path.read_text()) if path.is_file() else {}
