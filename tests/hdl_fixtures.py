@@ -207,3 +207,30 @@ def trap_rom_comb(k, y, rom):
         y.next = rom[int(k)]
 
     return logic
+
+
+def hdl_traces(testbench_factory, folder, name: str = "tb_trap") -> dict[str, list[str]]:
+    """Run a printing MyHDL testbench in MyHDL, and converted (with initial values) in GHDL and
+    Icarus, each under a timeout; returns the printed lines of each (MyHDL's `verify_convert` diff,
+    but with the tools' timeouts and lookups of workbench.hdl.tools)."""
+    import contextlib
+    import io
+
+    from workbench.hdl.simulators import ghdl_elaborate, icarus_compile
+    from workbench.hdl.tools import run_tool
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        testbench_factory().run_sim(quiet=1)
+    traces = {"myhdl": buffer.getvalue().split()}
+    testbench_factory().convert(hdl="VHDL", path=str(folder), name=name, initial_values=True)
+    ghdl_elaborate([folder / "pck_myhdl_011.vhd", folder / f"{name}.vhd"], name, folder)
+    run = run_tool(["ghdl", "-r", "--std=08", f"--workdir={folder}", name, "--ieee-asserts=disable"],
+                   cwd=folder, timeout_s=60, check=False)
+    traces["ghdl"] = [w for w in run.stdout.split() if w.lstrip("-").isdigit()]
+    testbench_factory().convert(hdl="Verilog", path=str(folder), name=name, initial_values=True,
+                                testbench=False)
+    icarus_compile([folder / f"{name}.v"], name, folder / f"{name}.vvp")
+    run = run_tool(["vvp", "-n", str(folder / f"{name}.vvp")], cwd=folder, timeout_s=60)
+    traces["icarus"] = [w for w in run.stdout.split() if w.lstrip("-").isdigit()]
+    return traces

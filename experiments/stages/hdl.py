@@ -1,0 +1,130 @@
+"""run_all stage `hdl`: VHDL/Verilog for the trained models, proven bit-exact in GHDL and Icarus,
+and the hardware table (Yosys counts, pre-route clock and throughput estimates).
+
+Inputs: the qnn-int/1 documents in the training stage's `models/` folder (quick: the first one in
+name order; full: all). Outputs:
+- `hdl/<model>_p<P>/`: the folder `workbench hdl` writes (sources, testbenches, vectors, Tcl);
+- `tables/bitexact_hdl.csv`: one row per model, lanes, simulator and stimulus (model, stage,
+  lanes, profiles, compared, mismatches, seconds, clocks_per_s);
+- `tables/hardware.csv`: see workbench.hdl.table (Yosys, scaled and analytic rows);
+- `figures/hardware_lanes.png` and `hardware.md` (which lanes and bits are estimated to reach the
+  paper's 4 Gpixel/s, and at what cost).
+The stage fails (after writing its tables) if any testbench reports a mismatch.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from workbench.pipeline import Stage, StageContext
+
+SETTINGS = {
+    "quick": {"models": 1, "verify_lanes": [1, 4], "profiles": 200, "length": 256,
+              "yosys_lanes": [1, 4], "scaled_lanes": [16, 32], "analytic_lanes": [],
+              "stimuli": ["stimulus.txt", "stimulus_gaps.txt"], "yosys_timeout_s": 600},
+    "full": {"models": None, "verify_lanes": [1, 4, 16], "profiles": 500, "length": 256,
+             "yosys_lanes": [1, 2, 4, 8, 16, 32], "scaled_lanes": [], "analytic_lanes": [64],
+             "stimuli": ["stimulus.txt", "stimulus_gaps.txt"], "yosys_timeout_s": 3600},
+}
+BITEXACT_COLUMNS = ("model", "stage", "lanes", "profiles", "compared", "mismatches", "seconds", "clocks_per_s")
+
+
+def trained_models(folder: Path, limit: int | None) -> list[Path]:
+    """The qnn-int/1 documents in `folder`, in name order, at most `limit` of them."""
+    from workbench.errors import ConfigError
+
+    found = [path for path in sorted(folder.glob("*.json"))
+             if json.loads(path.read_text()).get("format") == "qnn-int/1"]
+    if not found:
+        raise ConfigError(f"no qnn-int/1 model (*.json) in {folder}")
+    return found[:limit] if limit else found
+
+
+def summary(rows: list[dict]) -> str:
+    """hardware.md: per network, the fewest lanes estimated to reach 4 Gpixel/s and their cost."""
+    from workbench.hdl.estimates import PAPER_GPIX_PER_S
+
+    lines = ["# Hardware estimates", "",
+             "Clock estimates are pre-route (Yosys cell delays x a routing factor, capped at the part's "
+             "fabric limit): a design is only *estimated to reach* a rate. No power or TOPS/W estimate: "
+             "that needs Vivado's power report.", "",
+             f"| model | W/A bits | fewest lanes estimated to reach {PAPER_GPIX_PER_S:g} Gpixel/s | "
+             "est. Gpixel/s | LUTs | FFs | DSPs | method |", "|---|---|---|---|---|---|---|---|"]
+    for model in sorted({r["model"] for r in rows}):
+        mine = sorted((r for r in rows if r["model"] == model and r.get("estimated_to_reach_4gpix")),
+                      key=lambda r: r["lanes"])
+        first = next(iter(r for r in rows if r["model"] == model))
+        bits = f"W{first['weight_bits']}/A{first['act_bits']}"
+        if mine:
+            r = mine[0]
+            lines.append(f"| {model} | {bits} | {r['lanes']} | {r['gpix_per_s_est']} | {r['luts']} | {r['ffs']} "
+                         f"| {r['dsps']} | {r['method']} |")
+        else:
+            lines.append(f"| {model} | {bits} | not within the lanes tabulated | | | | | |")
+    return "\n".join(lines) + "\n"
+
+
+def run(ctx: StageContext) -> None:
+    """Generate, verify and estimate (see the module docstring)."""
+    import csv
+
+    from workbench.contract import load_network
+    from workbench.hdl.figure import plot_hardware
+    from workbench.hdl.hardware import hardware_rows
+    from workbench.hdl.network import network_design
+    from workbench.hdl.package import write_package
+    from workbench.hdl.simulators import HdlVerificationError
+    from workbench.hdl.table import write_rows
+    from workbench.hdl.vectors import golden_vectors, stress_profiles
+    from workbench.hdl.verify import SIMULATORS, run_testbench
+
+    s = ctx.settings
+    length = s["length"]
+    bitexact, hardware, failures = [], [], []
+    for model_path in trained_models(ctx.dep("training") / "models", s["models"]):
+        model = model_path.stem
+        network = load_network(model_path)
+        profiles = stress_profiles(np.random.default_rng(ctx.config.seed), s["profiles"], length,
+                                   network.input_bits)
+        vectors = golden_vectors(network, profiles)
+        for lanes in s["verify_lanes"]:
+            package = write_package(network_design(network, lanes, length), ctx.out / "hdl" / f"{model}_p{lanes}",
+                                    vectors, document=network.document)
+            for simulator in SIMULATORS:
+                for stimulus in s["stimuli"]:
+                    verdict = run_testbench(package, simulator, stimulus)
+                    stage = f"{'vhdl' if simulator == 'ghdl' else 'verilog'}-{simulator}-{Path(stimulus).stem}"
+                    bitexact.append({"model": model, "stage": stage, "lanes": lanes, "profiles": len(profiles),
+                                     "compared": verdict.compared, "mismatches": verdict.mismatches,
+                                     "seconds": round(verdict.seconds, 2),
+                                     "clocks_per_s": round(verdict.clocks_per_second)})
+                    ctx.log.info("hdl %s P=%d %s: compared %d, mismatches %d (%.1f s)", model, lanes, stage,
+                                 verdict.compared, verdict.mismatches, verdict.seconds)
+                    if not verdict.passed or verdict.compared != package.design["values"]:
+                        failures.append(f"{model} P={lanes} {stage}")
+        hardware += hardware_rows(model, network, lambda p, net=network: network_design(net, p, length),
+                                  yosys_lanes=tuple(s["yosys_lanes"]), scaled_lanes=tuple(s["scaled_lanes"]),
+                                  analytic_lanes=tuple(s["analytic_lanes"]), timeout_s=s["yosys_timeout_s"])
+    tables = ctx.out / "tables"
+    tables.mkdir(parents=True, exist_ok=True)
+    with (tables / "bitexact_hdl.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=BITEXACT_COLUMNS)
+        writer.writeheader()
+        writer.writerows(bitexact)
+    write_rows(tables / "hardware.csv", hardware)
+    plot_hardware(hardware, ctx.out / "figures" / "hardware_lanes.png")
+    (ctx.out / "hardware.md").write_text(summary(hardware))
+    if failures:
+        raise HdlVerificationError(f"HDL testbenches failed: {', '.join(failures)}")
+
+
+STAGE = Stage(
+    name="hdl",
+    run=run,
+    depends=("training",),
+    code=("workbench.hdl", "workbench.hw", "workbench.contract", "workbench.golden"),
+    description="VHDL/Verilog, GHDL/Icarus bit-exactness, Yosys estimates",
+    settings=SETTINGS,
+)
