@@ -1,0 +1,120 @@
+"""Accuracy metrics of a detector's (found, pos) against ground truth (design.md section 5).
+
+Profiles split into empty ones (no line) and line profiles. On empty profiles: the false-alarm rate
+(share reported as found). On line profiles, which partition into missed, gross (found with
+|pos - centre| > `GROSS_PX`) and good: the miss rate and gross-error rate (both over all line
+profiles), and over the good ones the RMSE (with a seeded 95% bootstrap interval) and bias
+(mean of pos - centre). The S-curve is the bias of good estimates binned by sub-pixel phase
+centre - round(centre), in [-1/2, 1/2).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from workbench.errors import ConfigError
+
+GROSS_PX = 1.0
+BOOTSTRAP_DRAWS = 1000
+CI_LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """One method's accuracy on one set of profiles; NaN where a rate or error has no profile to count."""
+
+    n: int
+    n_empty: int
+    n_good: int
+    miss_rate: float
+    false_alarm_rate: float
+    gross_error_rate: float
+    rmse_px: float
+    rmse_ci_low: float
+    rmse_ci_high: float
+    bias_px: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        """Field name to value."""
+        return asdict(self)
+
+
+def _rate(count: int, total: int) -> float:
+    return count / total if total else float("nan")
+
+
+def bootstrap_rmse_ci(errors: np.ndarray, draws: int = BOOTSTRAP_DRAWS, seed: int = 0,
+                      level: float = CI_LEVEL) -> tuple[float, float]:
+    """Percentile bootstrap interval of the RMSE of `errors` (seeded; NaN for no errors)."""
+    errors = np.asarray(errors, dtype=np.float64)
+    if errors.size == 0:
+        return float("nan"), float("nan")
+    if draws < 1 or not 0 < level < 1:
+        raise ConfigError(f"bootstrap draws {draws!r} / level {level!r} invalid; allowed draws >= 1, 0 < level < 1")
+    rng = np.random.default_rng(seed)
+    sq = errors**2
+    per_block = max(1, 2_000_000 // sq.size)  # bound memory of one block of resamples
+    means = np.concatenate([sq[rng.integers(0, sq.size, (min(per_block, draws - start), sq.size))].mean(axis=1)
+                            for start in range(0, draws, per_block)])
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(np.sqrt(means), [tail, 1.0 - tail])
+    return float(low), float(high)
+
+
+def _check(found: np.ndarray, pos: np.ndarray, centre: np.ndarray, empty: np.ndarray) -> None:
+    shapes = {a.shape for a in (found, pos, centre, empty)}
+    if len(shapes) != 1 or found.ndim != 1:
+        raise ConfigError(f"found/pos/centre/empty shapes {sorted(shapes)} differ; allowed equal 1-D shapes")
+
+
+def good_mask(found: np.ndarray, pos: np.ndarray, centre: np.ndarray, empty: np.ndarray,
+              gross_px: float = GROSS_PX) -> np.ndarray:
+    """Line profiles found within `gross_px` of the true centre."""
+    with np.errstate(invalid="ignore"):
+        return found & ~empty & (np.abs(pos - centre) <= gross_px)
+
+
+def compute_metrics(found: np.ndarray, pos: np.ndarray, centre: np.ndarray, empty: np.ndarray, *,
+                    gross_px: float = GROSS_PX, draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> Metrics:
+    """Every metric of the module docstring for one method on one set of profiles."""
+    found, empty = np.asarray(found, dtype=bool), np.asarray(empty, dtype=bool)
+    pos, centre = np.asarray(pos, dtype=np.float64), np.asarray(centre, dtype=np.float64)
+    _check(found, pos, centre, empty)
+    line = ~empty
+    good = good_mask(found, pos, centre, empty, gross_px)
+    n_line = int(line.sum())
+    errors = (pos - centre)[good]
+    low, high = bootstrap_rmse_ci(errors, draws, seed)
+    return Metrics(
+        n=int(found.size), n_empty=int(empty.sum()), n_good=int(good.sum()),
+        miss_rate=_rate(int((line & ~found).sum()), n_line),
+        false_alarm_rate=_rate(int((empty & found).sum()), int(empty.sum())),
+        gross_error_rate=_rate(int((line & found & ~good).sum()), n_line),
+        rmse_px=float(np.sqrt(np.mean(errors**2))) if errors.size else float("nan"),
+        rmse_ci_low=low, rmse_ci_high=high,
+        bias_px=float(errors.mean()) if errors.size else float("nan"),
+    )
+
+
+def subpixel_phase(centre: np.ndarray) -> np.ndarray:
+    """centre - round(centre), in [-1/2, 1/2) (half-way values go to -1/2)."""
+    centre = np.asarray(centre, dtype=np.float64)
+    return centre - np.floor(centre + 0.5)
+
+
+def s_curve(found: np.ndarray, pos: np.ndarray, centre: np.ndarray, empty: np.ndarray, bins: int = 20,
+            gross_px: float = GROSS_PX) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(bin centres, mean error of good estimates per phase bin, count per bin); NaN for empty bins."""
+    if bins < 1:
+        raise ConfigError(f"S-curve bins {bins!r} invalid; allowed >= 1")
+    good = good_mask(np.asarray(found, dtype=bool), np.asarray(pos, dtype=np.float64),
+                     np.asarray(centre, dtype=np.float64), np.asarray(empty, dtype=bool), gross_px)
+    phase = subpixel_phase(np.asarray(centre)[good])
+    errors = (np.asarray(pos, dtype=np.float64) - np.asarray(centre))[good]
+    index = np.clip(np.floor((phase + 0.5) * bins).astype(int), 0, bins - 1)
+    count = np.bincount(index, minlength=bins)
+    total = np.bincount(index, weights=errors, minlength=bins)
+    bias = np.divide(total, count, out=np.full(bins, np.nan), where=count > 0)
+    centres = (np.arange(bins) + 0.5) / bins - 0.5
+    return centres, bias, count
