@@ -22,20 +22,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from workbench.contract import ConvLayer, Network, RequantLayer, bit_width
+from workbench.hw.csd import csd_digits
 
 PAPER_GPIX_PER_S = 4.0  # Pistellato et al.'s design point
 MULTIPLIER_BITS = 16
 
 
-def csd_digits(value: int) -> int:
-    """Nonzero digits of `value` in canonical signed-digit (non-adjacent) form."""
-    value, digits = abs(int(value)), 0
-    while value:
-        if value & 1:
-            digits += 1
-            value -= 2 - (value & 3)  # +1 when ...01, -1 when ...11
-        value >>= 1
-    return digits
+def csd_count(value: int) -> int:
+    """Nonzero digits of `value` in canonical signed-digit form (the shift-and-add terms)."""
+    return len(csd_digits(value))
 
 
 @dataclass(frozen=True)
@@ -58,7 +53,7 @@ class AnalyticEstimate:
 
 def _conv_cost(layer: ConvLayer, in_bits: int) -> tuple[int, int]:
     luts = ffs = 0
-    digits = np.vectorize(csd_digits)(layer.weights).sum(axis=(0, 1)) if layer.weights.size else []
+    digits = np.vectorize(csd_count)(layer.weights).sum(axis=(0, 1)) if layer.weights.size else []
     for o in range(layer.out_channels):
         width = bit_width(layer.acc_min[o], layer.acc_max[o])
         adders = max(int(digits[o]) - 1 + int(layer.bias[o] != 0), 0)
@@ -71,7 +66,7 @@ def _conv_cost(layer: ConvLayer, in_bits: int) -> tuple[int, int]:
 def _requant_cost(layer: RequantLayer, acc_widths: list[int]) -> tuple[int, int]:
     luts = 0
     for c, width in enumerate(acc_widths):
-        multiply = max(csd_digits(layer.multiplier[c]) - 1, 0) * (width + MULTIPLIER_BITS) + width
+        multiply = max(csd_count(layer.multiplier[c]) - 1, 0) * (width + MULTIPLIER_BITS) + width
         compare = ((1 << layer.bits) - 1) * max(width // 4, 1)
         luts += min(multiply, compare)
     return luts, layer.bits * len(acc_widths)
