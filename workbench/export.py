@@ -74,7 +74,7 @@ def _entry(layer: Any, index: int, layers: list) -> dict[str, Any]:
         if not layer.scales_frozen:
             raise ExportError(f"layer {layer.name}: its scale is not snapped; run integer_mode.snap_scales first")
         return {"type": "requantizer", "name": layer.name, "bits": layer.bits, "signed": layer.signed,
-                "multiplier": _ints(layer.multiplier, layer.name, "multiplier"),
+                "multiplier": _ints(layer.multiplier, layer.name, "multiplier").tolist(),
                 "shift": int(_ints(layer.shift, layer.name, "shift"))}
     if isinstance(previous, _QuantizedLinear):
         raise ExportError(f"layer {layer.name}: follows {previous.name} with no Requantizer in between")

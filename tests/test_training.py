@@ -1,0 +1,66 @@
+"""Training: targets the head reproduces, determinism for a seed, saved model, checkpoints and log."""
+from __future__ import annotations
+
+import json
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from qat_fixtures import TINY_CONFIG, tiny_data, tiny_trained  # noqa: E402
+from workbench.errors import ConfigError  # noqa: E402
+from workbench.models import NetworkSpec, default_spec, parse_bits  # noqa: E402
+from workbench.nn_detectors import float_head_positions  # noqa: E402
+from workbench.training import TrainConfig, read_log, score_targets, train_float, training_data  # noqa: E402
+
+
+def test_parabolic_refinement_reproduces_the_parabola_target_exactly():
+    centre = np.random.default_rng(0).uniform(5, 59, 500)
+    target = score_targets(centre, np.zeros(500, bool), 64, "parabola", 2.0).astype(np.float64)
+    _, pos = float_head_positions(target)
+    np.testing.assert_allclose(pos, centre, atol=1e-5)
+    _, gaussian_pos = float_head_positions(score_targets(centre, np.zeros(500, bool), 64, "gaussian", 1.0))
+    assert np.abs(gaussian_pos - centre).max() > 1e-3  # the Gaussian target leaves an S-curve
+
+
+def test_empty_profiles_have_a_zero_target():
+    target = score_targets(np.array([np.nan, 10.0]), np.array([True, False]), 32)
+    assert not target[0].any() and target[1].max() > 0.9
+
+
+def test_training_is_deterministic_for_a_seed(tmp_path):
+    first = tiny_trained(tmp_path / "a")
+    second = tiny_trained(tmp_path / "b")
+    for a, b in zip(first.model.weights, second.model.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=a.path)
+    assert first.log["phases"]["train"]["epochs"][-1]["loss"] == second.log["phases"]["train"]["epochs"][-1]["loss"]
+    log = read_log(first.path)
+    assert log["bits"] == "4/4" and log["macs_per_pixel"] == 464 and "finetune" in log["phases"]
+    assert (tmp_path / "a" / "checkpoints" / "tiny-train.keras").is_file()
+    assert json.loads((tmp_path / "a" / "tiny.log.json").read_text())["snap"]
+    reloaded = keras.models.load_model(first.path, compile=False)
+    x = tiny_data(4, 5)[0].astype(np.float32)[:, :, None]
+    np.testing.assert_array_equal(reloaded(x).numpy(), first.model(x).numpy())
+
+
+def test_float_twin_trains_and_saves(tmp_path):
+    config = TrainConfig(epochs=1, batch_size=32, seed=1)
+    data = training_data(*tiny_data(128, 1), config)
+    trained = train_float(default_spec("4/4"), data, data, config, tmp_path, progress=lambda _: None)
+    assert trained.path.is_file() and len(trained.log["phases"]["train"]["epochs"]) == 1
+
+
+def test_bad_settings_are_rejected():
+    with pytest.raises(ConfigError):
+        TrainConfig(target="sinc")
+    with pytest.raises(ConfigError):
+        parse_bits("4", 4)
+    with pytest.raises(ConfigError):
+        default_spec("4-4/4")
+    with pytest.raises(ConfigError):
+        NetworkSpec(default_spec().layers[:-1], (4, 4, 4), (4, 4))  # score layer with 8 channels
+    assert default_spec("6-4-4-6/4-3-3").bits_label == "6-4-4-6/4-3-3"
+    assert TINY_CONFIG.seed == 7
