@@ -1,0 +1,583 @@
+#!/usr/bin/env python3
+"""Write the walkthrough notebooks of `notebooks/` (cleared, no outputs) from the cell lists below.
+
+    .venv/bin/python notebooks/build_notebooks.py          # rewrite every notebook
+    .venv/bin/python notebooks/build_notebooks.py 03       # only those whose name starts with 03
+
+The `.ipynb` files are what users open and what `tests/test_notebooks.py` executes; this script only
+keeps their source reviewable as Python and their metadata and cell ids stable. Edit the cells here,
+rerun the script, and commit both.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).resolve().parent
+
+METADATA = {
+    "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"},
+    "language_info": {"name": "python", "version": "3.11", "mimetype": "text/x-python",
+                      "file_extension": ".py", "pygments_lexer": "ipython3",
+                      "codemirror_mode": {"name": "ipython", "version": 3},
+                      "nbconvert_exporter": "python"},
+}
+
+
+def setup_cell(folder: str, parameters: str) -> str:
+    """The first code cell of every notebook: small/default parameters and the output folder."""
+    return f'''# Parameters. The test suite sets WORKBENCH_SMALL=1 and gets a quick run; the default is larger.
+import os
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from pathlib import Path
+
+SMALL = os.environ.get("WORKBENCH_SMALL", "0") == "1"
+# Files this notebook writes go here (outside the repository when run by the test suite).
+OUT = Path(os.environ.get("WORKBENCH_NOTEBOOK_OUT", "notebook_output")) / "{folder}"
+OUT.mkdir(parents=True, exist_ok=True)
+{parameters.strip()}
+print("small mode" if SMALL else "default mode", "| output folder:", OUT.resolve())'''
+
+# --------------------------------------------------------------------------------------------------
+# 01: signals and classical detectors
+# --------------------------------------------------------------------------------------------------
+NB01 = [
+    ("md", """# 01 · Laser-line profiles and classical peak detectors
+
+In a laser-triangulation scanner every sensor column crosses the projected laser line once; the line's
+sub-pixel centre in that column *is* the depth measurement. This notebook shows
+
+1. the seeded profile generator (`workbench.signals`): pixel-integrated Gaussian lines, background,
+   secondary reflections, shot + read noise, saturation and empty profiles, with per-profile ground truth;
+2. the named presets the evaluation sweeps (SNR, sigma, reflections, saturation) and datasets on disk
+   (`workbench.datasets`: `.npz` + manifest, reused when valid);
+3. the classical detectors (`workbench.classical`) the networks are compared with, their thresholds set
+   for the same 1 % false-alarm rate on empty *validation* profiles, and
+4. their RMSE against SNR and their S-curve (bias against the sub-pixel phase) on a small test set."""),
+    ("code", setup_cell("01_signals", """
+LENGTH = 128 if SMALL else 256         # pixels per profile
+N_EXAMPLES = 400 if SMALL else 4000    # profiles drawn to pick examples from
+N_VAL = 400 if SMALL else 4000         # validation profiles (mixed preset) to tune thresholds/windows
+N_TEST = 200 if SMALL else 2000        # test profiles per SNR condition
+SEED = 2023
+""")),
+    ("code", """import numpy as np
+import matplotlib.pyplot as plt
+
+from workbench import classical, datasets, metrics, signals"""),
+    ("md", """## 1 · The generator
+
+Every parameter lives in one frozen dataclass, `signals.GeneratorConfig`; amplitudes and backgrounds are
+fractions of full scale (`2^bits - 1`). The defaults (the `mixed` preset, used for training and
+validation) are physically motivated: `sigma` 0.7–3 px, amplitude log-uniform up to twice full scale (so
+some profiles saturate), 30 % of profiles with one or two weaker, possibly wider reflections, 10 % with no
+line at all."""),
+    ("code", """config = signals.preset("mixed", length=LENGTH)
+for key, value in config.to_dict().items():
+    print(f"{key:28s} {value}")
+print(f"{'read noise [DN]':28s} {config.read_noise_dn:.2f}   (electrons per DN: {config.electrons_per_dn:.1f})")"""),
+    ("code", """profiles, truth = signals.generate(config, N_EXAMPLES, seed=SEED)
+print("profiles:", profiles.shape, profiles.dtype, "| truth keys:", list(truth))
+for flag in ("saturated", "reflection", "empty"):
+    print(f"  {flag:10s}: {truth[flag].mean():5.1%} of the profiles")
+print("same seed, same data:", np.array_equal(profiles, signals.generate(config, N_EXAMPLES, seed=SEED)[0]))"""),
+    ("md", """Four typical cases: a clean line, a saturated one (flat top at full scale, where 3-point estimators
+lose their curvature), one with a secondary reflection (a weaker peak that an arg-max may still pick when
+noise is high), and an empty profile (background and noise only: what false alarms are made of)."""),
+    ("code", """clean = ~truth["saturated"] & ~truth["reflection"] & ~truth["empty"] & (truth["snr"] > 10)
+cases = {"clean": clean, "saturated": truth["saturated"], "reflection": truth["reflection"] & ~truth["saturated"] & (truth["snr"] > 8),
+         "empty": truth["empty"]}
+fig, axes = plt.subplots(2, 2, figsize=(11, 6), sharex=True)
+x = np.arange(LENGTH)
+for ax, (name, mask) in zip(axes.ravel(), cases.items()):
+    if not mask.any():
+        ax.set_title(f"{name}: none drawn"); continue
+    k = int(np.flatnonzero(mask)[0])
+    ax.plot(x, profiles[k], drawstyle="steps-mid", color="k", lw=1)
+    ax.axhline(config.full_scale, color="gray", ls=":", lw=1, label="full scale")
+    if not truth["empty"][k]:
+        ax.axvline(truth["centre"][k], color="tab:green", ls="--", label="true centre")
+    ax.set_title(f"{name} (#{k}): SNR {truth['snr'][k]:.1f}, sigma {truth['sigma'][k]:.2f} px")
+    ax.set_ylabel("value [DN]")
+axes[0, 0].legend(fontsize=8)
+for ax in axes[1]:
+    ax.set_xlabel("pixel")
+fig.suptitle("Generated profiles (8-bit sensor) with their ground truth")
+fig.tight_layout()"""),
+    ("md", """## 2 · Presets: the evaluation conditions
+
+The SNR is the line amplitude over the noise standard deviation at the peak (read and shot noise
+together). The `snr_*` presets fix it (and solve for the amplitude), the `sigma_*` presets fix the line
+width, `reflections`/`no_reflections` and `saturated`/`unsaturated` isolate one effect each."""),
+    ("code", """for name, preset_config in signals.PRESETS.items():
+    print(f"{name:15s} snr={preset_config.snr_range}  sigma={preset_config.sigma_range}  "
+          f"reflections={preset_config.reflection_fraction:.0%}  empty={preset_config.empty_fraction:.0%}")"""),
+    ("code", """snrs = signals.SWEEP_SNRS
+fig, axes = plt.subplots(1, len(snrs), figsize=(2.3 * len(snrs), 2.6), sharey=True)
+for ax, snr in zip(axes, snrs):
+    p, t = signals.generate(signals.preset(f"snr_{snr}", length=LENGTH, empty_fraction=0.0), 1, seed=SEED)
+    c = t["centre"][0]
+    lo = int(max(0, c - 12)); hi = int(min(LENGTH, c + 13))
+    ax.plot(np.arange(lo, hi), p[0, lo:hi], drawstyle="steps-mid", color="k")
+    ax.axvline(c, color="tab:green", ls="--")
+    ax.set_title(f"snr_{snr}")
+    ax.set_xlabel("pixel")
+axes[0].set_ylabel("value [DN]")
+fig.suptitle("One profile per SNR preset (zoom on the line; dashed: true centre)")
+fig.tight_layout()"""),
+    ("md", """### Datasets on disk
+
+`datasets.benchmark_splits` makes the training and validation sets (preset `mixed`) and one test set per
+condition, each from its own seed derived from a base seed, so no split can overlap another. Each is an
+`.npz` with a JSON manifest (generator parameters, seed, size, a hash of the generator's code, a content
+hash); a second call reuses the files, a changed parameter or a corrupted file regenerates them."""),
+    ("code", """import time
+conditions = tuple(f"snr_{s}" for s in snrs)
+sizes = {"train": 1, "val": N_VAL, "test": N_TEST}
+t0 = time.perf_counter()
+splits = datasets.benchmark_splits(SEED, sizes, OUT / "datasets", conditions=conditions, length=LENGTH)
+t1 = time.perf_counter()
+splits = datasets.benchmark_splits(SEED, sizes, OUT / "datasets", conditions=conditions, length=LENGTH)
+t2 = time.perf_counter()
+print(f"first call {t1 - t0:.2f} s (generated), second call {t2 - t1:.2f} s (reused)")
+manifest = splits.val.manifest
+print({k: manifest[k] for k in ("condition", "seed", "n", "generator", "sha256")})
+print("test seeds:", {name: ds.manifest["seed"] for name, ds in splits.test.items()})"""),
+    ("md", """## 3 · Classical detectors
+
+Every method is a scorer `profiles -> (score, pos)`, vectorised over the batch; `score` is the evidence
+for a line (the peak height above the profile's median, or the prominence) and a threshold on it decides
+`found`. The same rule calibrates every method, the networks included: **the threshold gives 1 % false
+alarms on the empty validation profiles**, and methods with a window (`cog`, `forest`,
+`find_peaks_cwt`) pick it on validation data too (`classical.tune`)."""),
+    ("code", """for name, m in classical.METHODS.items():
+    print(f"{name:15s} windows={str(m.windows):22s} {m.description}")"""),
+    ("code", """val = splits.val
+method_names = [n for n in classical.METHODS if not (SMALL and n == "find_peaks_cwt")]  # cwt: ~1 ms/profile
+detectors, choices = {}, {}
+for name in method_names:
+    detectors[name], choices[name] = classical.tune(name, val.profiles, val.truth["centre"], val.truth["empty"])
+    print(f"{name:15s} window={str(choices[name]['window']):5s} threshold={choices[name]['threshold']:8.2f}")"""),
+    ("code", """k = int(np.flatnonzero(clean)[0])
+c = truth["centre"][k]
+lo, hi = int(c - 6), int(c + 7)
+fig, ax = plt.subplots(figsize=(9, 3.8))
+ax.plot(np.arange(lo, hi), profiles[k, lo:hi], "o-", drawstyle="steps-mid", color="k", label="profile")
+ax.axvline(c, color="tab:green", lw=2, label=f"true centre {c:.3f}")
+colors = plt.cm.plasma(np.linspace(0, 0.9, len(detectors)))
+for (name, det), color in zip(detectors.items(), colors):
+    found, pos = det.detect(profiles[k:k + 1])
+    if found[0]:
+        ax.axvline(pos[0], color=color, ls="--", lw=1, label=f"{name}: {pos[0] - c:+.3f} px")
+ax.set_xlabel("pixel"); ax.set_ylabel("value [DN]")
+ax.set_title("Each classical estimate on one profile (legend: error in pixels)")
+ax.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.01, 1))
+fig.tight_layout()"""),
+    ("md", """## 4 · Accuracy against SNR
+
+`metrics.compute_metrics` splits each test set into empty profiles (false-alarm rate) and line profiles:
+missed, gross errors (`|pos - centre| > 1 px`) and good estimates, over which the sub-pixel RMSE (with a
+seeded 95 % bootstrap interval) and the bias are computed. The thresholds and windows were fixed on the
+validation set above; the test sets here come from other seeds."""),
+    ("code", """rows = []
+for condition, test in splits.test.items():
+    snr = signals.preset_snr(condition)
+    for name, det in detectors.items():
+        found, pos = det.detect(test.profiles)
+        m = metrics.compute_metrics(found, pos, test.truth["centre"], test.truth["empty"],
+                                    draws=200 if SMALL else 1000)
+        rows.append({"method": name, "condition": condition, "snr": snr, **m.as_dict()})
+print(f"{'method':15s}" + "".join(f"{c:>16s}" for c in conditions))
+for name in detectors:
+    cells = [r for r in rows if r["method"] == name]
+    print(f"{name:15s}" + "".join(f"{r['rmse_px']:7.3f} ({r['gross_error_rate']:5.1%})" for r in cells))
+print("RMSE in px (gross-error rate) per SNR condition")"""),
+    ("code", """fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+markers = "os^vD<>phX*"
+for (name, marker), color in zip(zip(detectors, markers), colors):
+    r = [row for row in rows if row["method"] == name]
+    snr_axis = [row["snr"] for row in r]
+    rmse = np.array([row["rmse_px"] for row in r])
+    err = np.array([[row["rmse_px"] - row["rmse_ci_low"], row["rmse_ci_high"] - row["rmse_px"]] for row in r]).T
+    axes[0].errorbar(snr_axis, rmse, yerr=err, marker=marker, ms=4, capsize=2, color=color, label=name)
+    axes[1].plot(snr_axis, [row["gross_error_rate"] + row["miss_rate"] for row in r], marker=marker, ms=4,
+                 color=color, label=name)
+for ax in axes:
+    ax.set_xscale("log", base=2); ax.set_xlabel("SNR (line amplitude / noise std at the peak)")
+    ax.grid(alpha=0.3, which="both")
+axes[0].set_yscale("log"); axes[0].set_ylabel("sub-pixel RMSE [px] (95 % bootstrap CI)")
+axes[0].set_title("RMSE of good estimates vs SNR")
+axes[1].set_yscale("symlog", linthresh=0.01); axes[1].set_ylim(0, 1.05)
+axes[1].set_ylabel("miss + gross-error rate (symlog)")
+axes[1].set_title("Misses and gross errors (|error| > 1 px) vs SNR")
+axes[1].legend(fontsize=8, ncol=2)
+fig.suptitle(f"Classical detectors, {N_TEST} test profiles per SNR, thresholds at 1 % false alarms (validation)")
+fig.tight_layout()"""),
+    ("md", """## 5 · The S-curve
+
+The bias of an estimator depends on where the true centre falls inside its pixel (the sub-pixel phase
+`centre - round(centre)`). Plotted against the phase it draws an "S": a systematic error that averaging
+cannot remove. An estimator pulled towards the centre of the brightest pixel has a bias of the opposite
+sign to the phase (a falling S), one pushed away from it a
+rising S; a flat curve at 0 is the goal. The 3-point Gaussian estimator is exact only for point-sampled
+Gaussians without background; the generator integrates the line over each pixel and adds background.
+Small test sets give noisy curves: the default mode uses more profiles and bins."""),
+    ("code", """s_test = splits.test["snr_64"]
+fig, ax = plt.subplots(figsize=(8, 4.2))
+for (name, marker), color in zip(zip(detectors, markers), colors):
+    if name == "argmax":
+        continue  # its S-curve is the identity-like ramp (bias = -phase), off the scale of the others
+    found, pos = detectors[name].detect(s_test.profiles)
+    phase, bias, count = metrics.s_curve(found, pos, s_test.truth["centre"], s_test.truth["empty"],
+                                         bins=8 if SMALL else 20)
+    ax.plot(phase, bias, marker=marker, ms=4, color=color, label=name)
+ax.axhline(0, color="k", lw=0.8)
+ax.set_xlabel("sub-pixel phase of the true centre [px]"); ax.set_ylabel("mean error (bias) [px]")
+ax.set_title(f"S-curves at SNR 64 ({len(s_test)} profiles{', coarse bins in small mode' if SMALL else ''})")
+ax.legend(fontsize=8, ncol=3); ax.grid(alpha=0.3)
+fig.tight_layout()"""),
+    ("md", """The networks of notebook 02 are calibrated by the very same rule (1 % false alarms on empty validation
+profiles) and evaluated by the same metrics; `experiments/run_all.py` puts all of them into one table."""),
+]
+
+# --------------------------------------------------------------------------------------------------
+# 02: training the quantized layers
+# --------------------------------------------------------------------------------------------------
+NB02 = [
+    ("md", """# 02 · Training the quantization-aware layers: what the Requantizer learns
+
+The networks are built from three Keras layers (`workbench.qlayers`) that compute on integer-valued
+tensors, so the accumulator seen in training is the one the FPGA computes:
+
+| layer | forward pass | learned |
+|---|---|---|
+| `QConv1D(filters, kernel_size, weight_bits)` | `acc = conv(x, q) + b`, `q = clip(round(w / s_w), -Q, Q)`, `Q = 2^(b-1) - 1` | shadow weights `w`, weight scale `s_w` (LSQ), bias |
+| `QDense(units, weight_bits)` | the same with a 1-tap kernel: channel mixing per pixel | idem |
+| `Requantizer(bits, signed=False)` | `y = clip(round(alpha * v), lo, hi)` | `alpha` per channel |
+
+Rounding is straight-through (identity gradient) and always **half up**, as in the integer contract.
+The Requantizer is at once the non-linearity (unsigned clipping at 0 is a ReLU, clipping at `2^bits - 1` a
+saturation) and the rescaler to the next layer's bit width. No calibration data is used: `alpha` starts
+from a fixed guess (`hi / init_range`) and is learned from the training loss. After training, the combined
+scale of every channel is snapped to `multiplier / 2^shift`, frozen, briefly fine-tuned, and the model can
+switch to an exact integer inference mode."""),
+    ("code", setup_cell("02_training", """
+LENGTH = 64 if SMALL else 128          # pixels per profile
+N_TRAIN = 3000 if SMALL else 20000     # training profiles (preset "mixed")
+N_VAL = 600 if SMALL else 4000         # validation profiles (other seed)
+EPOCHS = 8 if SMALL else 30            # early stopping on the validation loss
+BITS = "4/4"                           # weight / activation bits of every layer
+SEED = 7
+""")),
+    ("code", """import numpy as np
+import matplotlib.pyplot as plt
+import keras
+
+from workbench import integer_mode, models, qlayers, signals, training"""),
+    ("md", """## 1 · The Requantizer on its own
+
+Requantizers of 2, 3 and 4 bits on a ramp of inputs, at their initial `alpha = hi / init_range`
+(`init_range = 1.5` here: the float value mapped onto the top code). Each is a staircase of `2^bits` levels. The values below 0
+go to 0 (the ReLU), the values above `hi / alpha` saturate. During training the gradient of `alpha`
+comes from the rounding error of the unclipped values and from the clipped ones, scaled as in LSQ
+(`1 / sqrt(hi)`), so `alpha` settles where the staircase best covers the distribution of the accumulator."""),
+    ("code", """v = np.linspace(-0.5, 2.0, 501, dtype=np.float32)[None, :, None]
+fig, ax = plt.subplots(figsize=(7, 3.5))
+for bits in (2, 3, 4):
+    layer = qlayers.Requantizer(bits, init_range=1.5)  # alpha = hi / init_range at initialisation
+    y = keras.ops.convert_to_numpy(layer(v))[0, :, 0]
+    alpha = float(np.exp(keras.ops.convert_to_numpy(layer.log_alpha))[0])
+    ax.plot(v[0, :, 0], y, label=f"{bits} bits (alpha = {alpha:.2f})")
+ax.set_xlabel("input v (accumulator in float units)"); ax.set_ylabel("output code y")
+ax.set_title("Requantizer: clip(round(alpha * v), 0, 2^bits - 1), half-up rounding")
+ax.legend(); ax.grid(alpha=0.3)
+fig.tight_layout()"""),
+    ("md", """## 2 · Data and targets
+
+Training and validation profiles come from the `mixed` preset with different seeds. The network outputs
+one score per pixel; it is trained (MSE) towards a target around the true centre. The default target
+`max(0, 1 - (d / 2)^2)` is a parabola: the head's 3-point parabolic refinement recovers the centre
+exactly from it, so the target itself leaves no S-curve. Empty profiles have an all-zero target."""),
+    ("code", """train_config = training.TrainConfig(epochs=EPOCHS, finetune_epochs=2 if SMALL else 3, seed=SEED)
+mixed = signals.preset("mixed", length=LENGTH)
+train_profiles, train_truth = signals.generate(mixed, N_TRAIN, seed=SEED)
+val_profiles, val_truth = signals.generate(mixed, N_VAL, seed=SEED + 1000)
+train_data = training.training_data(train_profiles, train_truth, train_config)
+val_data = training.training_data(val_profiles, val_truth, train_config)
+
+k = int(np.flatnonzero(~val_truth["empty"] & (val_truth["snr"] > 8))[0])
+fig, ax1 = plt.subplots(figsize=(9, 3))
+ax1.plot(val_profiles[k], drawstyle="steps-mid", color="k", label="profile")
+ax1.set_xlabel("pixel"); ax1.set_ylabel("value [DN]")
+ax2 = ax1.twinx()
+ax2.plot(val_data.targets[k, :, 0], "o-", color="tab:orange", ms=3, label="score target")
+ax2.set_ylabel("target score", color="tab:orange")
+ax1.axvline(val_truth["centre"][k], color="tab:green", ls="--", label="true centre")
+ax1.set_title(f"Validation profile {k} and its training target (parabola, half-width 2 px)")
+fig.legend(loc="upper right", fontsize=8)
+fig.tight_layout()"""),
+    ("md", """## 3 · A small network, quantization-aware and float
+
+A fully convolutional network: two `QConv1D` + `Requantizer` stages, a `QDense` channel mix, and a
+one-channel `QConv1D` whose accumulator is the score (no requantizer, so the score keeps its sub-pixel
+resolution). The float twin has the same topology with `Conv1D`/`Dense` + ReLU; both get the same data
+and training budget."""),
+    ("code", """LS = models.LayerSpec
+topology = (LS("conv", 6, 5), LS("conv", 6, 3), LS("dense", 6), LS("conv", 1, 3)) if SMALL else models.DEFAULT_TOPOLOGY
+weight_bits, act_bits = models.parse_bits(BITS, len(topology))
+spec = models.NetworkSpec(topology, weight_bits, act_bits)
+print(f"topology {[(l.kind, l.channels, l.kernel_size) for l in spec.layers]}, bits {spec.bits_label}, "
+      f"{spec.macs_per_pixel} MACs/pixel")
+qat_model = models.build_qat_model(spec)
+qat_model.summary(line_length=90)"""),
+    ("code", """lines = []
+trained_qat = training.train_qat(spec, train_data, val_data, train_config, OUT / "models", name="qat", progress=lines.append)
+trained_float = training.train_float(spec, train_data, val_data, train_config, OUT / "models", name="float", progress=lines.append)
+print("\\n".join(lines[-4:]))
+print(f"QAT {trained_qat.log['seconds']:.1f} s, float {trained_float.log['seconds']:.1f} s; saved to {trained_qat.path.parent}")"""),
+    ("code", """fig, ax = plt.subplots(figsize=(8, 3.5))
+offset = 0
+for label, log, style in (("QAT", trained_qat.log, "-"), ("float", trained_float.log, "--")):
+    epochs = [row for phase in log["phases"].values() for row in phase["epochs"]]
+    ax.plot(range(1, len(epochs) + 1), [r["val_loss"] for r in epochs], style, marker="o", ms=3,
+            label=f"{label} validation")
+    ax.plot(range(1, len(epochs) + 1), [r["loss"] for r in epochs], style, alpha=0.4, label=f"{label} training")
+n_train = len(trained_qat.log["phases"]["train"]["epochs"])
+ax.axvline(n_train + 0.5, color="gray", ls=":", label="QAT: scales snapped, fine-tune")
+ax.set_xlabel("epoch"); ax.set_ylabel("MSE loss"); ax.set_yscale("log")
+ax.set_title(f"Training curves ({spec.bits_label} bits QAT vs float twin)")
+ax.legend(fontsize=8)
+fig.tight_layout()"""),
+    ("md", """## 4 · What the Requantizer learned
+
+Each Requantizer started at `alpha = hi / init_range` for every channel. After training, each channel has
+its own `alpha`; multiplied by the preceding layer's accumulator scale (`input_scale * s_w`, with `s_w`
+the learned weight scale) it becomes the one number hardware needs per channel, snapped to
+`multiplier / 2^shift` with a 16-bit multiplier and one shift per layer. The snapping records are in the
+training log."""),
+    ("code", """qat = trained_qat.model
+pairs = integer_mode.layer_pairs(qat)  # (conv/dense layer, requantizer that follows it)
+snaps = {r["layer"]: r for r in trained_qat.log["snap"]}
+fig, axes = plt.subplots(2, len(pairs), figsize=(4 * len(pairs), 5.5), squeeze=False)
+for col, (conv, requant) in enumerate(pairs):
+    alpha_init = requant.hi / requant.init_range
+    alpha = np.exp(keras.ops.convert_to_numpy(requant.log_alpha)) * np.ones(conv.out_channels)
+    s_w = np.exp(keras.ops.convert_to_numpy(conv.log_scale))
+    combined = alpha * conv.input_scale * s_w
+    snap = snaps[requant.name]
+    snapped = np.array(snap["multiplier"]) / 2.0 ** snap["shift"]
+    ch = np.arange(conv.out_channels)
+    ax = axes[0, col]
+    ax.bar(ch, alpha, color="tab:blue", label="learned alpha")
+    ax.axhline(alpha_init, color="k", ls="--", label=f"initial alpha = {alpha_init:.1f}")
+    ax.set_title(f"{requant.name} ({requant.bits} bits) after {conv.name}")
+    ax.set_xlabel("channel"); ax.set_ylabel("alpha"); ax.legend(fontsize=8)
+    ax = axes[1, col]
+    ax.bar(ch - 0.2, combined, width=0.4, label="alpha * input_scale * s_w")
+    ax.bar(ch + 0.2, snapped, width=0.4, label=f"multiplier / 2^{snap['shift']}")
+    ax.set_xlabel("channel"); ax.set_ylabel("combined scale"); ax.set_yscale("log")
+    ax.set_title(f"snapped, max rel. error {snap['max_relative_error']:.1e}", fontsize=10)
+    ax.legend(fontsize=8)
+fig.suptitle("Per-channel scales learned without calibration data")
+fig.tight_layout()
+for name, snap in snaps.items():
+    print(f"{name}: shift {snap['shift']}, multipliers {snap['multiplier']}")"""),
+    ("md", """### Activation histograms
+
+The requantized activations are integer codes in `[0, 2^bits - 1]`. Their histograms on validation
+profiles show how the learned scales use the few available levels: most pixels sit at 0 (background:
+the ReLU part of the Requantizer), and the top code counts the saturated values. A channel stuck at 0
+everywhere is dead; one mostly at the top code clips too much."""),
+    ("code", """requantizers = [requant for _, requant in pairs]
+probe = keras.Model(qat.inputs, [r.output for r in requantizers])
+activations = probe.predict(val_data.inputs, verbose=0, batch_size=256)
+activations = activations if isinstance(activations, list) else [activations]
+fig, axes = plt.subplots(1, len(requantizers), figsize=(4.2 * len(requantizers), 3.6), squeeze=False,
+                         layout="constrained")
+for ax, requant, act in zip(axes[0], requantizers, activations):
+    codes = np.arange(requant.lo, requant.hi + 1)
+    channels = act.shape[-1]
+    counts = np.stack([np.bincount(act[..., c].astype(int).ravel() - requant.lo, minlength=codes.size)
+                       for c in range(channels)])
+    freq = counts / counts.sum(axis=1, keepdims=True)
+    image = ax.imshow(np.log10(freq.T + 1e-6), origin="lower", aspect="auto", cmap="magma", vmin=-6, vmax=0,
+                      extent=(-0.5, channels - 0.5, requant.lo - 0.5, requant.hi + 0.5))
+    ax.set_xlabel("channel"); ax.set_ylabel("code")
+    ax.set_title(f"{requant.name}: zero {freq[:, 0].mean():.0%}, top code {freq[:, -1].mean():.1%}", fontsize=10)
+fig.colorbar(image, ax=axes[0].tolist(), label="log10 share of pixels")
+fig.suptitle("Activation histograms per layer and channel (validation profiles)");"""),
+    ("md", """## 5 · Integer mode versus float
+
+`train_qat` already snapped the scales and froze the integer weights. `integer_mode.set_integer_mode(model,
+True)` switches every layer to the exact `qnn-int/1` arithmetic (float64 carrying exact integers, half-up
+rounding); the score is then the integer accumulator of the last layer. In training mode the same model
+returns that accumulator times its float scale, computed in float32. The two agree up to that scale,
+except where float32 rounding flips a requantizer's decision at an exact tie."""),
+    ("code", """last = integer_mode.quantized_layers(qat)[-1]
+score_scale = float(last.input_scale * np.exp(keras.ops.convert_to_numpy(last.log_scale))[0])
+float_mode = keras.ops.convert_to_numpy(qat(val_data.inputs, training=False))[:, :, 0]
+integer_mode.set_integer_mode(qat, True)
+int_scores = integer_mode.integer_scores(qat, val_profiles)
+integer_mode.set_integer_mode(qat, False)
+ratio = float_mode / score_scale
+agree = np.isclose(ratio, int_scores, rtol=0, atol=1e-2)
+print(f"integer scores: dtype {int_scores.dtype}, range [{int_scores.min()}, {int_scores.max()}]")
+print(f"float-mode score / score scale equals the integer score on {agree.mean():.4%} of "
+      f"{agree.size} pixels (largest difference {np.abs(ratio - int_scores).max():.3g})")
+
+k = int(np.flatnonzero(~val_truth["empty"] & (val_truth["snr"] > 8))[0])
+c = val_truth["centre"][k]
+lo, hi = int(max(0, c - 8)), int(min(LENGTH, c + 9))
+float_twin = keras.ops.convert_to_numpy(trained_float.model(val_data.inputs[k:k + 1], training=False))[0, :, 0]
+pixels = np.arange(lo, hi)
+fig, ax = plt.subplots(figsize=(8, 3.5))
+ax.plot(pixels, val_data.targets[k, lo:hi, 0], ":", color="gray", lw=2, label="target")
+ax.plot(pixels, float_twin[lo:hi], "s--", color="tab:green", ms=4, label="float twin")
+ax.plot(pixels, int_scores[k, lo:hi] * score_scale, "o-", label="QAT integer mode: integer score x score scale")
+ax.plot(pixels, float_mode[k, lo:hi], "x", ms=8, label="QAT training mode (float32)")
+ax.axvline(c, color="k", ls="--", lw=1, label="true centre")
+ax.set_xlabel("pixel"); ax.set_ylabel("score (float units)")
+ax.set_title(f"Scores around the line of validation profile {k}")
+ax.legend(fontsize=8, loc="upper right")
+fig.tight_layout()"""),
+]
+
+
+# --------------------------------------------------------------------------------------------------
+# 03: export, golden model and cycle-by-cycle hardware simulation
+# --------------------------------------------------------------------------------------------------
+NB03 = [
+    ("md", """# 03 · Export to `qnn-int/1`, the golden integer model, and cycle-by-cycle hardware
+
+The `qnn-int/1` JSON document is the **one interface** between training and hardware:
+
+```
+Keras QAT model ──► export ──► qnn-int/1 JSON ──┬──► golden integer model (numpy)
+                                                 └──► MyHDL streaming hardware ──► VHDL / Verilog
+```
+
+Every consumer re-validates the document (types, weight ranges, and the **recomputed** accumulator and
+product ranges) before using it, and every register in hardware is sized from those ranges, so no stage can
+wrap around. This notebook
+
+1. obtains a document (exported from a briefly trained network),
+2. reads it as an FPGA engineer would: layer by layer, with the widths each register needs,
+3. evaluates it with the golden numpy model (every intermediate value an exact integer),
+4. streams the same profiles through the MyHDL pipeline cycle by cycle, draws the pipeline like a
+   waveform viewer would, and compares every score and every `(found, pos)` with the golden model."""),
+    ("code", setup_cell("03_export", """
+N_PROFILES = 16 if SMALL else 200      # profiles evaluated by the golden model and the hardware
+LENGTH = 64 if SMALL else 128          # pixels per profile
+LANES = 4                              # pixels per clock (P)
+SEED = 3
+""")),
+    ("code", """import json
+import numpy as np
+import matplotlib.pyplot as plt
+
+from workbench import contract, golden, randnet, signals"""),
+    ("md", """## 1 · A `qnn-int/1` document
+
+(Placeholder: a seeded random network until the exporter lands.)"""),
+    ("code", """rng = np.random.default_rng(SEED)
+document = randnet.random_document(rng, n_weight_layers=3, max_channels=4, kernel_sizes=(3, 5),
+                                   input_bits=8, bits=(3, 4), refine="parabolic", frac_bits=6)
+path = OUT / "network.json"
+path.write_text(json.dumps(document, indent=1))
+network = contract.load_network(path)  # validates everything, ranges included
+print(f"{len(network.layers)} layers, {network.macs_per_pixel} MACs/pixel, head: {network.head}")"""),
+    ("md", """## 2 · Reading the document like a hardware designer
+
+For every weight layer the contract stores the interval bounds of its accumulator (`acc_min`, `acc_max`),
+for every requantizer those of `acc * multiplier + r` (`prod_min`, `prod_max`). The register width is the
+smallest two's-complement width holding the bound (`contract.bit_width`)."""),
+    ("code", """rows = []
+for layer in network.layers:
+    if isinstance(layer, contract.ConvLayer):
+        lo, hi = int(layer.acc_min.min()), int(layer.acc_max.max())
+        rows.append((layer.name, layer.kind, f"k={layer.kernel_size} {layer.in_channels}->{layer.out_channels}",
+                     f"W{layer.weight_bits}", f"[{lo}, {hi}]", contract.bit_width(lo, hi)))
+    else:
+        lo, hi = int(layer.prod_min.min()), int(layer.prod_max.max())
+        rows.append((layer.name, "requantizer", f"shift={layer.shift}",
+                     f"A{layer.bits}{'s' if layer.signed else 'u'}", f"[{lo}, {hi}]", contract.bit_width(lo, hi)))
+header = ("layer", "type", "shape", "bits", "range (acc or prod)", "width")
+widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+for r in [header] + rows:
+    print("  ".join(str(v).ljust(w) for v, w in zip(r, widths)))"""),
+    ("md", """A reader never trusts stored ranges: change one weight and keep the old bounds, and the document is
+rejected with a message naming the layer and the key."""),
+    ("code", """import copy
+tampered = copy.deepcopy(network.document)
+first = tampered["layers"][0]
+first["bias"][0] += 1  # ranges no longer match the weights
+try:
+    contract.load_network(tampered)
+except Exception as exc:  # ContractError
+    print(type(exc).__name__, ":", exc)"""),
+    ("md", """## 3 · The golden integer model
+
+`golden.run_golden` computes the network exactly (integer semantics of the contract, vectorised over the
+batch) and the peak head: `p` = first arg-max of the score, `found = s[p] >= threshold`, and the
+sub-pixel position `pos` in units of `2^-frac_bits` pixel. `golden.layer_outputs` returns every
+intermediate activation."""),
+    ("code", """config = signals.preset("mixed", length=LENGTH, bits=network.input_bits)
+profiles, truth = signals.generate(config, N_PROFILES, seed=SEED)
+result = golden.run_golden(network, profiles)
+outputs = golden.layer_outputs(network, profiles)
+scale = 2.0 ** -network.head.frac_bits
+print("found:", int(result.found.sum()), "of", N_PROFILES, "| empty profiles:", int(truth["empty"].sum()))"""),
+    ("code", """k = int(np.flatnonzero(~truth["empty"])[0])
+fig, axes = plt.subplots(len(outputs) + 1, 1, figsize=(9, 1.6 * (len(outputs) + 1)), sharex=True)
+axes[0].plot(profiles[k], drawstyle="steps-mid", color="k")
+axes[0].set_ylabel("input [DN]")
+axes[0].axvline(truth["centre"][k], color="g", ls="--", label="true centre")
+for ax, layer, out in zip(axes[1:], network.layers, outputs):
+    x = out[k]
+    if x.shape[1] == 1:
+        ax.plot(x[:, 0], drawstyle="steps-mid")
+    else:
+        ax.imshow(x.T, aspect="auto", interpolation="nearest", cmap="viridis",
+                  extent=(-0.5, x.shape[0] - 0.5, x.shape[1] - 0.5, -0.5))
+    ax.set_ylabel(f"{layer.name}\\n" + ("ch" if x.shape[1] > 1 else "value"))
+if result.found[k]:
+    axes[-1].axvline(result.pos[k] * scale, color="r", ls=":", label="golden pos")
+axes[-1].set_xlabel("pixel")
+axes[0].legend(loc="upper right", fontsize=8)
+fig.suptitle(f"Profile {k}: every integer activation of the network (golden model)")
+fig.tight_layout()"""),
+]
+
+
+NOTEBOOKS = {
+    "01_signals_and_classical_detectors.ipynb": NB01,
+    "02_training_quantized_layers.ipynb": NB02,
+    "03_export_golden_and_hardware_simulation.ipynb": NB03,
+}
+
+
+def build(name: str, cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
+    """A cleared notebook with stable cell ids."""
+    nb = new_notebook(metadata=METADATA)
+    stem = name.split("_")[0]
+    for index, (kind, source) in enumerate(cells):
+        cell = new_markdown_cell(source) if kind == "md" else new_code_cell(source)
+        cell["id"] = f"nb{stem}-{index:02d}"
+        nb.cells.append(cell)
+    nbformat.validate(nb)
+    return nb
+
+
+def main(argv: list[str]) -> None:
+    for name, cells in NOTEBOOKS.items():
+        if argv and not any(name.startswith(a) for a in argv):
+            continue
+        nbformat.write(build(name, cells), HERE / name)
+        print("wrote", HERE / name)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
