@@ -1,0 +1,125 @@
+"""Render straight-line MyHDL processes from generated statements.
+
+MyHDL's converter reads a generator's source code, and it cannot translate what the hardware here
+needs written per lane and per weight: part-selects with a loop variable are not legal Verilog, and
+tuple ROMs only convert as `sig.next = ROM[int(i)]`. So every block of the design is a generated,
+fully unrolled process: the builders emit one statement per field (constant slice bounds, constant
+shifts, literal coefficients), `render_block` turns the statements into a `@block` with one
+`always_seq` (or `always_comb`) process, and MyHDL both simulates and converts that source.
+
+The source is registered in `linecache` under a unique name, so `inspect` (which MyHDL uses for both
+simulation and conversion) finds it like any module's code.
+
+Conversion rules applied by construction (see `notes/toolchain-check.md` section 3.4):
+- every arithmetic operand is first widened into a signed variable sized for the whole expression;
+- constants beyond 31 bits go through a sized signed variable, built from 30-bit chunks (VHDL integer
+  literals are 32-bit, and Verilog's wide hex literals are unsigned);
+- slices always have constant bounds.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import linecache
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from myhdl import always_comb, always_seq, block, concat, intbv
+
+from workbench.contract import bit_width
+
+SMALL_LITERAL = 1 << 30  # literals below this magnitude are safe in VHDL and Verilog as written
+_CHUNK = 30
+_counter = itertools.count()
+
+
+def signed_bounds(lo: int, hi: int) -> tuple[int, int]:
+    """`(min, max)` of the smallest signed intbv holding `[lo, hi]` (always signed, even for lo >= 0)."""
+    width = bit_width(min(int(lo), -1), int(hi))
+    return -(1 << (width - 1)), 1 << (width - 1)
+
+
+class Emitter:
+    """Collects variable declarations and statements for one generated process."""
+
+    def __init__(self) -> None:
+        self._decls: list[str] = []
+        self._prelude: list[str] = []
+        self._lines: list[str] = []
+        self._names: set[str] = set()
+        self._indent = 0
+        self._consts: dict[tuple[int, int], str] = {}
+
+    def var(self, name: str, lo: int, hi: int) -> str:
+        """Declare a signed variable covering `[lo, hi]` (widened to at least hold -1)."""
+        vmin, vmax = signed_bounds(lo, hi)
+        return self._declare(name, f"intbv(0, min={vmin}, max={vmax})")
+
+    def bits(self, name: str, width: int) -> str:
+        """Declare an unsigned bit-vector variable of `width` bits (a packed bus being assembled)."""
+        return self._declare(name, f"intbv(0)[{width}:]")
+
+    def const(self, value: int, lo: int, hi: int) -> str:
+        """An expression for the constant `value`, safe inside arithmetic on variables covering `[lo, hi]`."""
+        value = int(value)
+        if abs(value) < SMALL_LITERAL:
+            return f"({value})" if value < 0 else str(value)
+        key = (value, signed_bounds(min(lo, value), max(hi, value))[1])
+        if key not in self._consts:
+            # one chunk of headroom below: the partial values while building a negative constant
+            name = self.var(f"k{len(self._consts)}", min(lo, value) - (1 << _CHUNK), max(hi, value))
+            chunks = []
+            rest = value
+            while abs(rest) >= SMALL_LITERAL:
+                chunks.append(rest & ((1 << _CHUNK) - 1))
+                rest >>= _CHUNK
+            self._prelude.append(f"{name}[:] = {rest}")
+            for chunk in reversed(chunks):
+                self._prelude.append(f"{name}[:] = ({name} << {_CHUNK}) + {chunk}")
+            self._consts[key] = name
+        return self._consts[key]
+
+    def line(self, text: str) -> None:
+        """Append one statement at the current indentation."""
+        self._lines.append("    " * self._indent + text)
+
+    @contextmanager
+    def indented(self, header: str) -> Iterator[None]:
+        """`with e.indented("if x:"):` emits the header and indents the statements inside."""
+        self.line(header)
+        self._indent += 1
+        yield
+        self._indent -= 1
+
+    def body(self) -> list[str]:
+        """Declarations, constant set-up and statements, in order."""
+        return self._decls + self._prelude + (self._lines or ["pass"])
+
+    def _declare(self, name: str, init: str) -> str:
+        if name in self._names:
+            raise ValueError(f"variable {name} declared twice")
+        self._names.add(name)
+        self._decls.append(f"{name} = {init}")
+        return name
+
+
+def render(name: str, emitter: Emitter, ports: dict[str, Any], clocked: bool = True) -> Any:
+    """Instantiate a `@block` named `name` whose one process runs the emitted statements.
+
+    `ports` maps the names used in the statements to signals (with `clk` and `rst` when
+    `clocked`: the process is then `always_seq(clk.posedge, reset=rst)`, else `always_comb`).
+    Call it as the return value of a `@block` function: MyHDL requires sub-blocks to be
+    instantiated directly in a block's body, so this returns the generated block *function*
+    bound to its ports, which the caller's body invokes: `return render(...)()`.
+    """
+    params = list(ports)
+    decorator = "@always_seq(clk.posedge, reset=rst)" if clocked else "@always_comb"
+    body = "\n".join("        " + line for line in emitter.body())
+    source = (f"@block\ndef {name}({', '.join(params)}):\n"
+              f"    {decorator}\n    def logic():\n{body}\n    return logic\n")
+    filename = f"<workbench.hw generated {name} {next(_counter)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace: dict[str, Any] = {"block": block, "always_seq": always_seq, "always_comb": always_comb,
+                                 "intbv": intbv, "concat": concat}
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - generated hardware description
+    return functools.partial(namespace[name], **ports)
