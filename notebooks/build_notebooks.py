@@ -61,13 +61,15 @@ sub-pixel centre in that column *is* the depth measurement. This notebook shows
 LENGTH = 128 if SMALL else 256         # pixels per profile
 N_EXAMPLES = 400 if SMALL else 4000    # profiles drawn to pick examples from
 N_VAL = 400 if SMALL else 4000         # validation profiles (mixed preset) to tune thresholds/windows
-N_TEST = 200 if SMALL else 2000        # test profiles per SNR condition
+N_TEST = 300 if SMALL else 2000        # test profiles per SNR condition
 SEED = 2023
 """)),
     ("code", """import numpy as np
 import matplotlib.pyplot as plt
+from IPython.display import Image, display
 
-from workbench import classical, datasets, metrics, signals"""),
+from workbench import classical, datasets, evaluation, plots, signals
+%matplotlib inline"""),
     ("md", """## 1 · The generator
 
 Every parameter lives in one frozen dataclass, `signals.GeneratorConfig`; amplitudes and backgrounds are
@@ -159,7 +161,7 @@ alarms on the empty validation profiles**, and methods with a window (`cog`, `fo
 method_names = [n for n in classical.METHODS if not (SMALL and n == "find_peaks_cwt")]  # cwt: ~1 ms/profile
 detectors, choices = {}, {}
 for name in method_names:
-    detectors[name], choices[name] = classical.tune(name, val.profiles, val.truth["centre"], val.truth["empty"])
+    detectors[name], choices[name] = classical.tune(name, val)
     print(f"{name:15s} window={str(choices[name]['window']):5s} threshold={choices[name]['threshold']:8.2f}")"""),
     ("code", """k = int(np.flatnonzero(clean)[0])
 c = truth["centre"][k]
@@ -182,63 +184,38 @@ fig.tight_layout()"""),
 missed, gross errors (`|pos - centre| > 1 px`) and good estimates, over which the sub-pixel RMSE (with a
 seeded 95 % bootstrap interval) and the bias are computed. The thresholds and windows were fixed on the
 validation set above; the test sets here come from other seeds."""),
-    ("code", """rows = []
-for condition, test in splits.test.items():
-    snr = signals.preset_snr(condition)
-    for name, det in detectors.items():
-        found, pos = det.detect(test.profiles)
-        m = metrics.compute_metrics(found, pos, test.truth["centre"], test.truth["empty"],
-                                    draws=200 if SMALL else 1000)
-        rows.append({"method": name, "condition": condition, "snr": snr, **m.as_dict()})
-print(f"{'method':15s}" + "".join(f"{c:>16s}" for c in conditions))
+    ("code", """rows, curves = evaluation.evaluate(detectors.values(), splits.test, seed=SEED, draws=200 if SMALL else 1000,
+                                   s_curve_conditions=("snr_64",))
+print(f"{'method':15s}" + "".join(f"{c:>17s}" for c in conditions))
 for name in detectors:
     cells = [r for r in rows if r["method"] == name]
-    print(f"{name:15s}" + "".join(f"{r['rmse_px']:7.3f} ({r['gross_error_rate']:5.1%})" for r in cells))
-print("RMSE in px (gross-error rate) per SNR condition")"""),
-    ("code", """fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
-markers = "os^vD<>phX*"
-for (name, marker), color in zip(zip(detectors, markers), colors):
-    r = [row for row in rows if row["method"] == name]
-    snr_axis = [row["snr"] for row in r]
-    rmse = np.array([row["rmse_px"] for row in r])
-    err = np.array([[row["rmse_px"] - row["rmse_ci_low"], row["rmse_ci_high"] - row["rmse_px"]] for row in r]).T
-    axes[0].errorbar(snr_axis, rmse, yerr=err, marker=marker, ms=4, capsize=2, color=color, label=name)
-    axes[1].plot(snr_axis, [row["gross_error_rate"] + row["miss_rate"] for row in r], marker=marker, ms=4,
-                 color=color, label=name)
-for ax in axes:
-    ax.set_xscale("log", base=2); ax.set_xlabel("SNR (line amplitude / noise std at the peak)")
-    ax.grid(alpha=0.3, which="both")
-axes[0].set_yscale("log"); axes[0].set_ylabel("sub-pixel RMSE [px] (95 % bootstrap CI)")
-axes[0].set_title("RMSE of good estimates vs SNR")
-axes[1].set_yscale("symlog", linthresh=0.01); axes[1].set_ylim(0, 1.05)
-axes[1].set_ylabel("miss + gross-error rate (symlog)")
-axes[1].set_title("Misses and gross errors (|error| > 1 px) vs SNR")
-axes[1].legend(fontsize=8, ncol=2)
-fig.suptitle(f"Classical detectors, {N_TEST} test profiles per SNR, thresholds at 1 % false alarms (validation)")
-fig.tight_layout()"""),
+    print(f"{name:15s}" + "".join(f"{r['rmse_px']:8.3f} ({r['gross_error_rate'] + r['miss_rate']:5.1%})" for r in cells))
+print("RMSE of good estimates in px (miss + gross-error rate) per SNR condition; nan: no good estimate")
+csv_path = evaluation.write_csv(rows, OUT / "accuracy.csv")"""),
+    ("md", """The same figures as in the report (`workbench.plots`), from the rows above. Error bars are the 95 %
+bootstrap intervals of the RMSE; a comparison is a win only where they do not overlap."""),
+    ("code", """figures = [
+    plots.plot_metric_vs_snr(rows, "rmse_px", OUT / "rmse_vs_snr.png", "sub-pixel RMSE (px)",
+                             "RMSE of good estimates vs SNR (95 % bootstrap CI)", ci=("rmse_ci_low", "rmse_ci_high")),
+    plots.plot_metric_vs_snr(rows, "gross_error_rate", OUT / "gross_vs_snr.png", "gross-error rate",
+                             "Gross errors (|error| > 1 px) vs SNR", log_y=False),
+    plots.plot_metric_vs_snr(rows, "miss_rate", OUT / "miss_vs_snr.png", "miss rate",
+                             "Missed lines vs SNR (threshold at 1 % false alarms)", log_y=False),
+]
+for path in figures:
+    display(Image(filename=str(path), width=720))"""),
     ("md", """## 5 · The S-curve
 
 The bias of an estimator depends on where the true centre falls inside its pixel (the sub-pixel phase
 `centre - round(centre)`). Plotted against the phase it draws an "S": a systematic error that averaging
 cannot remove. An estimator pulled towards the centre of the brightest pixel has a bias of the opposite
-sign to the phase (a falling S), one pushed away from it a
-rising S; a flat curve at 0 is the goal. The 3-point Gaussian estimator is exact only for point-sampled
-Gaussians without background; the generator integrates the line over each pixel and adds background.
-Small test sets give noisy curves: the default mode uses more profiles and bins."""),
-    ("code", """s_test = splits.test["snr_64"]
-fig, ax = plt.subplots(figsize=(8, 4.2))
-for (name, marker), color in zip(zip(detectors, markers), colors):
-    if name == "argmax":
-        continue  # its S-curve is the identity-like ramp (bias = -phase), off the scale of the others
-    found, pos = detectors[name].detect(s_test.profiles)
-    phase, bias, count = metrics.s_curve(found, pos, s_test.truth["centre"], s_test.truth["empty"],
-                                         bins=8 if SMALL else 20)
-    ax.plot(phase, bias, marker=marker, ms=4, color=color, label=name)
-ax.axhline(0, color="k", lw=0.8)
-ax.set_xlabel("sub-pixel phase of the true centre [px]"); ax.set_ylabel("mean error (bias) [px]")
-ax.set_title(f"S-curves at SNR 64 ({len(s_test)} profiles{', coarse bins in small mode' if SMALL else ''})")
-ax.legend(fontsize=8, ncol=3); ax.grid(alpha=0.3)
-fig.tight_layout()"""),
+sign to the phase (a falling S), one pushed away from it a rising S; a flat curve at 0 is the goal. The
+3-point Gaussian estimator is exact only for point-sampled Gaussians without background; the generator
+integrates the line over each pixel and adds background. Small test sets give noisy curves: the default
+mode uses more profiles."""),
+    ("code", """shown = [c for c in curves if c["method"] != "argmax"]  # argmax's ramp (bias = -phase) would dwarf the others
+path = plots.plot_s_curves(shown, OUT / "s_curves.png", f"S-curves at SNR 64 ({N_TEST} profiles)")
+display(Image(filename=str(path), width=720))"""),
     ("md", """The networks of notebook 02 are calibrated by the very same rule (1 % false alarms on empty validation
 profiles) and evaluated by the same metrics; `experiments/run_all.py` puts all of them into one table."""),
 ]
@@ -474,21 +451,39 @@ LENGTH = 64 if SMALL else 128          # pixels per profile
 LANES = 4                              # pixels per clock (P)
 SEED = 3
 """)),
-    ("code", """import json
+    ("code", """import copy
+import json
 import numpy as np
 import matplotlib.pyplot as plt
 
-from workbench import contract, golden, randnet, signals"""),
-    ("md", """## 1 · A `qnn-int/1` document
+from workbench import contract, detection, export, golden, integer_mode, models, signals, training"""),
+    ("md", """## 1 · From a trained Keras model to a `qnn-int/1` document
 
-(Placeholder: a seeded random network until the exporter lands.)"""),
-    ("code", """rng = np.random.default_rng(SEED)
-document = randnet.random_document(rng, n_weight_layers=3, max_channels=4, kernel_sizes=(3, 5),
-                                   input_bits=8, bits=(3, 4), refine="parabolic", frac_bits=6)
-path = OUT / "network.json"
-path.write_text(json.dumps(document, indent=1))
-network = contract.load_network(path)  # validates everything, ranges included
-print(f"{len(network.layers)} layers, {network.macs_per_pixel} MACs/pixel, head: {network.head}")"""),
+A small network is trained quantization-aware for a few epochs (notebook 02 looks at training in detail):
+`training.train_qat` trains, snaps every Requantizer's scale to `multiplier / 2^shift`, fine-tunes with the
+scales frozen and freezes the integer weights. `export.export_document` then writes exactly those integers,
+plus the head. The head's detection threshold is set like every detector's: 1 % false alarms on the
+*empty validation* profiles, computed on the integer scores."""),
+    ("code", """LS = models.LayerSpec
+spec = models.NetworkSpec((LS("conv", 4, 5), LS("dense", 4), LS("conv", 1, 3)), weight_bits=(4, 4, 4), act_bits=(3, 3))
+train_config = training.TrainConfig(epochs=10 if SMALL else 20, finetune_epochs=1 if SMALL else 2, seed=SEED)
+mixed = signals.preset("mixed", length=LENGTH)
+train_p, train_t = signals.generate(mixed, 1500 if SMALL else 10000, seed=SEED)
+val_p, val_t = signals.generate(mixed, 1000 if SMALL else 4000, seed=SEED + 1)
+trained = training.train_qat(spec, training.training_data(train_p, train_t, train_config),
+                             training.training_data(val_p, val_t, train_config), train_config,
+                             OUT / "models", name="qat_small", progress=lambda line: None)
+print(f"trained {spec.bits_label} network, {spec.macs_per_pixel} MACs/pixel, {trained.log['seconds']:.1f} s")
+
+# Integer scores on the empty validation profiles fix the threshold (1 % false alarms).
+draft = contract.load_network(export.export_document(trained.model, export.HeadConfig(threshold=0)))
+empty_max = golden.scores(draft, val_p[val_t["empty"]]).max(axis=1)
+threshold = int(detection.threshold_for_false_alarm(empty_max, integer=True))
+document = export.export_document(trained.model, export.HeadConfig(threshold=threshold, refine="parabolic", frac_bits=6),
+                                  metadata={"notebook": "03", "bits": spec.bits_label})
+path = export.save_document(document, OUT / "qat_small.json")
+network = contract.load_network(path)  # every reader validates, ranges included
+print(f"{path.name}: {len(network.layers)} layers, head {network.head}")"""),
     ("md", """## 2 · Reading the document like a hardware designer
 
 For every weight layer the contract stores the interval bounds of its accumulator (`acc_min`, `acc_max`),
@@ -510,8 +505,7 @@ for r in [header] + rows:
     print("  ".join(str(v).ljust(w) for v, w in zip(r, widths)))"""),
     ("md", """A reader never trusts stored ranges: change one weight and keep the old bounds, and the document is
 rejected with a message naming the layer and the key."""),
-    ("code", """import copy
-tampered = copy.deepcopy(network.document)
+    ("code", """tampered = copy.deepcopy(network.document)
 first = tampered["layers"][0]
 first["bias"][0] += 1  # ranges no longer match the weights
 try:
@@ -542,13 +536,34 @@ for ax, layer, out in zip(axes[1:], network.layers, outputs):
     else:
         ax.imshow(x.T, aspect="auto", interpolation="nearest", cmap="viridis",
                   extent=(-0.5, x.shape[0] - 0.5, x.shape[1] - 0.5, -0.5))
-    ax.set_ylabel(f"{layer.name}\\n" + ("ch" if x.shape[1] > 1 else "value"))
+    ax.set_ylabel(f"{layer.name}\\n" + (f"channel\\n[{x.min()}..{x.max()}]" if x.shape[1] > 1 else "score"))
 if result.found[k]:
     axes[-1].axvline(result.pos[k] * scale, color="r", ls=":", label="golden pos")
 axes[-1].set_xlabel("pixel")
 axes[0].legend(loc="upper right", fontsize=8)
-fig.suptitle(f"Profile {k}: every integer activation of the network (golden model)")
+fig.suptitle(f"Profile {k}: every integer activation of the network (golden model; colour = value)")
 fig.tight_layout()"""),
+    ("md", """The same document, read back into Keras (`integer_mode.model_from_document`), computes the same
+integers: the Keras layers in integer mode and the numpy golden model implement one contract. Equality is
+exact, not approximate; and a network with one weight changed by 1 gives different scores (a negative
+control: the comparison is able to fail)."""),
+    ("code", """keras_model = integer_mode.model_from_document(network.document)
+keras_scores = integer_mode.integer_scores(keras_model, profiles)
+np.testing.assert_array_equal(keras_scores, result.scores)
+print(f"Keras integer mode == golden model on all {result.scores.size} scores")
+
+mutated = copy.deepcopy(network.document)
+score_layer = mutated["layers"][-1]  # one weight of the score layer changed by 1 (towards 0 if at the limit)
+w = score_layer["weights"][len(score_layer["weights"]) // 2][0]
+w[0] += -1 if w[0] > 0 else 1
+mutated_scores = golden.scores(contract.load_network(contract.fill_ranges(mutated)), profiles)
+print(f"negative control (one score-layer weight changed by 1): {int((mutated_scores != result.scores).sum())} "
+      f"of {result.scores.size} scores differ")
+
+good = result.found & ~truth["empty"]
+error = result.pos[good] * scale - truth["centre"][good]
+print(f"head on {N_PROFILES} profiles: found {int(result.found.sum())}, "
+      f"median |error| of the found lines {np.median(np.abs(error)):.3f} px")"""),
 ]
 
 
