@@ -64,3 +64,18 @@ def test_bad_settings_are_rejected():
         NetworkSpec(default_spec().layers[:-1], (4, 4, 4), (4, 4))  # score layer with 8 channels
     assert default_spec("6-4-4-6/4-3-3").bits_label == "6-4-4-6/4-3-3"
     assert TINY_CONFIG.seed == 7
+
+
+def test_train_and_export_commands(tmp_path):
+    from workbench.cli import main
+
+    out = tmp_path / "models"
+    assert main(["train", "--bits", "3/3", "--out", str(out), "--train", "200", "--val", "200", "--length", "64",
+                 "--epochs", "1", "--finetune-epochs", "1", "--data-dir", str(tmp_path / "data")]) == 0
+    assert (out / "qat_3-3.keras").is_file() and (out / "qat_3-3.json").is_file()
+    threshold = read_log(out / "qat_3-3.keras")["head"]["threshold"]
+    assert main(["export", str(out / "qat_3-3.keras"), "--out", str(tmp_path / "again.json")]) == 0
+    again = json.loads((tmp_path / "again.json").read_text())
+    assert again["head"]["threshold"] == threshold
+    assert again["layers"] == json.loads((out / "qat_3-3.json").read_text())["layers"]
+    assert main(["export", str(tmp_path / "missing.keras")]) == 2

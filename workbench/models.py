@@ -78,6 +78,12 @@ class NetworkSpec:
             return str(values[0]) if len(set(values)) == 1 else "-".join(map(str, values))
         return f"{text(self.weight_bits)}/{text(self.act_bits)}"
 
+    @property
+    def qat_name(self) -> str:
+        """File-safe name of the quantized network: `qat_4-4`, `qat_6-4-4-6_4-3-3`."""
+        label = self.bits_label
+        return "qat_" + (label.replace("/", "_") if "-" in label else label.replace("/", "-"))
+
     def with_bits(self, weight_bits: tuple[int, ...], act_bits: tuple[int, ...]) -> "NetworkSpec":
         """The same topology at other precisions."""
         return replace(self, weight_bits=tuple(weight_bits), act_bits=tuple(act_bits))

@@ -6,6 +6,9 @@ threshold rule (1% false alarms on empty validation profiles, `detection.calibra
 - integer scores (quantized networks through the golden model, TFLite int8 outputs) go through the
   contract's head itself (`golden.peak_head`: first arg-max, parabolic refinement, `2^-F` px units);
 - float scores (the float network) go through the same parabolic refinement in float.
+
+`calibrated_float` and `calibrated_export` set the thresholds; the exported document's head stores
+the quantized network's threshold.
 """
 from __future__ import annotations
 
@@ -17,8 +20,9 @@ import numpy as np
 
 from workbench import golden
 from workbench.classical import delta_parabolic
-from workbench.contract import BOUND_LIMIT, Network, PeakHead
-from workbench.detection import ThresholdedDetector
+from workbench.contract import BOUND_LIMIT, Network, PeakHead, load_network
+from workbench.detection import ThresholdedDetector, calibrate
+from workbench.export import HeadConfig, export_document
 
 ScoreFunction = Callable[[np.ndarray], np.ndarray]
 
@@ -65,3 +69,18 @@ def golden_detector(name: str, network: Network, bits: str | None = None) -> Thr
     """The exported quantized network, evaluated by the golden model (threshold: the document's)."""
     detector = integer_detector(name, lambda profiles: golden.scores(network, profiles), network.head, bits)
     return dataclasses.replace(detector, threshold=float(network.head.threshold))
+
+
+def calibrated_float(name: str, model: keras.Model, empty_val: np.ndarray) -> ThresholdedDetector:
+    """The float network as a detector, its threshold set for 1% false alarms on empty validation profiles."""
+    return calibrate(float_detector(name, model_scores(model)), empty_val)
+
+
+def calibrated_export(name: str, model: keras.Model, empty_val: np.ndarray, bits: str, input_bits: int = 8,
+                      frac_bits: int = 8, metadata: dict | None = None) -> tuple[dict, ThresholdedDetector]:
+    """The exported document of a frozen QAT model, with its head threshold calibrated like every
+    detector's (integer, on the golden model's scores of empty validation profiles), and its detector."""
+    draft = export_document(model, HeadConfig(threshold=0, frac_bits=frac_bits), input_bits, metadata)
+    detector = calibrate(golden_detector(name, load_network(draft), bits), empty_val, integer=True)
+    doc = dict(draft, head=HeadConfig(threshold=int(detector.threshold), frac_bits=frac_bits).to_dict())
+    return doc, golden_detector(name, load_network(doc), bits)

@@ -1,0 +1,247 @@
+"""run_all stage `training`: float, quantization-aware and TFLite int8 networks, trained, exported, evaluated.
+
+Every network has the default topology (464 MACs/pixel), the same data, target, budget and early
+stopping on the validation set; thresholds are set for 1% false alarms on empty validation profiles.
+Outputs:
+- `models/<name>.keras`, `models/<name>.log.json` (training log), `models/qat_*.json` (qnn-int/1,
+  only the main sweep, which the hdl stage reads), `models/ablation/` (ablation models);
+- `tables/accuracy_nn.csv` (columns of the classical table; TFLite rows are means over draws),
+  `tables/s_curve_nn.csv`, `tables/bitexact.csv` (Keras integer mode vs golden model),
+  `tables/tflite_calibration.csv` (every representative-set size and draw), `tables/ablation.csv`,
+  `tables/training.csv` (epochs, seconds per epoch, validation loss of every network);
+- `figures/rmse_vs_snr.png`, `figures/gross_vs_snr.png` (with the classical methods),
+  `figures/accuracy_vs_bits.png`, `figures/s_curve_nn.png`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.pipeline import Stage, StageContext
+
+SETTINGS = {
+    "quick": {"train_profiles": 10000, "val_profiles": 4000, "test_profiles": None, "epochs": 8,
+              "finetune_epochs": 2, "patience": 3, "batch_size": 64,
+              "bits": ["8/8", "4/4", "3/3", "2/2", "6-4-4-6/4-3-3"],
+              "tflite_sizes": [10, 100, 500], "tflite_draws": 2,
+              "ablation_bits": ["4/4", "2/2"], "ablation_modes": ["learned", "pow2", "pact"],
+              "ablation_conditions": ["mixed", "snr_8"], "bitexact_profiles": 500},
+    "full": {"train_profiles": None, "val_profiles": None, "test_profiles": None, "epochs": 60,
+             "finetune_epochs": 6, "patience": 6, "batch_size": 64,
+             "bits": ["8/8", "4/4", "3/3", "2/2", "6-4-4-6/4-3-3", "8-3-3-8/3-3-3"],
+             "tflite_sizes": [10, 100, 500], "tflite_draws": 5,
+             "ablation_bits": ["4/4", "2/2"], "ablation_modes": ["learned", "pow2", "pact"],
+             "ablation_conditions": ["mixed", "snr_4", "snr_8", "snr_16"], "bitexact_profiles": 5000},
+}
+S_CURVE_CONDITION = "snr_16"
+BITEXACT_COLUMNS = ("model", "stage", "profiles", "compared", "mismatches")
+TFLITE_COLUMNS = ("size", "draw", "condition", "threshold", "rmse_px", "gross_error_rate", "miss_rate",
+                  "false_alarm_rate", "n_good")
+ABLATION_COLUMNS = ("scale_mode", "bits", "condition", "rmse_px", "rmse_ci_low", "rmse_ci_high",
+                    "gross_error_rate", "miss_rate", "false_alarm_rate", "best_val_loss")
+TRAINING_COLUMNS = ("model", "bits", "epochs", "best_epoch", "best_val_loss", "seconds_per_epoch", "seconds")
+AVERAGED = ("rmse_px", "rmse_ci_low", "rmse_ci_high", "bias_px", "gross_error_rate", "miss_rate",
+            "false_alarm_rate", "n_good")
+
+
+def _cap(dataset: Any, limit: int | None) -> Any:
+    return dataset if limit is None or len(dataset) <= limit else dataset.subset(slice(0, limit))
+
+
+def _training_row(trained: Any) -> dict[str, Any]:
+    epochs = [e for phase in trained.log["phases"].values() for e in phase["epochs"]]
+    seconds = sum(e["seconds"] for e in epochs)
+    last = list(trained.log["phases"].values())[-1]
+    return {"model": trained.log["name"], "bits": trained.log["bits"], "epochs": len(epochs),
+            "best_epoch": last["best_epoch"], "best_val_loss": last["best_val_loss"],
+            "seconds_per_epoch": seconds / max(len(epochs), 1), "seconds": trained.log["seconds"]}
+
+
+def run(ctx: StageContext) -> None:
+    import keras
+
+    from workbench import evaluation, models, training
+    from workbench.datasets import load_stage_splits
+    from workbench.errors import WorkbenchError
+    from workbench.export import save_document
+    from workbench.nn_detectors import calibrated_export, calibrated_float
+
+    s = ctx.settings
+    splits = load_stage_splits(ctx.dep("datasets"))
+    train_set, val_set = _cap(splits.train, s["train_profiles"]), _cap(splits.val, s["val_profiles"])
+    tests = {name: _cap(ds, s["test_profiles"]) for name, ds in splits.test.items()}
+    empty_val = val_set.profiles[val_set.truth["empty"]]
+    config = training.TrainConfig(epochs=s["epochs"], finetune_epochs=s["finetune_epochs"], patience=s["patience"],
+                                  batch_size=s["batch_size"], seed=ctx.config.seed)
+    train = training.training_data(train_set.profiles, train_set.truth, config)
+    val = training.training_data(val_set.profiles, val_set.truth, config)
+    input_bits = int(train_set.config.bits)
+    folder = ctx.out / "models"
+    progress = lambda line: ctx.log.info("  %s", line)  # noqa: E731
+    detectors, training_rows, bitexact_rows = [], [], []
+
+    float_run = training.train_float(models.default_spec("8/8", input_bits=input_bits), train, val, config, folder,
+                                     name="float", progress=progress)
+    training_rows.append(_training_row(float_run))
+    detectors.append(calibrated_float("nn_float", float_run.model, empty_val))
+
+    check_profiles = tests["mixed"].profiles[:s["bitexact_profiles"]]
+    for bits in s["bits"]:
+        spec = models.default_spec(bits, input_bits=input_bits)
+        name = spec.qat_name
+        trained = training.train_qat(spec, train, val, config, folder, name=name, progress=progress)
+        training_rows.append(_training_row(trained))
+        doc, detector = calibrated_export("nn_qat", trained.model, empty_val, spec.bits_label, input_bits,
+                                          metadata={"name": name, "bits": spec.bits_label})
+        save_document(doc, folder / f"{name}.json")
+        trained.log["head"] = doc["head"]
+        training.write_log(trained.path, trained.log)
+        detectors.append(detector)
+        bitexact_rows.append(_bitexact(name, trained.model, doc, check_profiles))
+        ctx.log.info("  %s: threshold %d, Keras integer vs golden mismatches %d", name, doc["head"]["threshold"],
+                     bitexact_rows[-1]["mismatches"])
+
+    rows, curves = evaluation.evaluate(detectors, tests, seed=ctx.config.seed, s_curve_conditions=[S_CURVE_CONDITION])
+    tflite_rows, tflite_table = _tflite(float_run.model, train_set, empty_val, tests, s, ctx.config.seed)
+    ablation = _ablation(train, val, config, folder / "ablation", empty_val, tests, s, input_bits, progress,
+                         ctx.config.seed)
+
+    tables = ctx.out / "tables"
+    evaluation.write_csv(rows + tflite_rows, tables / "accuracy_nn.csv")
+    evaluation.write_csv(curves, tables / "s_curve_nn.csv", evaluation.S_CURVE_COLUMNS)
+    evaluation.write_csv(bitexact_rows, tables / "bitexact.csv", BITEXACT_COLUMNS)
+    evaluation.write_csv(tflite_table, tables / "tflite_calibration.csv", TFLITE_COLUMNS)
+    evaluation.write_csv(ablation, tables / "ablation.csv", ABLATION_COLUMNS)
+    evaluation.write_csv(training_rows, tables / "training.csv", TRAINING_COLUMNS)
+    _figures(ctx, rows + tflite_rows, curves)
+    keras.backend.clear_session()
+    failed = [r for r in bitexact_rows if r["mismatches"]]
+    if failed:
+        raise WorkbenchError(f"Keras integer mode and the golden model disagree: {failed}")
+
+
+def _bitexact(name: str, model: Any, doc: dict, profiles: np.ndarray) -> dict[str, Any]:
+    """Keras integer-mode scores against the golden model on test profiles."""
+    from workbench import golden, integer_mode
+    from workbench.contract import load_network
+
+    integer_mode.set_integer_mode(model, True)
+    try:
+        ours = integer_mode.integer_scores(model, profiles)
+    finally:
+        integer_mode.set_integer_mode(model, False)
+    reference = golden.scores(load_network(doc), profiles)
+    return {"model": name, "stage": "keras-integer vs golden", "profiles": len(profiles),
+            "compared": int(reference.size), "mismatches": int(np.sum(ours != reference))}
+
+
+def _tflite(float_model: Any, train_set: Any, empty_val: np.ndarray, tests: dict, s: dict,
+            seed: int) -> tuple[list[dict], list[dict]]:
+    """Per representative-set size: accuracy rows averaged over draws, and one table row per draw and condition."""
+    from workbench import evaluation
+    from workbench.contract import PeakHead
+    from workbench.detection import calibrate
+    from workbench.nn_detectors import integer_detector
+    from workbench.tflite_baseline import Int8Runner, calibration_sets, convert_int8
+
+    head = PeakHead("parabolic", 1, 0, 8)
+    by_size: dict[int, list[list[dict]]] = {}
+    table = []
+    for size, draw, index in calibration_sets(len(train_set), tuple(s["tflite_sizes"]), s["tflite_draws"], seed):
+        runner = Int8Runner(convert_int8(float_model, train_set.profiles[index]))
+        detector = calibrate(integer_detector(f"tflite_int8_cal{size}", runner, head, bits="8/8"), empty_val,
+                             integer=True)
+        rows, _ = evaluation.evaluate([detector], tests, seed=seed)
+        by_size.setdefault(size, []).append(rows)
+        table += [{"size": size, "draw": draw, "threshold": detector.threshold, **row} for row in rows]
+    averaged = []
+    for draws in by_size.values():
+        for per_condition in zip(*draws):
+            row = dict(per_condition[0])
+            for key in AVERAGED:
+                row[key] = float(np.nanmean([float(r[key]) for r in per_condition]))
+            averaged.append(row)
+    return averaged, table
+
+
+def _ablation(train: Any, val: Any, config: Any, folder: Path, empty_val: np.ndarray, tests: dict, s: dict,
+              input_bits: int, progress: Any, seed: int) -> list[dict]:
+    """Learned alpha vs fixed power of two vs PACT-style clip, at the ablation bit widths."""
+    from dataclasses import replace
+
+    from workbench import evaluation, models, training
+    from workbench.nn_detectors import calibrated_export
+
+    conditions = {name: tests[name] for name in s["ablation_conditions"] if name in tests}
+    out = []
+    for bits in s["ablation_bits"]:
+        for mode in s["ablation_modes"]:
+            spec = replace(models.default_spec(bits, input_bits=input_bits), scale_mode=mode)
+            name = f"{spec.qat_name}_{mode}"
+            trained = training.train_qat(spec, train, val, config, folder, name=name, progress=progress)
+            _, detector = calibrated_export(name, trained.model, empty_val, spec.bits_label, input_bits)
+            rows, _ = evaluation.evaluate([detector], conditions, seed=seed)
+            best = list(trained.log["phases"].values())[-1]["best_val_loss"]
+            out += [{**row, "scale_mode": mode, "best_val_loss": best} for row in rows]
+    return out
+
+
+def _figures(ctx: StageContext, nn_rows: list[dict], curves: list[dict]) -> None:
+    from workbench import evaluation, plots
+
+    classical_rows = []
+    for path in sorted((ctx.dep("classical") / "tables").glob("accuracy*.csv")):
+        classical_rows += evaluation.read_csv(path)
+    rows = classical_rows + nn_rows
+    figures = ctx.out / "figures"
+    plots.plot_metric_vs_snr(rows, "rmse_px", figures / "rmse_vs_snr.png", "sub-pixel RMSE (px)",
+                             "RMSE vs SNR: classical, float, QAT and TFLite int8", ci=("rmse_ci_low", "rmse_ci_high"))
+    plots.plot_metric_vs_snr(rows, "gross_error_rate", figures / "gross_vs_snr.png", "gross-error rate",
+                             "Gross errors (> 1 px) vs SNR")
+    plots.plot_s_curves(curves, figures / "s_curve_nn.png", f"S-curve of the networks ({S_CURVE_CONDITION})")
+    _plot_accuracy_vs_bits(nn_rows, figures / "accuracy_vs_bits.png")
+
+
+def _plot_accuracy_vs_bits(rows: list[dict], path: Path) -> None:
+    """RMSE of every QAT network (by W/A bits) at a few SNRs, float and TFLite (500) as reference lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    conditions = [c for c in ("snr_4", "snr_8", "snr_16", "snr_32") if any(r["condition"] == c for r in rows)]
+    qat = [r for r in rows if r["method"] == "nn_qat"]
+    labels = list(dict.fromkeys(r["bits"] for r in qat))
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for i, condition in enumerate(conditions):
+        colour = plt.get_cmap("tab10")(i)
+        y = [next(float(r["rmse_px"]) for r in qat if r["bits"] == b and r["condition"] == condition) for b in labels]
+        ax.plot(range(len(labels)), y, "o-", color=colour, label=f"QAT, {condition}")
+        for method, style in (("nn_float", "--"), ("tflite_int8_cal500", ":")):
+            ref = [float(r["rmse_px"]) for r in rows if r["method"] == method and r["condition"] == condition]
+            if ref:
+                ax.axhline(ref[0], color=colour, linestyle=style, linewidth=1, label=f"{method}, {condition}")
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_xlabel("weight / activation bits")
+    ax.set_ylabel("sub-pixel RMSE (px)")
+    ax.set_title("Accuracy vs precision (dashed: float, dotted: TFLite int8, 500 calibration profiles)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+STAGE = Stage(
+    name="training",
+    run=run,
+    depends=("datasets", "classical"),
+    code=("workbench.qlayers", "workbench.models", "workbench.training", "workbench.integer_mode",
+          "workbench.export", "workbench.nn_detectors", "workbench.tflite_baseline", "workbench.evaluation",
+          "workbench.golden", "workbench.contract", "workbench.plots"),
+    description="float, QAT (8/8, 4/4, 3/3, 2/2, mixed) and TFLite int8 networks; export; bit-exact check",
+    settings=SETTINGS,
+)
