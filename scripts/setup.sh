@@ -3,6 +3,7 @@
 # packages, and MyHDL's Icarus VPI module. Fast when everything is already in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+case "$VENV" in /*) VPY="$VENV/bin/python" ;; *) VPY="$(pwd)/$VENV/bin/python" ;; esac
 VENV=${VENV:-.venv}
 PY=${PYTHON:-python3}
 APT_PACKAGES="ghdl iverilog yosys verilator"
@@ -27,7 +28,7 @@ fi
 
 stamp="$VENV/.setup-stamp"
 want=$(cat setup.cfg pyproject.toml | sha256sum | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! (cd / && "$VPY" -c "import workbench" 2>/dev/null); then
     [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
     "$VENV/bin/pip" install -q --disable-pip-version-check -U pip==26.3
     "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[test]"

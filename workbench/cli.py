@@ -16,7 +16,10 @@ COMMAND_MODULES = ("generate", "evaluate", "train", "export", "simulate", "hdl",
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every available sub-command registered."""
-    parser = argparse.ArgumentParser(prog="workbench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="qpeak-workbench: peak signals, classical detectors, quantization-aware networks, "
+                    "the qnn-int/1 golden model, MyHDL hardware and VHDL/Verilog.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
