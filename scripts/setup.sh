@@ -3,9 +3,9 @@
 # packages, and MyHDL's Icarus VPI module. Fast when everything is already in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-case "$VENV" in /*) VPY="$VENV/bin/python" ;; *) VPY="$(pwd)/$VENV/bin/python" ;; esac
 VENV=${VENV:-.venv}
 PY=${PYTHON:-python3}
+case "$VENV" in /*) VPY="$VENV/bin/python" ;; *) VPY="$(pwd)/$VENV/bin/python" ;; esac
 APT_PACKAGES="ghdl iverilog yosys verilator"
 
 missing=""
