@@ -1,0 +1,216 @@
+"""Cycle-by-cycle simulation of the generated peak detector, checked against the golden model.
+
+`stimulus` turns profiles into one input word per clock cycle (optionally with random gaps in
+`s_tvalid`); `run_design` simulates the MyHDL design on it and records every score beat and result
+with its cycle; `compare` checks them, value for value, against `golden.run_golden`. Only this
+module runs the golden model: the generator never does.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from myhdl import StopSimulation, block, delay, instance, traceSignals
+
+from workbench.golden import check_profiles, run_golden
+from workbench.hw.top import TopDesign
+
+RESET_CYCLES = 2
+
+
+@dataclass(frozen=True)
+class Stimulus:
+    """Per-cycle input words: `tdata`, `tvalid`, `tuser`, `tlast` (after the reset cycles)."""
+
+    tdata: list[int]
+    tvalid: list[bool]
+    tuser: list[bool]
+    tlast: list[bool]
+
+
+@dataclass
+class SimRun:
+    """What came out of the design, with the cycle of every beat (cycle 0 is the first after reset)."""
+
+    scores: np.ndarray  # (N, L) int64
+    found: np.ndarray  # (N,) bool
+    pos: np.ndarray  # (N,) int64
+    in_cycles: list[int]  # cycle of every input beat
+    score_cycles: list[int]  # cycle of every score beat
+    result_cycles: list[int]  # cycle of every result
+    cycles: int
+    seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cycles_per_second(self) -> float:
+        """Simulated clock cycles per wall-clock second."""
+        return self.cycles / self.seconds if self.seconds > 0 else float("inf")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Hardware against golden: mismatch counts and how many values were compared."""
+
+    score_mismatches: int
+    result_mismatches: int
+    scores_compared: int
+    results_compared: int
+    first_mismatch: str
+
+    @property
+    def mismatches(self) -> int:
+        """All mismatching values (scores plus `(found, pos)` pairs)."""
+        return self.score_mismatches + self.result_mismatches
+
+    @property
+    def compared(self) -> int:
+        """All values compared."""
+        return self.scores_compared + self.results_compared
+
+
+def stimulus(design: TopDesign, profiles: np.ndarray, gap_probability: float = 0.0,
+             rng: np.random.Generator | None = None, tail: int = 0) -> Stimulus:
+    """Input words for `profiles` (N, L): back to back, or with an idle cycle before a beat with `gap_probability`.
+
+    During gaps `tdata`, `tuser` and `tlast` hold random junk, which the design must ignore.
+    """
+    p, bits = design.lanes, design.in_bits
+    array = np.asarray(profiles, dtype=np.int64)
+    rng = rng or np.random.default_rng(0)
+    beats = design.beats_per_profile
+    words = []
+    for row in array:
+        for b in range(beats):
+            words.append(sum(int(row[b * p + j]) << (j * bits) for j in range(p)))
+    tdata, tvalid, tuser, tlast = [], [], [], []
+    for index, word in enumerate(words):
+        while gap_probability and rng.random() < gap_probability:
+            tdata.append(int(rng.integers(0, 1 << 62)) & ((1 << (p * bits)) - 1))
+            tvalid.append(False)
+            tuser.append(bool(rng.integers(0, 2)))
+            tlast.append(bool(rng.integers(0, 2)))
+        tdata.append(word)
+        tvalid.append(True)
+        tuser.append(index % beats == 0)
+        tlast.append(index % beats == beats - 1)
+    for _ in range(tail):
+        tdata.append(0)
+        tvalid.append(False)
+        tuser.append(False)
+        tlast.append(False)
+    return Stimulus(tdata, tvalid, tuser, tlast)
+
+
+def run_design(design: TopDesign, profiles: np.ndarray, gap_probability: float = 0.0, seed: int = 0,
+               vcd: str | Path | None = None) -> SimRun:
+    """Simulate the design on `profiles` and collect its score stream and results."""
+    array = check_profiles(design.network, profiles)
+    if array.shape[1] != design.profile_length:
+        raise ValueError(f"profiles have length {array.shape[1]}, the design {design.profile_length}")
+    n = array.shape[0]
+    stim = stimulus(design, array, gap_probability, np.random.default_rng(seed),
+                    tail=design.result_latency + 2)
+    signals = design.make_signals()
+    record: dict[str, list] = {"scores": [], "score_cycles": [], "results": [], "result_cycles": []}
+    sw, p = design.score_bits, design.lanes
+
+    @block
+    def testbench() -> Any:
+        dut = design.factory(**signals)
+        clk, rst = signals["clk"], signals["rst"]
+
+        @instance
+        def drive() -> Any:
+            rst.next = 1
+            for _ in range(RESET_CYCLES):
+                yield delay(5)
+                clk.next = 1
+                yield delay(5)
+                clk.next = 0
+            rst.next = 0
+            for cycle in range(len(stim.tdata)):
+                yield delay(1)  # outputs of this cycle settled
+                if signals["m_score_tvalid"]:
+                    record["scores"].append(int(signals["m_score_tdata"].val))
+                    record["score_cycles"].append(cycle)
+                if signals["m_result_tvalid"]:
+                    record["results"].append((bool(signals["m_found"]), int(signals["m_pos"].val)))
+                    record["result_cycles"].append(cycle)
+                if len(record["results"]) == n:
+                    raise StopSimulation
+                signals["s_tdata"].next = stim.tdata[cycle]
+                signals["s_tvalid"].next = stim.tvalid[cycle]
+                signals["s_tuser"].next = stim.tuser[cycle]
+                signals["s_tlast"].next = stim.tlast[cycle]
+                yield delay(4)
+                clk.next = 1
+                yield delay(5)
+                clk.next = 0
+            raise StopSimulation
+
+        return dut, drive
+
+    bench = testbench()
+    if vcd is not None:
+        path = Path(vcd)
+        bench.config_sim(trace=True, name=path.stem, directory=str(path.parent or "."))
+    start = time.perf_counter()
+    bench.run_sim(quiet=1)
+    seconds = time.perf_counter() - start
+    bench.quit_sim()
+    traceSignals.name = None
+    traceSignals.directory = None
+    in_cycles = [c for c, v in enumerate(stim.tvalid) if v]
+    cycles = (record["result_cycles"][-1] + 1) if record["result_cycles"] else len(stim.tdata)
+    scores = _unpack(record["scores"], p, sw)
+    results = record["results"]
+    return SimRun(scores=_rows(scores, n, design.profile_length),
+                  found=np.array([r[0] for r in results], dtype=bool),
+                  pos=np.array([r[1] for r in results], dtype=np.int64),
+                  in_cycles=in_cycles, score_cycles=record["score_cycles"], result_cycles=record["result_cycles"],
+                  cycles=cycles, seconds=seconds)
+
+
+def compare(design: TopDesign, profiles: np.ndarray, run: SimRun) -> Comparison:
+    """Every score and every `(found, pos)` of the run against the golden model."""
+    golden = run_golden(design.network, profiles)
+    n, length = golden.scores.shape
+    score_bad = int(np.sum(run.scores != golden.scores)) if run.scores.shape == golden.scores.shape \
+        else n * length
+    got = run.found.shape == golden.found.shape
+    result_bad = int(np.sum((run.found != golden.found) | (run.pos != golden.pos))) if got else n
+    first = ""
+    if score_bad and run.scores.shape == golden.scores.shape:
+        i, j = np.argwhere(run.scores != golden.scores)[0]
+        first = f"score[{i}, {j}] = {run.scores[i, j]}, golden {golden.scores[i, j]}"
+    elif result_bad and got:
+        i = int(np.argwhere((run.found != golden.found) | (run.pos != golden.pos))[0][0])
+        first = f"profile {i}: (found, pos) = ({run.found[i]}, {run.pos[i]}), golden ({golden.found[i]}, {golden.pos[i]})"
+    elif score_bad or result_bad:
+        first = f"got {run.scores.shape} scores and {run.found.shape} results, expected {golden.scores.shape}"
+    return Comparison(score_bad, result_bad, int(min(run.scores.size, golden.scores.size)),
+                      int(min(run.found.size, golden.found.size)), first)
+
+
+def latencies(run: SimRun, beats_per_profile: int) -> tuple[list[int], list[int]]:
+    """Per score beat, cycles from its input beat; per result, cycles from the profile's last input beat."""
+    score = [out - inp for inp, out in zip(run.in_cycles, run.score_cycles)]
+    last_beats = run.in_cycles[beats_per_profile - 1::beats_per_profile]
+    result = [out - inp for inp, out in zip(last_beats, run.result_cycles)]
+    return score, result
+
+
+def _unpack(words: list[int], lanes: int, width: int) -> np.ndarray:
+    mask, sign = (1 << width) - 1, 1 << (width - 1)
+    values = [((w >> (j * width)) & mask) for w in words for j in range(lanes)]
+    return np.array([v - (1 << width) if v & sign else v for v in values], dtype=np.int64)
+
+
+def _rows(values: np.ndarray, n: int, length: int) -> np.ndarray:
+    if values.size != n * length:
+        return values.reshape(1, -1)
+    return values.reshape(n, length)

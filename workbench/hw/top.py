@@ -1,0 +1,160 @@
+"""The streaming peak detector: the whole `qnn-int/1` network and its head behind AXI4-Stream style ports.
+
+| port | dir | width | meaning |
+|---|---|---|---|
+| `clk` | in | 1 | clock, everything on the rising edge |
+| `rst` | in | 1 | synchronous reset, active high |
+| `s_tdata` | in | `P*B` | `P` unsigned `B`-bit pixels (`B` = input bits); lane `j` (pixel `beat*P + j`) at bits `[j*B+B-1 : j*B]` |
+| `s_tvalid` | in | 1 | a beat is present (gaps allowed; no back-pressure: a beat is taken whenever it is high) |
+| `s_tuser` | in | 1 | first beat of a profile |
+| `s_tlast` | in | 1 | last beat of a profile (`L/P` beats per profile) |
+| `m_score_tdata` | out | `P*SW` | the beat's scores, lane `j` a two's complement `SW`-bit number at bits `[j*SW+SW-1 : j*SW]` |
+| `m_score_tvalid` | out | 1 | scores present, `latency` cycles after their input beat |
+| `m_score_tuser` | out | 1 | first score beat of a profile |
+| `m_score_tlast` | out | 1 | last score beat of a profile |
+| `m_found` | out | 1 | the profile's `found` |
+| `m_pos` | out | `PW` | unsigned `pos` in units of `2^-F` pixel (0 when not found), `PW` = bits of `(L-1)*2^F` |
+| `m_result_tvalid` | out | 1 | `m_found`/`m_pos` present, `result_latency` cycles after the profile's last input beat |
+
+`SW` is the two's complement width of the score range `[acc_min, acc_max]` of the last layer.
+With `s_tvalid` held high the design takes one beat per clock (initiation interval 1), profiles
+back to back with no idle cycle, and both latencies are constant:
+`latency = sum over layers` (convolution: `ceil(h/P) + 1` window cycles when `k > 1`, plus
+`pipeline` adder-tree stages; requantizer: `pipeline + 1`, or 1 as threshold comparisons) and
+`result_latency = latency + head latency` (see `head.head_latency`). With gaps in `s_tvalid`
+results stay exact; a profile's last outputs never wait for the next profile.
+
+The generator only reads the document: it never runs the golden model.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Union
+
+from myhdl import ResetSignal, Signal, block, intbv
+
+from workbench.contract import ConvLayer, Network, bit_width, load_network
+from workbench.errors import ConfigError
+from workbench.hw.codegen import Emitter, render
+from workbench.hw.head import head_latency, peak_head, pos_bits
+from workbench.hw.mac import conv_latency, conv_layer, conv_stream
+from workbench.hw.requant import requant_latency, requant_stream, requantizer
+from workbench.hw.stream import Fmt, Stream
+
+MAX_LANES = 32
+THRESHOLD_BITS = 2  # unsigned requantizers up to this width become 2^bits - 1 comparisons
+INPUT_PORTS = ("clk", "rst", "s_tdata", "s_tvalid", "s_tuser", "s_tlast")
+OUTPUT_PORTS = ("m_score_tdata", "m_score_tvalid", "m_score_tuser", "m_score_tlast", "m_found", "m_pos",
+                "m_result_tvalid")
+
+
+@dataclass(frozen=True)
+class TopDesign:
+    """A generated peak detector: sizes, latencies, fresh port signals and the block factory.
+
+    `make_signals()` returns a new dict of the top-level signals (port name -> Signal, `rst` a
+    ResetSignal); `factory(**signals)` elaborates `peak_detector` on them (it is the block itself
+    with the parameters bound, so a testbench `@block` can call it in its body); `instance()` does
+    the same from plain Python, e.g. before `.convert(hdl="VHDL")`.
+    """
+
+    network: Network
+    lanes: int
+    profile_length: int
+    pipeline_stages: int
+    threshold_bits: int
+    in_bits: int
+    score_bits: int
+    score_min: int
+    score_max: int
+    pos_bits: int
+    frac_bits: int
+    latency: int
+    result_latency: int
+    name: str = "peak_detector"
+    make_signals: Callable[[], dict[str, Any]] = field(repr=False, default=dict)
+    factory: Callable[..., Any] = field(repr=False, default=lambda **_: None)
+
+    @property
+    def beats_per_profile(self) -> int:
+        """Input beats per profile, `L / P`."""
+        return self.profile_length // self.lanes
+
+    def instance(self, signals: dict[str, Any] | None = None) -> Any:
+        """The elaborated top-level block, on fresh signals unless some are given."""
+        return self.factory(**(signals if signals is not None else self.make_signals()))
+
+
+def build_top(network: Union[Network, dict, str, Path], lanes: int, profile_length: int,
+              pipeline_stages: int = 1, threshold_bits: int = THRESHOLD_BITS) -> TopDesign:
+    """Check the configuration and describe the peak detector for `network` (a Network, document or path).
+
+    Raises ContractError for a bad document and ConfigError for bad sizes, before anything is built.
+    """
+    if not isinstance(network, Network):
+        network = load_network(network)
+    if not isinstance(lanes, int) or not 1 <= lanes <= MAX_LANES:
+        raise ConfigError(f"lanes is {lanes!r}; allowed: an integer in [1, {MAX_LANES}]")
+    if not isinstance(profile_length, int) or profile_length < 1 or profile_length % lanes:
+        raise ConfigError(f"profile length {profile_length!r} is not a positive multiple of the {lanes} lanes")
+    if not isinstance(pipeline_stages, int) or pipeline_stages < 1:
+        raise ConfigError(f"pipeline_stages is {pipeline_stages!r}; allowed: an integer >= 1")
+    score_min, score_max = network.score_range
+    score_bits = bit_width(score_min, score_max)
+    latency = sum(conv_latency(layer, lanes, pipeline_stages) if isinstance(layer, ConvLayer)
+                  else requant_latency(layer, pipeline_stages, threshold_bits) for layer in network.layers)
+    widths = {"s_tdata": lanes * network.input_bits, "m_score_tdata": lanes * score_bits,
+              "m_pos": pos_bits(network.head, profile_length)}
+
+    def make_signals() -> dict[str, Any]:
+        signals = {name: Signal(intbv(0)[width:]) for name, width in widths.items()}
+        signals["clk"] = Signal(bool(0))
+        signals["rst"] = ResetSignal(0, active=1, isasync=False)
+        for name in INPUT_PORTS + OUTPUT_PORTS:
+            signals.setdefault(name, Signal(bool(0)))
+        return signals
+
+    factory = functools.partial(peak_detector, network=network, lanes=lanes, profile_length=profile_length,
+                                pipeline=pipeline_stages, threshold_bits=threshold_bits)
+
+    return TopDesign(network, lanes, profile_length, pipeline_stages, threshold_bits, network.input_bits,
+                     score_bits, score_min, score_max, widths["m_pos"], network.head.frac_bits, latency,
+                     latency + head_latency(network.head, lanes), make_signals=make_signals, factory=factory)
+
+
+@block
+def peak_detector(clk: Any, rst: Any, s_tdata: Any, s_tvalid: Any, s_tuser: Any, s_tlast: Any,
+                  m_score_tdata: Any, m_score_tvalid: Any, m_score_tuser: Any, m_score_tlast: Any,
+                  m_found: Any, m_pos: Any, m_result_tvalid: Any, network: Network, lanes: int,
+                  profile_length: int, pipeline: int = 1, threshold_bits: int = THRESHOLD_BITS) -> Any:
+    """The peak detector (ports in the module docstring); use `build_top` to check sizes first."""
+    stream = Stream(s_tdata, (Fmt(0, network.input_range[1], raw=True),) * lanes, lanes, s_tvalid, s_tuser, s_tlast)
+    instances = []
+    for layer in network.layers:
+        if isinstance(layer, ConvLayer):
+            out = conv_stream(layer, lanes)
+            instances.append(conv_layer(clk, rst, stream, out, layer, pipeline))
+        else:
+            out = requant_stream(layer, lanes)
+            instances.append(requantizer(clk, rst, stream, out, layer, pipeline, threshold_bits))
+        stream = out
+    instances.append(_score_ports(stream, m_score_tdata, m_score_tvalid, m_score_tuser, m_score_tlast))
+    instances.append(peak_head(clk, rst, stream, m_found, m_pos, m_result_tvalid, network.head, profile_length))
+    return instances
+
+
+@block
+def _score_ports(scores: Stream, m_score_tdata: Any, m_score_tvalid: Any, m_score_tuser: Any,
+                 m_score_tlast: Any) -> Any:
+    """Wire the last layer's accumulators to the score stream ports."""
+    e = Emitter()
+    e.line("m_score_tdata.next = din")
+    e.line("m_score_tvalid.next = din_valid")
+    e.line("m_score_tuser.next = din_first")
+    e.line("m_score_tlast.next = din_last")
+    ports = {"din": scores.data, "din_valid": scores.valid, "din_first": scores.first, "din_last": scores.last,
+             "m_score_tdata": m_score_tdata, "m_score_tvalid": m_score_tvalid, "m_score_tuser": m_score_tuser,
+             "m_score_tlast": m_score_tlast}
+    return render("score_ports_logic", e, ports, clocked=False)()
