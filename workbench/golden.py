@@ -1,10 +1,11 @@
 """The golden integer model: `qnn-int/1` computed exactly in numpy, vectorised over a batch.
 
 It is the reference every other implementation (Keras integer mode, MyHDL, GHDL, Icarus) is checked
-against, and the evaluator for whole datasets. Convolutions use float32 or float64 matrix products
-where every partial sum is provably below 2^24 or 2^53 (so they are exact and BLAS-fast), int64
-otherwise; the head's
-divisions use Python integers, so nothing can overflow.
+against, and the evaluator for whole datasets. Every value is an integer; activations travel between
+layers as float64, which holds them exactly (the contract bounds them by 2^52). Convolutions use
+float32 or float64 matrix products where every partial sum is provably below 2^24 or 2^53 (exact
+and BLAS-fast), int64 otherwise; requantization is exact in float64 (`prod` is bounded by 2^52 and
+the scaling by `2^-shift` is exact); the head's divisions use Python integers.
 """
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def exact_dtype(worst: int) -> type:
 
 
 def conv(layer: ConvLayer, x: np.ndarray, in_magnitude: int) -> np.ndarray:
-    """`acc[n, i, o]` of a qconv1d/qdense layer over `x[n, i, c]` with zero padding.
+    """`acc[n, i, o]` (float64, exact) of a qconv1d/qdense layer over `x[n, i, c]` with zero padding.
 
     One matrix product per chunk of profiles over the unfolded windows `(n*L, k*cin)`.
     """
@@ -62,7 +63,7 @@ def conv(layer: ConvLayer, x: np.ndarray, in_magnitude: int) -> np.ndarray:
     dtype = exact_dtype(worst)
     weights = layer.weights.reshape(k * channels, layer.out_channels).astype(dtype)
     bias = layer.bias.astype(dtype)
-    acc = np.empty((n, length, layer.out_channels), dtype=np.int64)
+    acc = np.empty((n, length, layer.out_channels), dtype=np.float64)
     chunk = max(1, CHUNK_VALUES // (length * k * channels))
     for start in range(0, n, chunk):
         part = np.pad(x[start:start + chunk], ((0, 0), (half, half), (0, 0))).astype(dtype)
@@ -73,14 +74,13 @@ def conv(layer: ConvLayer, x: np.ndarray, in_magnitude: int) -> np.ndarray:
 
 
 def requantize(layer: RequantLayer, acc: np.ndarray) -> np.ndarray:
-    """`clip(floor((acc * multiplier + r) / 2^shift), lo, hi)` per channel (round half up)."""
-    prod = acc * layer.multiplier + layer.rounding
-    return np.clip(prod >> layer.shift, layer.lo, layer.hi)
+    """`clip(floor((acc * multiplier + r) / 2^shift), lo, hi)` per channel (round half up), float64 exact."""
+    prod = acc * layer.multiplier.astype(np.float64) + float(layer.rounding)
+    return np.clip(np.floor(prod * 2.0 ** -layer.shift), layer.lo, layer.hi)
 
 
-def layer_outputs(network: Network, profiles: np.ndarray) -> list[np.ndarray]:
-    """Every layer's output `(N, L, C)` in order; the last one holds the scores."""
-    x = check_profiles(network, profiles)[:, :, None]
+def _forward(network: Network, profiles: np.ndarray) -> list[np.ndarray]:
+    x = check_profiles(network, profiles).astype(np.float64)[:, :, None]
     magnitude = network.input_range[1]
     outputs = []
     for layer in network.layers:
@@ -93,9 +93,14 @@ def layer_outputs(network: Network, profiles: np.ndarray) -> list[np.ndarray]:
     return outputs
 
 
+def layer_outputs(network: Network, profiles: np.ndarray) -> list[np.ndarray]:
+    """Every layer's output `(N, L, C)` as int64, in order; the last one holds the scores."""
+    return [out.astype(np.int64) for out in _forward(network, profiles)]
+
+
 def scores(network: Network, profiles: np.ndarray) -> np.ndarray:
-    """The score `s[n, i]` (the last layer's accumulator)."""
-    return layer_outputs(network, profiles)[-1][:, :, 0]
+    """The score `s[n, i]` (the last layer's accumulator), int64."""
+    return _forward(network, profiles)[-1][:, :, 0].astype(np.int64)
 
 
 def rdiv(num: np.ndarray, den: np.ndarray, frac_bits: int) -> np.ndarray:

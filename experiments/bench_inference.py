@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""CPU throughput of every detector, side by side in one run, at batch sizes 1 and 1024.
+
+Methods: the golden integer model, the Keras network (float, and integer mode rebuilt from the
+qnn-int/1 document), the TFLite int8 interpreter (converted here from the float network with 100
+training profiles) and every classical detector, all on the same profiles. Each is timed
+`--repeats` times after a warm-up; rows give the median (and min/max) to `tables/throughput.csv`.
+
+    python experiments/bench_inference.py --models results/latest/models --data data/x.npz --out bench/
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from workbench.benchmarking import THROUGHPUT_COLUMNS, Timing, time_batches  # noqa: E402
+
+DEFAULT_BITS = "4/4"
+
+
+def pick_document(models_dir: Path, bits: str = DEFAULT_BITS) -> Path:
+    """The exported qnn-int/1 document of the wanted precision (else the first one)."""
+    docs = sorted(models_dir.glob("*.json"))
+    docs = [p for p in docs if not p.name.endswith(".log.json")]
+    if not docs:
+        raise FileNotFoundError(f"no qnn-int/1 documents in {models_dir}; run the training stage first")
+    for path in docs:
+        if json.loads(path.read_text()).get("metadata", {}).get("bits") == bits:
+            return path
+    return docs[0]
+
+
+def network_methods(models_dir: Path, calibration: np.ndarray) -> dict[str, tuple[str, object]]:
+    """`name -> (kind, profiles -> result)` for the golden model, Keras float/integer and TFLite int8."""
+    import keras
+
+    from workbench import golden, integer_mode
+    from workbench.contract import load_network
+    from workbench.nn_detectors import float_head_positions
+    from workbench.tflite_baseline import Int8Runner, convert_int8
+
+    doc_path = pick_document(models_dir)
+    network = load_network(doc_path)
+    float_model = keras.models.load_model(models_dir / "float.keras")
+    integer_model = integer_mode.model_from_document(network.document)
+    runner = Int8Runner(convert_int8(float_model, calibration))
+
+    def keras_float(x: np.ndarray) -> object:
+        scores = keras.ops.convert_to_numpy(float_model(x.astype(np.float32)[:, :, None], training=False))
+        return float_head_positions(scores[:, :, 0])
+
+    def keras_integer(x: np.ndarray) -> object:
+        return golden.peak_head(network.head, integer_mode.integer_scores(integer_model, x, batch_size=len(x)))
+
+    label = doc_path.stem
+    return {
+        f"golden ({label})": ("integer", lambda x: golden.run_golden(network, x)),
+        "keras float": ("float", keras_float),
+        f"keras integer mode ({label})": ("integer", keras_integer),
+        "tflite int8 (LiteRT)": ("int8", lambda x: golden.peak_head(network.head, runner(x))),
+    }
+
+
+def classical_methods() -> dict[str, tuple[str, object]]:
+    """`name -> (kind, profiles -> result)` for every classical detector at its first window."""
+    from workbench.classical import METHODS, make_detector
+
+    return {name: ("classical", make_detector(name).detect) for name in METHODS}
+
+
+def measure(methods: dict[str, tuple[str, object]], profiles: np.ndarray, batch_sizes: tuple[int, ...],
+            repeats: int, single_profiles: int) -> list[Timing]:
+    """Time every method at every batch size (batch 1 runs over the first `single_profiles` profiles)."""
+    from tqdm import tqdm
+
+    timings = []
+    jobs = [(name, size) for size in batch_sizes for name in methods]
+    for name, size in tqdm(jobs, desc="throughput", unit="method"):
+        kind, run = methods[name]
+        subset = profiles[:single_profiles] if size == 1 else profiles
+        timings.append(time_batches(name, kind, run, subset, size, repeats))
+    return timings
+
+
+def write_csv(timings: list[Timing], path: Path) -> None:
+    """Rows of `tables/throughput.csv`."""
+    import csv
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=THROUGHPUT_COLUMNS)
+        writer.writeheader()
+        for timing in timings:
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in timing.row().items()})
+
+
+def run(models_dir: Path, profiles: np.ndarray, calibration: np.ndarray, out: Path, *, repeats: int = 5,
+        batch_sizes: tuple[int, ...] = (1, 1024), single_profiles: int = 64) -> list[Timing]:
+    """Measure every method and write `out/tables/throughput.csv`."""
+    methods = {**network_methods(models_dir, calibration), **classical_methods()}
+    timings = measure(methods, profiles, batch_sizes, repeats, single_profiles)
+    write_csv(timings, out / "tables" / "throughput.csv")
+    return timings
+
+
+def main(argv: list[str] | None = None) -> int:
+    from workbench import datasets
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=Path, default=ROOT / "results" / "latest" / "models",
+                        help="models folder of a run (float.keras and qnn-int/1 documents)")
+    parser.add_argument("--data", type=Path, required=True, help="dataset .npz whose profiles are timed")
+    parser.add_argument("--out", type=Path, default=Path("bench"), help="output folder (tables/throughput.csv)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed repeats per method (median reported)")
+    parser.add_argument("--profiles", type=int, default=1024, help="profiles per timed pass at batch 1024")
+    args = parser.parse_args(argv)
+    data = datasets.load(args.data)
+    profiles = data.profiles[:args.profiles]
+    timings = run(args.models, profiles, data.profiles[-100:], args.out, repeats=args.repeats)
+    for timing in timings:
+        row = timing.row()
+        print(f"{row['method']:<36} batch {row['batch_size']:>5}: {row['pixels_per_s'] / 1e6:10.3f} Mpixel/s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
