@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from myhdl import StopSimulation, block, delay, instance, traceSignals
 
+from workbench.contract import Network
+from workbench.errors import ConfigError, DatasetError
 from workbench.golden import check_profiles, run_golden
 from workbench.hw.top import TopDesign
 
@@ -44,6 +46,12 @@ class SimRun:
     cycles: int
     seconds: float
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cycles_per_profile(self) -> float:
+        """Mean cycles between consecutive results (0 with fewer than two results)."""
+        cycles = self.result_cycles
+        return (cycles[-1] - cycles[0]) / (len(cycles) - 1) if len(cycles) > 1 else 0.0
 
     @property
     def cycles_per_second(self) -> float:
@@ -175,9 +183,10 @@ def run_design(design: TopDesign, profiles: np.ndarray, gap_probability: float =
                   cycles=cycles, seconds=seconds)
 
 
-def compare(design: TopDesign, profiles: np.ndarray, run: SimRun) -> Comparison:
-    """Every score and every `(found, pos)` of the run against the golden model."""
-    golden = run_golden(design.network, profiles)
+def compare(design: TopDesign, profiles: np.ndarray, run: SimRun, reference: Network | None = None) -> Comparison:
+    """Every score and every `(found, pos)` of the run against the golden model of `reference`
+    (default: the design's own network; negative controls pass another one)."""
+    golden = run_golden(reference or design.network, profiles)
     n, length = golden.scores.shape
     score_bad = int(np.sum(run.scores != golden.scores)) if run.scores.shape == golden.scores.shape \
         else n * length
@@ -214,3 +223,29 @@ def _rows(values: np.ndarray, n: int, length: int) -> np.ndarray:
     if values.size != n * length:
         return values.reshape(1, -1)
     return values.reshape(n, length)
+
+
+def load_profiles(network: Network, data: str | Path | None, preset: str | None, length: int, seed: int,
+                  count: int) -> np.ndarray:
+    """The first `count` profiles of a dataset `.npz` (its `profiles` array), or generated from a preset."""
+    if count < 1:
+        raise ConfigError(f"number of profiles {count!r}; allowed: at least 1")
+    if data is not None:
+        path = Path(data)
+        if not path.is_file():
+            raise DatasetError(f"dataset {path} does not exist")
+        try:
+            with np.load(path) as archive:
+                if "profiles" not in archive:
+                    raise DatasetError(f"dataset {path} has no `profiles` array (has {sorted(archive.files)})")
+                profiles = np.asarray(archive["profiles"][:count])
+        except (OSError, ValueError) as exc:
+            raise DatasetError(f"dataset {path} cannot be read: {exc}") from None
+    else:
+        from workbench import signals
+
+        config = signals.preset(preset, length=length, bits=network.input_bits)
+        profiles, _ = signals.generate(config, count, seed)
+    if profiles.ndim != 2:
+        raise DatasetError(f"profiles must be (N, L), got shape {profiles.shape}")
+    return check_profiles(network, profiles.astype(np.int64))

@@ -89,15 +89,15 @@ def peak_head(clk: Any, rst: Any, scores: Stream, found: Any, pos: Any, result_v
         source = window_stream(scores, half)
         instances.append(window(clk, rst, scores, source, half))
     best = new_stream(candidate, 1)
-    instances.append(_argmax_tree(clk, rst, source, best, lanes, half, levels))
+    instances.append(argmax_tree(clk, rst, source, best, lanes, half, levels))
     # the running arg-max hands on: the neighbours, the index p and the valid flag
     res_nb = [Signal(intbv(0, min=signed_bounds(neigh.lo, neigh.hi)[0], max=signed_bounds(neigh.lo, neigh.hi)[1]))
               for _ in range(2 * half + 1)]
     res_p = Signal(intbv(0)[max(1, (profile_length - 1).bit_length()):])
     res_valid = Signal(bool(0))
-    instances.append(_running_argmax(clk, rst, best, res_nb, res_p, res_valid, half, lanes, neigh, index_fmt))
+    instances.append(running_argmax(clk, rst, best, res_nb, res_p, res_valid, half, lanes, neigh, index_fmt))
     if head.refine == "none":
-        instances.append(_plain_result(clk, rst, res_nb[half], res_p, res_valid, found, pos, result_valid, head, neigh))
+        instances.append(plain_result(clk, rst, res_nb[half], res_p, res_valid, found, pos, result_valid, head, neigh))
         return instances
     qmax = quotient_max(head)
     x_max, y_max = _divider_bounds(head, neigh)
@@ -106,15 +106,15 @@ def peak_head(clk: Any, rst: Any, scores: Stream, found: Any, pos: Any, result_v
     tag, q_tag = (Signal(intbv(0)[TAG_P + len(res_p):]) for _ in range(2))
     div_valid, q_valid = Signal(bool(0)), Signal(bool(0))
     q = Signal(intbv(0)[quotient_bits(qmax):])
-    instances.append(_refine(clk, rst, res_nb, res_p, res_valid, x, y, tag, div_valid, head, profile_length,
+    instances.append(refine(clk, rst, res_nb, res_p, res_valid, x, y, tag, div_valid, head, profile_length,
                              neigh, x_max, y_max))
     instances.append(divider(clk, rst, x, y, tag, div_valid, q, q_tag, q_valid, x_max, y_max, qmax))
-    instances.append(_divided_result(clk, rst, q, q_tag, q_valid, found, pos, result_valid, head, qmax))
+    instances.append(divided_result(clk, rst, q, q_tag, q_valid, found, pos, result_valid, head, qmax))
     return instances
 
 
 @block
-def _argmax_tree(clk: Any, rst: Any, inp: Stream, out: Stream, lanes: int, half: int, levels: int) -> Any:
+def argmax_tree(clk: Any, rst: Any, inp: Stream, out: Stream, lanes: int, half: int, levels: int) -> Any:
     """Reduce the beat's lanes to one candidate (neighbours + lane), first lane winning ties."""
     e = Emitter()
     ports: dict[str, Any] = {"clk": clk, "rst": rst, "din": inp.data, "dout": out.data}
@@ -175,7 +175,7 @@ def _copy_candidate(e: Emitter, pk: str, offsets: list[int], dst: int,
 
 
 @block
-def _running_argmax(clk: Any, rst: Any, best: Stream, res_nb: list, res_p: Any, res_valid: Any, half: int,
+def running_argmax(clk: Any, rst: Any, best: Stream, res_nb: list, res_p: Any, res_valid: Any, half: int,
                     lanes: int, neigh: Fmt, index: Fmt) -> Any:
     """Best candidate of the profile so far (strictly greater replaces); emitted on the last beat."""
     width = 2 * half + 1
@@ -231,7 +231,7 @@ def _divider_bounds(head: PeakHead, neigh: Fmt) -> tuple[int, int]:
 
 
 @block
-def _refine(clk: Any, rst: Any, res_nb: list, res_p: Any, res_valid: Any, x: Any, y: Any, tag: Any, valid: Any,
+def refine(clk: Any, rst: Any, res_nb: list, res_p: Any, res_valid: Any, x: Any, y: Any, tag: Any, valid: Any,
             head: PeakHead, length: int, neigh: Fmt, x_max: int, y_max: int) -> Any:
     """Numerator and denominator of `delta` and the divider's operands, with the found/sign/zero/p tag."""
     half = head_half(head)
@@ -355,7 +355,7 @@ def _threshold_test(e: Emitter, score: str, threshold: int, neigh: Fmt, lo: int,
 
 
 @block
-def _divided_result(clk: Any, rst: Any, q: Any, q_tag: Any, q_valid: Any, found: Any, pos: Any, result_valid: Any,
+def divided_result(clk: Any, rst: Any, q: Any, q_tag: Any, q_valid: Any, found: Any, pos: Any, result_valid: Any,
                     head: PeakHead, qmax: int) -> Any:
     """`pos = p 2^F + sign * q` (just `p 2^F` when the divisor was zero), 0 when not found."""
     e = Emitter()
@@ -389,7 +389,7 @@ def _emit_result(e: Emitter, found: str, pos: str, pos_width: int, valid: str) -
 
 
 @block
-def _plain_result(clk: Any, rst: Any, score: Any, res_p: Any, res_valid: Any, found: Any, pos: Any,
+def plain_result(clk: Any, rst: Any, score: Any, res_p: Any, res_valid: Any, found: Any, pos: Any,
                   result_valid: Any, head: PeakHead, neigh: Fmt) -> Any:
     """Refinement `none`: `pos = p 2^F` when found."""
     e = Emitter()

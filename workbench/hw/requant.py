@@ -51,14 +51,14 @@ def requantizer(clk: Any, rst: Any, inp: Stream, out: Stream, layer: RequantLaye
     """Activations of `layer` for every beat of accumulators `inp`, driving `out` (see `requant_stream`)."""
     channels = len(layer.multiplier)
     if uses_thresholds(layer, threshold_bits):
-        return _select(clk, rst, inp, out, [_threshold_choices(layer, c % channels, inp.fields[c])
+        return select_stage(clk, rst, inp, out, [_threshold_choices(layer, c % channels, inp.fields[c])
                                             for c in range(len(inp.fields))])
     sums = [SumSpec(tuple(Term(f, shift, sign) for shift, sign in csd_digits(int(layer.multiplier[f % channels]))),
                     layer.rounding, Fmt(int(layer.prod_min[f % channels]), int(layer.prod_max[f % channels])))
             for f in range(len(inp.fields))]
     prod = tree_stream(sums, inp.lanes)
     choices = [_clip_choices(layer, fmt) for fmt in prod.fields]
-    return adder_tree(clk, rst, inp, prod, sums, stages), _select(clk, rst, prod, out, choices)
+    return adder_tree(clk, rst, inp, prod, sums, stages), select_stage(clk, rst, prod, out, choices)
 
 
 def _clip_choices(layer: RequantLayer, prod: Fmt) -> tuple[list[tuple[int, str]], str]:
@@ -87,7 +87,7 @@ def _threshold_choices(layer: RequantLayer, channel: int, acc: Fmt) -> tuple[lis
 
 
 @block
-def _select(clk: Any, rst: Any, inp: Stream, out: Stream, choices: list[tuple[list[tuple[int, str]], str]]) -> Any:
+def select_stage(clk: Any, rst: Any, inp: Stream, out: Stream, choices: list[tuple[list[tuple[int, str]], str]]) -> Any:
     """One registered stage: per field, the value of the first `v >= threshold` test, else the fallback."""
     e = Emitter()
     lo = min([f.lo for f in inp.fields] + [t for tests, _ in choices for t, _ in tests])

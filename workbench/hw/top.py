@@ -140,13 +140,13 @@ def peak_detector(clk: Any, rst: Any, s_tdata: Any, s_tvalid: Any, s_tuser: Any,
             out = requant_stream(layer, lanes)
             instances.append(requantizer(clk, rst, stream, out, layer, pipeline, threshold_bits))
         stream = out
-    instances.append(_score_ports(stream, m_score_tdata, m_score_tvalid, m_score_tuser, m_score_tlast))
+    instances.append(score_ports(stream, m_score_tdata, m_score_tvalid, m_score_tuser, m_score_tlast))
     instances.append(peak_head(clk, rst, stream, m_found, m_pos, m_result_tvalid, network.head, profile_length))
     return instances
 
 
 @block
-def _score_ports(scores: Stream, m_score_tdata: Any, m_score_tvalid: Any, m_score_tuser: Any,
+def score_ports(scores: Stream, m_score_tdata: Any, m_score_tvalid: Any, m_score_tuser: Any,
                  m_score_tlast: Any) -> Any:
     """Wire the last layer's accumulators to the score stream ports."""
     e = Emitter()

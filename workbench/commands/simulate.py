@@ -1,0 +1,65 @@
+"""`workbench simulate`: drive profiles through the MyHDL hardware cycle by cycle and check it against the golden model.
+
+    workbench simulate --model m.json --data d.npz --lanes 4 [--profiles 50] [--vcd trace.vcd]
+    workbench simulate --model m.json --preset mixed --length 64 --lanes 8
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `simulate` sub-command."""
+    parser = subparsers.add_parser(
+        "simulate", help="cycle-by-cycle MyHDL simulation of a qnn-int/1 network, checked against the golden model",
+        description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, required=True, help="qnn-int/1 JSON document")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", type=Path, help="dataset .npz with a `profiles` array (N, L)")
+    source.add_argument("--preset", help="generate profiles with this signal generator preset instead")
+    parser.add_argument("--length", type=int, default=64, help="profile length L with --preset (default 64)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of --preset profiles and of --gaps")
+    parser.add_argument("--lanes", type=int, default=1, help="pixels per clock P, 1..32 (default 1)")
+    parser.add_argument("--profiles", type=int, default=20, help="profiles to simulate (default 20)")
+    parser.add_argument("--pipeline", type=int, default=1, help="register stages per adder tree (default 1)")
+    parser.add_argument("--gaps", type=float, default=0.0, help="probability of an idle cycle before a beat")
+    parser.add_argument("--vcd", type=Path, default=None, help="write a VCD trace (GTKWave) here")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Simulate, compare, print the report; exit code 1 on any mismatch."""
+    from workbench.hw.harness import compare, latencies, load_profiles, run_design
+    from workbench.hw.top import build_top
+
+    from workbench.contract import load_network
+
+    network = load_network(args.model)
+    profiles = load_profiles(network, args.data, args.preset, args.length, args.seed, args.profiles)
+    design = build_top(network, args.lanes, int(profiles.shape[1]), pipeline_stages=args.pipeline)
+    sim = run_design(design, profiles, gap_probability=args.gaps, seed=args.seed, vcd=args.vcd)
+    result = compare(design, profiles, sim)
+    score_lat, result_lat = latencies(sim, design.beats_per_profile)
+    n = profiles.shape[0]
+    print(f"design      P={design.lanes} L={design.profile_length} score width {design.score_bits} bits, "
+          f"pos width {design.pos_bits} bits, pipeline {design.pipeline_stages}")
+    print(f"compared    {result.scores_compared} scores, {result.results_compared} (found, pos) results")
+    print(f"mismatches  {result.mismatches} ({result.score_mismatches} scores, {result.result_mismatches} results)"
+          + (f"; first: {result.first_mismatch}" if result.first_mismatch else ""))
+    print(f"latency     scores {_span(score_lat)} cycles (design {design.latency}), "
+          f"results {_span(result_lat)} cycles after the last beat (design {design.result_latency})")
+    spacing = sim.cycles_per_profile
+    print(f"throughput  {spacing:.2f} cycles per profile between results ({design.beats_per_profile} beats"
+          f" per profile), {sim.cycles} cycles simulated for {n} profiles" if spacing else
+          f"throughput  one profile: {sim.cycles} cycles simulated")
+    print(f"speed       {sim.cycles_per_second:,.0f} cycles/s ({sim.seconds:.2f} s)")
+    if args.vcd:
+        print(f"trace       {args.vcd}")
+    return 1 if result.mismatches else 0
+
+
+def _span(values: list[int]) -> str:
+    if not values:
+        return "-"
+    return str(values[0]) if min(values) == max(values) else f"{min(values)}..{max(values)}"
