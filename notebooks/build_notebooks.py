@@ -499,7 +499,8 @@ import json
 import numpy as np
 import matplotlib.pyplot as plt
 
-from workbench import contract, detection, export, golden, integer_mode, models, signals, training"""),
+from workbench import contract, detection, export, golden, integer_mode, models, signals, training
+from workbench.hw import harness as hw_harness, top as hw_top"""),
     ("md", """## 1 · From a trained Keras model to a `qnn-int/1` document
 
 A small network is trained quantization-aware for a few epochs (notebook 02 looks at training in detail):
@@ -607,6 +608,156 @@ good = result.found & ~truth["empty"]
 error = result.pos[good] * scale - truth["centre"][good]
 print(f"head on {N_PROFILES} profiles: found {int(result.found.sum())}, "
       f"median |error| of the found lines {np.median(np.abs(error)):.3f} px")"""),
+    ("md", """## 4 · The streaming hardware, cycle by cycle
+
+`hw.top.build_top(network, lanes, profile_length)` generates the MyHDL peak detector from the document
+alone (it never calls the golden model): per layer a window shift register with zero padding at the
+profile boundaries, constant-coefficient adder trees (shift-and-add, canonical signed digits), the
+requantizers, and the head (running arg-max, neighbours, pipelined divider). Its ports are AXI4-Stream
+style: `s_tdata` carries `P` pixels per beat, `s_tuser` marks the first beat of a profile, `s_tlast` the
+last, `s_tvalid` may have gaps, and there is no back-pressure. Every register is sized from the contract's
+ranges."""),
+    ("code", """WAVE_LANES = 8
+wave_design = hw_top.build_top(network, WAVE_LANES, LENGTH)
+print(f"P = {wave_design.lanes} lanes, L = {wave_design.profile_length} px -> {wave_design.beats_per_profile} beats "
+      f"per profile; score width {wave_design.score_bits} bits, pos width {wave_design.pos_bits} bits")
+print(f"latency: scores {wave_design.latency} cycles after their input beat, result {wave_design.result_latency} "
+      f"cycles after the profile's last beat")"""),
+    ("md", """### A waveform of the pipeline
+
+Three profiles go through the design with random gaps in `s_tvalid` (probability 0.2 per beat), with a
+VCD trace. The small reader below samples the trace at every rising clock edge and draws the ports and the
+`valid` flag of every internal stage, like a waveform viewer: each beat's valid travels down the
+pipeline, the gaps travel with it, the scores leave `latency` cycles after their pixels, and one result
+pulse per profile follows its last beat. (The `.vcd` file opens in GTKWave as well.)"""),
+    ("code", """import re
+
+def read_vcd(path):
+    \"\"\"{hierarchical name: (times, values)} of every variable in a VCD file (values as Python ints).\"\"\"
+    names, changes, scope, time = {}, {}, [], 0
+    with open(path) as handle:
+        for line in handle:
+            parts = line.split()
+            if not parts:
+                continue
+            if parts[0] == "$scope":
+                scope.append(parts[2])
+            elif parts[0] == "$upscope":
+                scope.pop()
+            elif parts[0] == "$var":
+                names.setdefault(parts[3], []).append(".".join(scope[1:] + [parts[4]]))
+            elif parts[0].startswith("#"):
+                time = int(parts[0][1:])
+            elif parts[0][0] in "01xz" and len(parts) == 1:
+                changes.setdefault(parts[0][1:], []).append((time, int(parts[0][0]) if parts[0][0] in "01" else 0))
+            elif parts[0][0] == "b":
+                bits = parts[0][1:].replace("x", "0").replace("z", "0")
+                changes.setdefault(parts[1], []).append((time, int(bits, 2)))
+    return {name: tuple(map(np.array, zip(*changes.get(code, [(0, 0)])))) for code, ns in names.items() for name in ns}
+
+def sample(trace, times):
+    \"\"\"Values of one trace at the given times (the last change at or before each).\"\"\"
+    t, v = trace
+    return v[np.clip(np.searchsorted(t, times, side="right") - 1, 0, None)]
+
+wave_profiles = profiles[np.flatnonzero(result.found)[:3]] if result.found.sum() >= 3 else profiles[:3]
+vcd_path = OUT / "waveform.vcd"
+wave_run = hw_harness.run_design(wave_design, wave_profiles, gap_probability=0.2, seed=1, vcd=vcd_path)
+traces = read_vcd(vcd_path)
+top_name = next(name for name in traces if name.endswith("s_tvalid")).rsplit(".", 1)[0]
+clk_t, clk_v = next(trace for name, trace in traces.items() if name.endswith("clk"))
+falling = clk_t[1:][(clk_v[1:] == 0) & (clk_v[:-1] == 1)]
+# The harness sets a cycle's inputs just after a falling edge and clocks 5 ns later; sampling 1 ns before
+# that rising edge shows what the registers take in, and the outputs exactly as the harness records them.
+at = falling[hw_harness.RESET_CYCLES - 1:] + 4
+port = lambda name: sample(traces[f"{top_name}.{name}"], at)
+stage_valids = [name for name in traces if name.endswith("dout_valid") and name.startswith(top_name + ".")]
+print(f"{len(traces)} traced signals, {len(at)} cycles, {len(stage_valids)} internal valid flags")"""),
+    ("code", """def unpack(words, lanes, width, signed):
+    mask = (1 << width) - 1
+    lanes_values = np.array([[(int(w) >> (j * width)) & mask for j in range(lanes)] for w in words])
+    return np.where(signed & (lanes_values >= 1 << (width - 1)), lanes_values - (1 << width), lanes_values)
+
+cycles = np.arange(len(at))
+rows = [("s_tvalid", port("s_tvalid")), ("s_tuser", port("s_tuser")), ("s_tlast", port("s_tlast"))]
+def stage_label(name):
+    block, part = name[len(top_name) + 1:].split(".")[:2]
+    return f"{block} / {re.sub(r'[0-9_]+$', '', part)} valid"
+
+rows += [(stage_label(name), sample(traces[name], at)) for name in stage_valids]
+rows += [("m_score_tvalid", port("m_score_tvalid")), ("m_score_tuser", port("m_score_tuser")),
+         ("m_score_tlast", port("m_score_tlast")), ("m_result_tvalid", port("m_result_tvalid"))]
+lanes_in = unpack(port("s_tdata"), WAVE_LANES, wave_design.in_bits, False)
+lanes_out = unpack(port("m_score_tdata"), WAVE_LANES, wave_design.score_bits, True)
+
+heights = [0.35] * len(rows) + [2.0, 2.0]
+fig, axes = plt.subplots(len(heights), 1, figsize=(13, 0.33 * len(rows) + 6), sharex=True,
+                         gridspec_kw={"height_ratios": heights})
+qualifier = {"s_tuser": port("s_tvalid"), "s_tlast": port("s_tvalid"),
+             "m_score_tuser": port("m_score_tvalid"), "m_score_tlast": port("m_score_tvalid")}
+for ax, (name, values) in zip(axes, rows):
+    if name in qualifier:  # light: the raw wire (junk while its valid is low); dark: the qualified flag
+        ax.fill_between(cycles, 0, values, step="post", color="tab:blue", alpha=0.15)
+        values = values & qualifier[name]
+    ax.fill_between(cycles, 0, values, step="post", color="tab:blue" if name.startswith(("s_", "m_")) else "tab:gray",
+                    alpha=0.8)
+    ax.set_yticks([]); ax.set_ylim(-0.1, 1.2)
+    ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=7)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+image_in = np.where(port("s_tvalid")[:, None] == 1, lanes_in, np.nan).T
+image_out = np.where(port("m_score_tvalid")[:, None] == 1, lanes_out, np.nan).T
+axes[-2].imshow(image_in, aspect="auto", interpolation="nearest", cmap="Greys", extent=(-0.5, len(at) - 0.5, WAVE_LANES - 0.5, -0.5))
+axes[-2].set_ylabel("s_tdata\\nlane", fontsize=8)
+axes[-1].imshow(image_out, aspect="auto", interpolation="nearest", cmap="viridis", extent=(-0.5, len(at) - 0.5, WAVE_LANES - 0.5, -0.5))
+axes[-1].set_ylabel("m_score_tdata\\nlane", fontsize=8)
+result_valid = port("m_result_tvalid") == 1
+for cycle, found, pos in zip(cycles[result_valid], port("m_found")[result_valid], port("m_pos")[result_valid]):
+    axes[len(rows) - 1].annotate(f"found={int(found)} pos={pos * scale:.2f} px", (cycle, 1.0), fontsize=8,
+                                 xytext=(4, 0), textcoords="offset points", va="bottom")
+axes[-1].set_xlabel("clock cycle (after reset)")
+axes[-1].set_xlim(-0.5, len(at) + 0.5)
+fig.suptitle(f"Pipeline of the peak detector, P = {WAVE_LANES}, 3 profiles of {LENGTH} px with gaps in s_tvalid\\n"
+             "(grey: valid flag of every internal stage; pale blue: tuser/tlast wires while their valid is low)")
+fig.tight_layout()"""),
+    ("md", """### Exact comparison with the golden model
+
+`hw.harness.run_design` drives profiles through the design cycle by cycle and collects the score stream
+and the results; `hw.harness.compare` checks every score and every `(found, pos)` against the golden
+model. Back to back (`s_tvalid` held high) the design must take one beat per clock, so a profile costs
+exactly `L / P` cycles and every latency is the same; with random gaps the values must still match.
+The negative control runs the design generated from the document with one weight changed by 1."""),
+    ("code", """design = hw_top.build_top(network, LANES, LENGTH)
+back_to_back = hw_harness.run_design(design, profiles)
+with_gaps = hw_harness.run_design(design, profiles, gap_probability=0.3, seed=2)
+for label, run in (("back to back", back_to_back), ("random gaps", with_gaps)):
+    check = hw_harness.compare(design, profiles, run)
+    score_lat, result_lat = hw_harness.latencies(run, design.beats_per_profile)
+    print(f"{label:12s}: {check.scores_compared} scores and {check.results_compared} results compared, "
+          f"{check.mismatches} mismatches; latency scores {sorted(set(score_lat))}, results {sorted(set(result_lat))}; "
+          f"{run.cycles} cycles, {run.cycles_per_second:,.0f} simulated cycles/s")
+    assert check.mismatches == 0 and check.compared == profiles.size + len(profiles)
+starts = np.array(back_to_back.in_cycles[::design.beats_per_profile])
+print(f"cycles between profile starts (back to back): {sorted(set(np.diff(starts).tolist()))} "
+      f"(L / P = {LENGTH // LANES})")
+
+mutated_network = contract.load_network(contract.fill_ranges(mutated))
+mutated_run = hw_harness.run_design(hw_top.build_top(mutated_network, LANES, LENGTH), profiles)
+control = hw_harness.compare(design, profiles, mutated_run)  # checked against the ORIGINAL golden model
+print(f"negative control: {control.mismatches} mismatches of {control.compared} values ({control.first_mismatch})")
+assert control.mismatches > 0"""),
+    ("code", """k = int(np.flatnonzero(back_to_back.found)[0]) if back_to_back.found.any() else 0
+fig, ax = plt.subplots(figsize=(9, 3.2))
+ax.plot(result.scores[k], "o", ms=6, mfc="none", label="golden model")
+ax.plot(back_to_back.scores[k], ".", color="tab:red", label=f"MyHDL simulation (P = {LANES})")
+if back_to_back.found[k]:
+    ax.axvline(back_to_back.pos[k] * scale, color="tab:red", ls=":", label=f"hardware pos = {back_to_back.pos[k] * scale:.3f} px")
+if not truth["empty"][k]:
+    ax.axvline(truth["centre"][k], color="tab:green", ls="--", label=f"true centre {truth['centre'][k]:.3f} px")
+ax.set_xlabel("pixel"); ax.set_ylabel("integer score")
+ax.set_title(f"Profile {k}: hardware scores and result, identical to the golden model")
+ax.legend(fontsize=8)
+fig.tight_layout()"""),
 ]
 
 
