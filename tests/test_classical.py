@@ -117,9 +117,10 @@ def test_threshold_rule_and_calibration():
 
 
 def test_tune_picks_window_on_validation_data_and_hits_false_alarm_rate():
+    from workbench.datasets import Dataset
     from workbench.signals import generate, preset
     profiles, truth = generate(preset("mixed", length=128, empty_fraction=0.5), 1200, 1)
-    det, record = tune("cog", profiles, truth["centre"], truth["empty"])
+    det, record = tune("cog", Dataset(profiles, truth, {}))
     losses = record["validation_loss"]
     assert record["window"] == int(min(losses, key=losses.get))
     assert det.detect(profiles[truth["empty"]])[0].mean() <= 0.01

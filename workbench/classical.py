@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
 from functools import partial
+from itertools import repeat
 from typing import Callable
 
 import numpy as np
 from scipy.ndimage import correlate1d
 from scipy.signal import find_peaks, find_peaks_cwt
 
+from workbench.datasets import Dataset
 from workbench.detection import FALSE_ALARM_RATE, ThresholdedDetector, calibrate
 from workbench.errors import ConfigError
 
@@ -269,23 +272,41 @@ def validation_loss(found: np.ndarray, pos: np.ndarray, centre: np.ndarray) -> f
     return float(err2.mean())
 
 
-def tune(name: str, profiles: np.ndarray, centre: np.ndarray, empty: np.ndarray,
-         rate: float = FALSE_ALARM_RATE) -> tuple[ThresholdedDetector, dict]:
-    """Choose a method's window (lowest `validation_loss`) and threshold (`rate` false alarms on the
-    empty profiles) on VALIDATION data; returns the detector and a record of the choice."""
-    empty = np.asarray(empty, dtype=bool)
+def try_window(name: str, window: float | None, validation: Dataset,
+               rate: float = FALSE_ALARM_RATE) -> tuple[float, ThresholdedDetector]:
+    """(validation loss, calibrated detector) of one method with one window on a VALIDATION set."""
+    empty = np.asarray(validation.truth["empty"], dtype=bool)
     if empty.all() or not empty.any():
         raise ConfigError("tuning needs both empty and line profiles in the validation set")
-    best: tuple[float, ThresholdedDetector] | None = None
-    losses = {}
-    for window in method(name).windows:
-        detector = calibrate(make_detector(name, window), profiles[empty], rate)
-        found, pos = detector.detect(profiles[~empty])
-        loss = validation_loss(found, pos, centre[~empty])
-        losses[str(window)] = loss
-        if best is None or loss < best[0]:
-            best = (loss, detector)
-    _, detector = best
-    record = {"threshold": detector.threshold, "window": dict(detector.params).get("window"),
-              "validation_loss": losses}
-    return detector, record
+    profiles = validation.profiles
+    detector = calibrate(make_detector(name, window), profiles[empty], rate)
+    found, pos = detector.detect(profiles[~empty])
+    return validation_loss(found, pos, validation.truth["centre"][~empty]), detector
+
+
+def _choose(trials: list[tuple[float, ThresholdedDetector]]) -> tuple[ThresholdedDetector, dict]:
+    """The lowest-loss trial (first on ties) and a record of the choice."""
+    best = min(range(len(trials)), key=lambda i: trials[i][0])
+    detector = trials[best][1]
+    losses = {str(dict(d.params).get("window")): loss for loss, d in trials}
+    return detector, {"threshold": detector.threshold, "window": dict(detector.params).get("window"),
+                      "validation_loss": losses}
+
+
+def tune(name: str, validation: Dataset, rate: float = FALSE_ALARM_RATE) -> tuple[ThresholdedDetector, dict]:
+    """Choose a method's window (lowest `validation_loss`) and threshold (`rate` false alarms on the
+    empty profiles) on a VALIDATION set; returns the detector and a record of the choice."""
+    return _choose([try_window(name, w, validation, rate) for w in method(name).windows])
+
+
+def tune_all(names: list[str], validation: Dataset, rate: float = FALSE_ALARM_RATE,
+             workers: int = 1) -> list[tuple[ThresholdedDetector, dict]]:
+    """`tune` every named method, trying the (method, window) pairs in `workers` processes when > 1."""
+    pairs = [(name, w) for name in names for w in method(name).windows]
+    args = ([n for n, _ in pairs], [w for _, w in pairs], repeat(validation), repeat(rate))
+    if workers <= 1:
+        trials = list(map(try_window, *args))
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            trials = list(pool.map(try_window, *args))
+    return [_choose([t for (n, _), t in zip(pairs, trials) if n == name]) for name in names]

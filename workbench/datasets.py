@@ -39,7 +39,7 @@ from workbench.signals import TRUTH_KEYS, GeneratorConfig
 FORMAT = "qpeak-dataset/1"
 INDEX_FILE = "datasets.json"
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "datasets"
-TEST_CONDITIONS = ("mixed", *(f"snr_{s}" for s in signals.SWEEP_SNRS), "sigma_0.7", "sigma_1.5", "sigma_3",
+TEST_CONDITIONS = ("mixed", *signals.SWEEP_CONDITIONS, "sigma_0.7", "sigma_1.5", "sigma_3",
                    "reflections", "no_reflections", "saturated", "unsaturated", "speckle")
 """Test conditions of the benchmark (preset names); the `snr_*` ones form the SNR sweep."""
 
@@ -113,7 +113,7 @@ def manifest_path(path: Path) -> Path:
     return Path(path).with_suffix(".json")
 
 
-def _atomic_write(path: Path, write: Any) -> None:
+def atomic_write(path: Path, write: Any) -> None:
     """Call `write(file_object)` on a temporary file in the same folder, then rename it onto `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -132,8 +132,8 @@ def save(path: Path, profiles: np.ndarray, truth: dict[str, np.ndarray], request
     """Write arrays, then the manifest (with the content hash), both atomically."""
     path = Path(path)
     manifest = {**request, "sha256": content_hash(profiles, truth), "length": int(profiles.shape[1])}
-    _atomic_write(path, lambda f: np.savez(f, profiles=profiles, **truth))
-    _atomic_write(manifest_path(path), lambda f: f.write(json.dumps(manifest, indent=2).encode()))
+    atomic_write(path, lambda f: np.savez(f, profiles=profiles, **truth))
+    atomic_write(manifest_path(path), lambda f: f.write(json.dumps(manifest, indent=2).encode()))
     return Dataset(profiles, truth, manifest, path)
 
 
@@ -243,7 +243,7 @@ def write_split_index(splits: Splits, folder: Path) -> Path:
     index = {"train": entry(splits.train), "val": entry(splits.val),
              "test": {name: entry(ds) for name, ds in splits.test.items()}}
     path = Path(folder) / INDEX_FILE
-    _atomic_write(path, lambda f: f.write(json.dumps(index, indent=2).encode()))
+    atomic_write(path, lambda f: f.write(json.dumps(index, indent=2).encode()))
     return path
 
 

@@ -135,10 +135,12 @@ def _check_range(name: str, value: Any, lo: float, hi: float, allow_zero: bool =
 
 _CLEAN = dict(reflection_fraction=0.0, amplitude_range=(0.015, 0.8))
 SWEEP_SNRS = (2, 4, 8, 16, 32, 64)
+SWEEP_CONDITIONS = tuple(f"snr_{s}" for s in SWEEP_SNRS)  # the SNR sweep (other presets may fix SNR too)
 
 PRESETS: dict[str, GeneratorConfig] = {
     "mixed": GeneratorConfig(),
-    **{f"snr_{s}": GeneratorConfig(snr_range=(float(s), float(s)), reflection_fraction=0.0) for s in SWEEP_SNRS},
+    **{name: GeneratorConfig(snr_range=(float(s), float(s)), reflection_fraction=0.0)
+       for name, s in zip(SWEEP_CONDITIONS, SWEEP_SNRS)},
     **{f"sigma_{s:g}": GeneratorConfig(sigma_range=(s, s), snr_range=(16.0, 16.0), reflection_fraction=0.0)
        for s in (0.7, 1.5, 3.0)},
     "reflections": GeneratorConfig(snr_range=(8.0, 64.0), reflection_fraction=1.0),

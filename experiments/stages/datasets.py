@@ -1,0 +1,46 @@
+"""Stage `datasets`: the benchmark's train / validation / test sets (disjoint seeds from the run seed).
+
+The arrays live in `data/cache/datasets/` (next to the stage cache); the stage folder holds
+`datasets.json`, the index read by `workbench.datasets.load_stage_splits`, and a summary table.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from workbench.datasets import Dataset, benchmark_splits, write_split_index
+from workbench.evaluation import write_csv
+from workbench.pipeline import Stage, StageContext
+
+SUMMARY_COLUMNS = ("split", "condition", "seed", "n", "length", "bits", "empty_share", "saturated_share",
+                   "reflection_share", "snr_median")
+
+
+def _summary(split: str, dataset: Dataset) -> dict:
+    truth = dataset.truth
+    line = ~truth["empty"]
+    return {"split": split, "condition": dataset.condition, "seed": dataset.manifest["seed"], "n": len(dataset),
+            "length": dataset.profiles.shape[1], "bits": dataset.manifest["config"]["bits"],
+            "empty_share": float(truth["empty"].mean()), "saturated_share": float(truth["saturated"][line].mean()),
+            "reflection_share": float(truth["reflection"][line].mean()),
+            "snr_median": float(np.median(truth["snr"][line]))}
+
+
+def run(ctx: StageContext) -> None:
+    sizes = {key: ctx.settings[key] for key in ("train", "val", "test")}
+    splits = benchmark_splits(ctx.config.seed, sizes, ctx.cache_root.parent / "datasets")
+    write_split_index(splits, ctx.out)
+    rows = [_summary("train", splits.train), _summary("val", splits.val)]
+    rows += [_summary("test", ds) for ds in splits.test.values()]
+    write_csv(rows, ctx.out / "tables" / "datasets.csv", SUMMARY_COLUMNS)
+    ctx.log.info("datasets: train %d, val %d, %d test conditions x %d", sizes["train"], sizes["val"],
+                 len(splits.test), sizes["test"])
+
+
+STAGE = Stage(
+    name="datasets",
+    run=run,
+    code=("workbench.signals", "workbench.datasets"),
+    description="generate the benchmark splits",
+    settings={"quick": {"train": 20_000, "val": 8_000, "test": 2_000},
+              "full": {"train": 200_000, "val": 50_000, "test": 20_000}},
+)

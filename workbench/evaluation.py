@@ -1,0 +1,112 @@
+"""Comparison harness: run detectors over named test sets, one accuracy row per (method, condition).
+
+`evaluate(detectors, test_sets)` returns plain dict rows (columns `ACCURACY_COLUMNS`) and S-curve
+rows (`S_CURVE_COLUMNS`); writing them is separate (`write_csv`), so every stage that adds methods
+(float, quantized, TFLite networks) appends rows of the same table; `merge_csv` concatenates the
+per-stage files into `tables/accuracy.csv`. `bits` is empty for float and classical methods, `snr`
+empty for conditions whose SNR varies per profile.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import math
+from concurrent.futures import ProcessPoolExecutor
+from itertools import repeat
+from pathlib import Path
+from typing import Any, Iterable
+
+from workbench.datasets import Dataset, atomic_write
+from workbench.detection import Detector
+from workbench.metrics import BOOTSTRAP_DRAWS, compute_metrics, s_curve
+from workbench.signals import preset_snr
+
+ACCURACY_COLUMNS = ("method", "bits", "condition", "snr", "n", "rmse_px", "rmse_ci_low", "rmse_ci_high",
+                    "bias_px", "gross_error_rate", "miss_rate", "false_alarm_rate", "n_empty", "n_good")
+S_CURVE_COLUMNS = ("method", "bits", "condition", "phase", "bias_px", "count")
+S_CURVE_BINS = 20
+S_CURVE_CONDITION = "snr_64"  # the S-curve's condition: systematic errors stand out above the noise
+Row = dict[str, Any]
+
+
+def bootstrap_seed(seed: int, method: str, condition: str) -> int:
+    """The bootstrap seed of one (method, condition), independent of evaluation order."""
+    return int.from_bytes(hashlib.sha256(f"{seed}/{method}/{condition}".encode()).digest()[:4], "big")
+
+
+def evaluate_one(detector: Detector, test_sets: dict[str, Dataset], seed: int = 0, draws: int = BOOTSTRAP_DRAWS,
+                 s_curve_conditions: tuple[str, ...] = ()) -> tuple[list[Row], list[Row]]:
+    """Accuracy rows of one detector on every condition, and S-curve rows for the named conditions."""
+    rows: list[Row] = []
+    curves: list[Row] = []
+    for condition, dataset in test_sets.items():
+        found, pos = detector.detect(dataset.profiles)
+        centre, empty = dataset.truth["centre"], dataset.truth["empty"]
+        metrics = compute_metrics(found, pos, centre, empty, draws=draws,
+                                  seed=bootstrap_seed(seed, detector.name, condition))
+        head = {"method": detector.name, "bits": detector.bits, "condition": condition}
+        rows.append({**head, "snr": preset_snr(condition), **metrics.as_dict()})
+        if condition in s_curve_conditions:
+            phase, bias, count = s_curve(found, pos, centre, empty, S_CURVE_BINS)
+            curves += [{**head, "phase": p, "bias_px": b, "count": int(c)} for p, b, c in zip(phase, bias, count)]
+    return rows, curves
+
+
+def evaluate(detectors: Iterable[Detector], test_sets: dict[str, Dataset], *, seed: int = 0,
+             draws: int = BOOTSTRAP_DRAWS, s_curve_conditions: Iterable[str] = (),
+             workers: int = 1) -> tuple[list[Row], list[Row]]:
+    """`evaluate_one` for every (detector, condition) pair, in `workers` processes when > 1 (detectors
+    must then pickle). Rows come in detector order, then condition order, whatever `workers` is.
+    """
+    wanted = tuple(s_curve_conditions)
+    pairs = [(detector, {name: dataset}) for detector in detectors for name, dataset in test_sets.items()]
+    args = ([d for d, _ in pairs], [t for _, t in pairs], repeat(seed), repeat(draws), repeat(wanted))
+    if workers <= 1:
+        results = list(map(evaluate_one, *args))
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            results = list(pool.map(evaluate_one, *args))
+    return [r for rows, _ in results for r in rows], [c for _, curves in results for c in curves]
+
+
+def _format(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.6g}"
+    return str(value)
+
+
+def write_csv(rows: list[Row], path: Path | str, columns: tuple[str, ...] = ACCURACY_COLUMNS) -> Path:
+    """Write rows (missing keys empty, extra keys dropped) atomically as CSV."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([[_format(row.get(c)) for c in columns] for row in rows])
+    path = Path(path)
+    atomic_write(path, lambda f: f.write(buffer.getvalue().encode()))
+    return path
+
+
+def read_csv(path: Path | str) -> list[Row]:
+    """Rows of a CSV written by `write_csv`, numbers parsed (empty cells become None)."""
+    with open(path, newline="") as handle:
+        return [{k: _parse(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+def _parse(text: str) -> Any:
+    if text == "":
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
+
+
+def merge_csv(paths: Iterable[Path], out: Path | str, columns: tuple[str, ...] = ACCURACY_COLUMNS) -> list[Row]:
+    """Concatenate CSV files (in the given order) into one; returns the merged rows."""
+    rows = [row for path in paths for row in read_csv(path)]
+    write_csv(rows, out, columns)
+    return rows

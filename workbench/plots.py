@@ -1,0 +1,144 @@
+"""Paper-style PNG figures (matplotlib, Agg), generic over methods: each method is a row label.
+
+The functions take the rows of `workbench.evaluation` (dicts with `method`, `bits`, `condition`,
+`snr`, metric columns), so neural methods appear next to classical ones without code changes.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Iterable
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from workbench.signals import SWEEP_CONDITIONS  # noqa: E402
+
+Row = dict[str, Any]
+MARKERS = "osD^v<>pPX*h"
+DPI = 150
+
+
+def method_label(row: Row) -> str:
+    """`method`, with `(N-bit)` when the row has a bit width."""
+    bits = row.get("bits")
+    return f"{row['method']} ({bits}-bit)" if bits not in (None, "") else str(row["method"])
+
+
+def _styles(labels: list[str]) -> dict[str, dict[str, Any]]:
+    colours = plt.get_cmap("tab20" if len(labels) > 10 else "tab10")
+    return {label: {"color": colours(i % colours.N), "marker": MARKERS[i % len(MARKERS)]}
+            for i, label in enumerate(labels)}
+
+
+def _labels(rows: Iterable[Row]) -> list[str]:
+    return list(dict.fromkeys(method_label(r) for r in rows))
+
+
+def _finish(fig: plt.Figure, ax: plt.Axes, path: Path | str, title: str) -> Path:
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
+def _number(value: Any) -> float:
+    return float(value) if value not in (None, "") else float("nan")
+
+
+def plot_metric_vs_snr(rows: list[Row], metric: str, path: Path | str, ylabel: str, title: str,
+                       ci: tuple[str, str] | None = None, log_y: bool = True,
+                       conditions: Iterable[str] = SWEEP_CONDITIONS) -> Path | None:
+    """One line per method over the SNR-sweep `conditions` (x: the rows' `snr`); None if no such row."""
+    wanted = set(conditions)
+    sweep = [r for r in rows if r["condition"] in wanted and not math.isnan(_number(r.get("snr")))]
+    if not sweep:
+        return None
+    labels = _labels(sweep)
+    styles = _styles(labels)
+    fig, ax = plt.subplots(figsize=(8.5, 4.8))
+    for label in labels:
+        mine = sorted((r for r in sweep if method_label(r) == label), key=lambda r: _number(r["snr"]))
+        snr = np.array([_number(r["snr"]) for r in mine])
+        y = np.array([_number(r[metric]) for r in mine])
+        if log_y:
+            y = np.where(y > 0, y, np.nan)
+        err = None
+        if ci is not None:
+            low = np.array([_number(r[ci[0]]) for r in mine])
+            high = np.array([_number(r[ci[1]]) for r in mine])
+            err = np.vstack([np.clip(y - low, 0, None), np.clip(high - y, 0, None)])
+        ax.errorbar(snr, y, yerr=err, label=label, capsize=2, markersize=4, linewidth=1.2, **styles[label])
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sorted({_number(r["snr"]) for r in sweep}))
+    ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_xlabel("SNR (line amplitude / noise std at the peak)")
+    ax.set_ylabel(ylabel)
+    return _finish(fig, ax, path, title)
+
+
+def plot_s_curves(rows: list[Row], path: Path | str, title: str) -> Path | None:
+    """Bias against sub-pixel phase, one line per method (rows of `S_CURVE_COLUMNS`); None if none."""
+    if not rows:
+        return None
+    labels = _labels(rows)
+    styles = _styles(labels)
+    fig, ax = plt.subplots(figsize=(8.5, 4.8))
+    for label in labels:
+        mine = sorted((r for r in rows if method_label(r) == label), key=lambda r: _number(r["phase"]))
+        ax.plot([_number(r["phase"]) for r in mine], [_number(r["bias_px"]) for r in mine],
+                label=label, markersize=4, linewidth=1.2, **styles[label])
+    ax.axhline(0.0, color="black", linewidth=0.8)
+    ax.set_xlim(-0.5, 0.5)
+    ax.set_xlabel("sub-pixel phase of the true centre (px)")
+    ax.set_ylabel("mean error (px)")
+    return _finish(fig, ax, path, title)
+
+
+def plot_examples(profiles: np.ndarray, centre: np.ndarray, estimates: dict[str, tuple[np.ndarray, np.ndarray]],
+                  path: Path | str, captions: list[str] | None = None, half_width: int = 16) -> Path:
+    """A panel per profile, zoomed on the true centre, with each method's estimate as a marker on its
+    own level above the profile (missing when the method found no line)."""
+    n = len(profiles)
+    labels = list(estimates)
+    styles = _styles(labels)
+    cols = min(n, 2)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols + 2.2, 3.8 * rows), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        if k >= n:
+            ax.set_axis_off()
+            continue
+        lo = max(0, int(centre[k]) - half_width)
+        hi = min(profiles.shape[1], int(centre[k]) + half_width + 1)
+        ax.step(np.arange(lo, hi), profiles[k, lo:hi], where="mid", color="0.3", linewidth=1.0)
+        top = float(profiles[k, lo:hi].max())
+        ax.axvline(centre[k], color="black", linestyle="--", linewidth=1.0)
+        for j, label in enumerate(labels):
+            found, pos = estimates[label]
+            if found[k]:
+                ax.plot(pos[k], top * (1.06 + 0.045 * j), linestyle="none", markersize=5, **styles[label])
+        ax.set_xlim(lo - 0.5, hi - 0.5)
+        ax.set_ylim(0, top * (1.12 + 0.045 * len(labels)))
+        ax.set_xlabel("pixel")
+        ax.set_ylabel("sensor value (DN)")
+        ax.set_title(captions[k] if captions else f"profile {k}", fontsize=10)
+    handles = [plt.Line2D([], [], color="black", linestyle="--", label="true centre")]
+    handles += [plt.Line2D([], [], linestyle="none", markersize=6, label=label, **styles[label]) for label in labels]
+    fig.legend(handles=handles, loc="center right", fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1 - 2.2 / (5.2 * cols + 2.2), 1))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
