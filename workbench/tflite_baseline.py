@@ -7,7 +7,10 @@ through the same peak head as the quantized networks (`nn_detectors.integer_dete
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import warnings
 from typing import Iterator
 
 import keras
@@ -37,7 +40,9 @@ def convert_int8(model: keras.Model, representative: np.ndarray) -> bytes:
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
-    return converter.convert()
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
+        return converter.convert()  # (the Keras export prints its signature; TFLite warns about the input)
 
 
 class Int8Runner:

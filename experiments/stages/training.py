@@ -80,7 +80,7 @@ def run(ctx: StageContext) -> None:
     input_bits = int(train_set.config.bits)
     folder = ctx.out / "models"
     progress = lambda line: ctx.log.info("  %s", line)  # noqa: E731
-    detectors, training_rows, bitexact_rows = [], [], []
+    detectors, training_rows, bitexact_rows, sweep = [], [], [], {}
 
     float_run = training.train_float(models.default_spec("8/8", input_bits=input_bits), train, val, config, folder,
                                      name="float", progress=progress)
@@ -92,6 +92,7 @@ def run(ctx: StageContext) -> None:
         spec = models.default_spec(bits, input_bits=input_bits)
         name = spec.qat_name
         trained = training.train_qat(spec, train, val, config, folder, name=name, progress=progress)
+        sweep[spec.bits_label] = trained
         training_rows.append(_training_row(trained))
         doc, detector = calibrated_export("nn_qat", trained.model, empty_val, spec.bits_label, input_bits,
                                           metadata={"name": name, "bits": spec.bits_label})
@@ -106,7 +107,7 @@ def run(ctx: StageContext) -> None:
     rows, curves = evaluation.evaluate(detectors, tests, seed=ctx.config.seed, s_curve_conditions=[S_CURVE_CONDITION])
     tflite_rows, tflite_table = _tflite(float_run.model, train_set, empty_val, tests, s, ctx.config.seed)
     ablation = _ablation(train, val, config, folder / "ablation", empty_val, tests, s, input_bits, progress,
-                         ctx.config.seed)
+                         ctx.config.seed, sweep)
 
     tables = ctx.out / "tables"
     evaluation.write_csv(rows + tflite_rows, tables / "accuracy_nn.csv")
@@ -167,8 +168,11 @@ def _tflite(float_model: Any, train_set: Any, empty_val: np.ndarray, tests: dict
 
 
 def _ablation(train: Any, val: Any, config: Any, folder: Path, empty_val: np.ndarray, tests: dict, s: dict,
-              input_bits: int, progress: Any, seed: int) -> list[dict]:
-    """Learned alpha vs fixed power of two vs PACT-style clip, at the ablation bit widths."""
+              input_bits: int, progress: Any, seed: int, sweep: dict[str, Any]) -> list[dict]:
+    """Learned alpha vs fixed power of two vs PACT-style clip, at the ablation bit widths.
+
+    The learned-alpha networks are those of the main sweep (same spec, data, budget and seed).
+    """
     from dataclasses import replace
 
     from workbench import evaluation, models, training
@@ -180,7 +184,9 @@ def _ablation(train: Any, val: Any, config: Any, folder: Path, empty_val: np.nda
         for mode in s["ablation_modes"]:
             spec = replace(models.default_spec(bits, input_bits=input_bits), scale_mode=mode)
             name = f"{spec.qat_name}_{mode}"
-            trained = training.train_qat(spec, train, val, config, folder, name=name, progress=progress)
+            trained = sweep.get(spec.bits_label) if mode == "learned" else None
+            if trained is None:
+                trained = training.train_qat(spec, train, val, config, folder, name=name, progress=progress)
             _, detector = calibrated_export(name, trained.model, empty_val, spec.bits_label, input_bits)
             rows, _ = evaluation.evaluate([detector], conditions, seed=seed)
             best = list(trained.log["phases"].values())[-1]["best_val_loss"]
