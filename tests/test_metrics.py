@@ -63,3 +63,26 @@ def test_subpixel_phase_and_s_curve():
 def test_shape_mismatch_raises():
     with pytest.raises(ConfigError, match="shapes"):
         compute_metrics(np.ones(3, bool), np.zeros(2), np.zeros(3), np.zeros(3, bool))
+
+
+def test_evaluation_rows_csv_roundtrip_merge_and_worker_independence(tmp_path):
+    from workbench.classical import make_detector
+    from workbench.datasets import Dataset
+    from workbench.evaluation import ACCURACY_COLUMNS, evaluate, merge_csv, read_csv, write_csv
+    from workbench.signals import generate, preset
+
+    sets = {name: Dataset(*generate(preset(name, length=64), 150, i), {}) for i, name in enumerate(("snr_8", "mixed"))}
+    detectors = [make_detector("argmax"), make_detector("cog", 2)]
+    rows, curves = evaluate(detectors, sets, draws=50, s_curve_conditions=("snr_8",))
+    rows2, curves2 = evaluate(detectors, sets, draws=50, s_curve_conditions=("snr_8",), workers=2)
+    assert str(rows) == str(rows2)  # NaN-safe equality
+    assert [(r["method"], r["condition"], r["snr"]) for r in rows] == [
+        ("argmax", "snr_8", 8.0), ("argmax", "mixed", None), ("cog", "snr_8", 8.0), ("cog", "mixed", None)]
+    assert len(curves) == 2 * 20 and curves == curves2
+    write_csv(rows[:2], tmp_path / "accuracy_a.csv")
+    write_csv(rows[2:], tmp_path / "accuracy_b.csv")
+    merged = merge_csv([tmp_path / "accuracy_a.csv", tmp_path / "accuracy_b.csv"], tmp_path / "accuracy.csv")
+    assert merged == read_csv(tmp_path / "accuracy.csv") and len(merged) == 4
+    assert list(merged[0])[: len(ACCURACY_COLUMNS)] == list(ACCURACY_COLUMNS)
+    assert merged[0]["bits"] is None and merged[1]["snr"] is None and merged[0]["snr"] == 8
+    assert merged[2]["rmse_px"] == pytest.approx(rows[2]["rmse_px"], rel=1e-5)

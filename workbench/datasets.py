@@ -143,7 +143,9 @@ def read_manifest(path: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(mpath.read_text())
     except FileNotFoundError:
-        raise DatasetError(f"dataset manifest {str(mpath)!r} is missing") from None
+        what = "file" if not Path(path).exists() else "manifest"
+        raise DatasetError(f"dataset {what} {str(path if what == 'file' else mpath)!r} is missing; "
+                           f"allowed: an .npz written by `workbench generate` with its .json manifest") from None
     except (OSError, ValueError) as exc:
         raise DatasetError(f"dataset manifest {str(mpath)!r} is unreadable ({exc})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
