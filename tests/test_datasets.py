@@ -67,9 +67,13 @@ def test_no_temporary_files_left_behind(tmp_path):
     assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".npz"]
 
 
-def test_load_missing_manifest_raises_clear_error(tmp_path):
-    with pytest.raises(DatasetError, match="manifest .*missing"):
+def test_load_missing_file_or_manifest_raises_clear_error(tmp_path):
+    with pytest.raises(DatasetError, match="dataset file .*nothing.npz' is missing"):
         load(tmp_path / "nothing.npz")
+    path = load_or_generate(CFG, 1, 20, tmp_path / "d.npz").path
+    manifest_path(path).unlink()
+    with pytest.raises(DatasetError, match="dataset manifest .*d.json' is missing"):
+        load(path)
 
 
 def test_benchmark_splits_use_distinct_seeds_and_index_roundtrip(tmp_path):
