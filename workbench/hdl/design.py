@@ -38,8 +38,8 @@ class StreamDesign:
 
     `make_signals()` returns a fresh dict of the top-level's MyHDL signals (name -> Signal, the
     reset a ResetSignal); `factory(**signals)` elaborates the block on them. `latency` is the
-    number of clock cycles from a beat entering to its scores leaving (used to size the
-    testbench's drain time), `frac_bits` the head's F.
+    longest delay in clock cycles from an input beat to the output it causes (scores or result;
+    it sizes the testbench's drain time), `frac_bits` the head's F.
     """
 
     name: str
