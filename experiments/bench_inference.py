@@ -11,7 +11,6 @@ training profiles) and every classical detector, all on the same profiles. Each 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -22,22 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from workbench.artifacts import pick_document  # noqa: E402
 from workbench.benchmarking import THROUGHPUT_COLUMNS, Timing, time_batches  # noqa: E402
-
-DEFAULT_BITS = "4/4"
-
-
-def pick_document(models_dir: Path, bits: str = DEFAULT_BITS) -> Path:
-    """The exported qnn-int/1 document of the wanted precision (else the first one)."""
-    docs = sorted(models_dir.glob("*.json"))
-    docs = [p for p in docs if not p.name.endswith(".log.json")]
-    if not docs:
-        raise FileNotFoundError(f"no qnn-int/1 documents in {models_dir}; run the training stage first")
-    for path in docs:
-        if json.loads(path.read_text()).get("metadata", {}).get("bits") == bits:
-            return path
-    return docs[0]
-
 
 def network_methods(models_dir: Path, calibration: np.ndarray) -> dict[str, tuple[str, object]]:
     """`name -> (kind, profiles -> result)` for the golden model, Keras float/integer and TFLite int8."""

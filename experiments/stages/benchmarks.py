@@ -46,7 +46,7 @@ STAGE = Stage(
     name="benchmarks",
     run=run,
     depends=("datasets", "training"),
-    code=("experiments.bench_inference", "workbench.benchmarking", "workbench.golden", "workbench.classical",
+    code=("experiments.bench_inference", "workbench.artifacts", "workbench.benchmarking", "workbench.golden", "workbench.classical",
           "workbench.integer_mode", "workbench.tflite_baseline", "workbench.nn_detectors"),
     description="CPU throughput of every detector",
     settings={"quick": {"profiles": 1024, "single_profiles": 64, "repeats": 5, "batch_sizes": [1, 1024]},
