@@ -59,6 +59,7 @@ class Stage:
     depends: tuple[str, ...] = ()
     code: tuple[str, ...] = ()  # module names whose source keys the cache
     always: bool = False  # rerun every time (cheap stages such as the report)
+    sees_all: bool = False  # its context holds every stage run before it (the report)
     description: str = ""
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # per mode, hashed into the key
 
@@ -88,14 +89,17 @@ def stage_key(stage: Stage, config: RunConfig, dep_keys: dict[str, str]) -> str:
         "seed": config.seed,
         "settings": stage.settings_for(config.mode),
         "code": source_hash(stage.code + (stage.run.__module__,)),
-        "deps": {name: dep_keys[name] for name in stage.depends},
+        "deps": dep_keys if stage.sees_all else {name: dep_keys[name] for name in stage.depends},
     }
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def order_stages(stages: list[Stage], selected: list[str] | None) -> list[Stage]:
-    """The selected stages plus everything they depend on, in declaration order."""
+    """The selected stages plus everything they depend on, in declaration order.
+
+    Stages that see all others (the report) always run, after the rest.
+    """
     by_name = {stage.name: stage for stage in stages}
     if selected is None:
         return list(stages)
@@ -113,6 +117,7 @@ def order_stages(stages: list[Stage], selected: list[str] | None) -> list[Stage]
 
     for name in selected:
         visit(name)
+    needed.update(stage.name for stage in stages if stage.sees_all)
     return [stage for stage in stages if stage.name in needed]
 
 
@@ -122,7 +127,8 @@ def run_stages(stages: list[Stage], config: RunConfig, cache_root: Path,
     outputs: dict[str, Path] = {}
     keys: dict[str, str] = {}
     for stage in stages:
-        missing = [dep for dep in stage.depends if dep not in outputs]
+        depends = tuple(outputs) if stage.sees_all else stage.depends
+        missing = [dep for dep in depends if dep not in outputs]
         if missing:
             raise ConfigError(f"stage {stage.name!r} needs {missing}, which come later or are absent")
         key = stage_key(stage, config, keys)
@@ -137,7 +143,7 @@ def run_stages(stages: list[Stage], config: RunConfig, cache_root: Path,
         tmp.mkdir(parents=True)
         log.info("stage %-12s running (%s) %s", stage.name, key, stage.description)
         start = time.perf_counter()
-        ctx = StageContext(stage.name, tmp, {d: outputs[d] for d in stage.depends}, config,
+        ctx = StageContext(stage.name, tmp, {d: outputs[d] for d in depends}, config,
                            stage.settings_for(config.mode), log, cache_root)
         stage.run(ctx)
         elapsed = time.perf_counter() - start
