@@ -28,8 +28,9 @@ from workbench.metrics import compute_metrics, s_curve  # noqa: E402
 from workbench.models import default_spec  # noqa: E402
 from workbench.nn_detectors import calibrated_export, calibrated_float  # noqa: E402
 
-CANDIDATES = (("parabola", 2.0), ("parabola", 3.0), ("gaussian", 1.0), ("gaussian", 1.5), ("triangle", 2.0))
-COLUMNS = ("target", "width", "network", "rmse_px", "rmse_ci_low", "rmse_ci_high", "gross_error_rate", "miss_rate",
+CANDIDATES = (("parabola", 2.0, "unit"), ("parabola", 3.0, "unit"), ("gaussian", 1.0, "unit"),
+              ("gaussian", 1.5, "unit"), ("triangle", 2.0, "unit"), ("parabola", 2.0, "amplitude"))
+COLUMNS = ("target", "width", "height", "network", "rmse_px", "rmse_ci_low", "rmse_ci_high", "gross_error_rate", "miss_rate",
            "max_abs_s_curve_px", "best_val_loss")
 
 
@@ -40,6 +41,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--seed", type=int, default=2023)
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "target_selection.csv")
+    parser.add_argument("--only", type=int, nargs="*", default=None, help="indices of CANDIDATES to run")
     args = parser.parse_args()
     generator = signals.preset("mixed")
     sets = {split: datasets.load_or_generate(generator, datasets.split_seed(args.seed, split, "mixed"), n,
@@ -49,11 +51,13 @@ def main() -> int:
     empty_val = val.profiles[val.truth["empty"]]
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        for target, width in CANDIDATES:
+        chosen = [CANDIDATES[i] for i in args.only] if args.only is not None else CANDIDATES
+        for target, width, height in chosen:
             config = training.TrainConfig(epochs=args.epochs, finetune_epochs=2, target=target, target_width=width,
-                                          seed=args.seed)
-            train_data = training.training_data(sets["train"].profiles, sets["train"].truth, config)
-            val_data = training.training_data(val.profiles, val.truth, config)
+                                          target_height=height, seed=args.seed)
+            train_data = training.training_data(sets["train"].profiles, sets["train"].truth, config,
+                                                generator.full_scale)
+            val_data = training.training_data(val.profiles, val.truth, config, generator.full_scale)
             for network in ("float", "4/4"):
                 spec = default_spec("4/4")
                 if network == "float":
@@ -66,7 +70,7 @@ def main() -> int:
                 metrics = compute_metrics(found, pos, val.truth["centre"], val.truth["empty"])
                 _, bias, _ = s_curve(found, pos, val.truth["centre"], val.truth["empty"], bins=10)
                 best = list(trained.log["phases"].values())[-1]["best_val_loss"]
-                rows.append({"target": target, "width": width, "network": network, **metrics.as_dict(),
+                rows.append({"target": target, "width": width, "height": height, "network": network, **metrics.as_dict(),
                              "max_abs_s_curve_px": float(np.nanmax(np.abs(bias))), "best_val_loss": best})
                 print(rows[-1])
     write_csv(rows, args.out, COLUMNS)

@@ -134,3 +134,16 @@ def test_trained_model_matches_golden(trained):
         assert negative_control(trained.model, doc, network, profiles) > 0
     finally:
         set_integer_mode(trained.model, False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bits", ["8/8", "2/2", "6-4-4-6/4-3-3"])
+def test_trained_models_at_every_precision_match_golden(bits, tmp_path):
+    trained = tiny_trained(tmp_path, bits)
+    doc = export_document(trained.model, HeadConfig(threshold=0, frac_bits=8))
+    network = load_network(doc)
+    profiles = np.concatenate([tiny_data(2000, 11)[0].astype(np.int64),
+                               adversarial_profiles(np.random.default_rng(2), 8, 16, 64)])
+    set_integer_mode(trained.model, True)
+    assert compare(trained.model, network, profiles) == profiles.size + 2 * len(profiles)
+    assert negative_control(trained.model, doc, network, profiles) > 0

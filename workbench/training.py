@@ -30,6 +30,7 @@ from workbench.integer_mode import freeze_integers, snap_scales
 from workbench.models import NetworkSpec, build_float_model, build_qat_model
 
 TARGETS = ("parabola", "gaussian", "triangle")
+HEIGHTS = ("unit", "amplitude")
 log = logging.getLogger(__name__)
 
 
@@ -45,11 +46,14 @@ class TrainConfig:
     finetune_learning_rate: float = 5e-4
     target: str = "parabola"
     target_width: float = 2.0
+    target_height: str = "unit"
     seed: int = 0
 
     def __post_init__(self) -> None:
         if self.target not in TARGETS:
             raise ConfigError(f"target {self.target!r}; allowed: {list(TARGETS)}")
+        if self.target_height not in HEIGHTS:
+            raise ConfigError(f"target_height {self.target_height!r}; allowed: {list(HEIGHTS)}")
         if self.epochs < 1 or self.batch_size < 1 or self.finetune_epochs < 0 or self.patience < 1:
             raise ConfigError(f"epochs, batch_size and patience must be >= 1, finetune_epochs >= 0: {self}")
         if not self.target_width > 0 or not self.learning_rate > 0:
@@ -74,8 +78,8 @@ class TrainedModel:
 
 
 def score_targets(centre: np.ndarray, empty: np.ndarray, length: int, kind: str = "parabola",
-                  width: float = 2.0) -> np.ndarray:
-    """Target score `(N, L)` around each true centre; all zeros for empty profiles.
+                  width: float = 2.0, height: np.ndarray | float = 1.0) -> np.ndarray:
+    """Target score `(N, L)` around each true centre, scaled by `height` per profile; zeros when empty.
 
     With `d = (i - centre) / width`: `parabola` `max(0, 1 - d^2)`, `gaussian` `exp(-d^2 / 2)`,
     `triangle` `max(0, 1 - |d|)`.
@@ -91,13 +95,26 @@ def score_targets(centre: np.ndarray, empty: np.ndarray, length: int, kind: str 
         target = np.exp(-0.5 * d ** 2)
     else:
         target = np.maximum(0.0, 1.0 - np.abs(d))
+    target = target * np.broadcast_to(np.asarray(height, dtype=np.float64), empty.shape)[:, None]
     return np.where(empty[:, None], 0.0, target).astype(np.float32)
 
 
-def training_data(profiles: np.ndarray, truth: dict[str, np.ndarray], config: TrainConfig) -> TrainingData:
-    """Network inputs and targets of a dataset (`profiles` (N, L), `truth` with `centre` and `empty`)."""
+def target_heights(amplitude: np.ndarray, full_scale: float, kind: str) -> np.ndarray | float:
+    """Per-profile target height: 1 (`unit`), or `sqrt(min(amplitude / full_scale, 1))` (`amplitude`), so
+    that a brighter line scores higher and the arg-max prefers the line over weaker reflections."""
+    if kind == "unit":
+        return 1.0
+    return np.sqrt(np.clip(np.nan_to_num(np.asarray(amplitude, dtype=np.float64)) / full_scale, 0.0, 1.0))
+
+
+def training_data(profiles: np.ndarray, truth: dict[str, np.ndarray], config: TrainConfig,
+                  full_scale: float = 255.0) -> TrainingData:
+    """Network inputs and targets of a dataset (`profiles` (N, L), `truth` with `centre`, `empty` and
+    `amplitude` in DN, `full_scale` the sensor's largest value)."""
     profiles = np.asarray(profiles)
-    targets = score_targets(truth["centre"], truth["empty"], profiles.shape[1], config.target, config.target_width)
+    height = target_heights(truth.get("amplitude", np.ones(len(profiles))), full_scale, config.target_height)
+    targets = score_targets(truth["centre"], truth["empty"], profiles.shape[1], config.target, config.target_width,
+                            height)
     return TrainingData(profiles.astype(np.float32)[:, :, None], targets[:, :, None])
 
 

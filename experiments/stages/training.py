@@ -75,8 +75,9 @@ def run(ctx: StageContext) -> None:
     empty_val = val_set.profiles[val_set.truth["empty"]]
     config = training.TrainConfig(epochs=s["epochs"], finetune_epochs=s["finetune_epochs"], patience=s["patience"],
                                   batch_size=s["batch_size"], seed=ctx.config.seed)
-    train = training.training_data(train_set.profiles, train_set.truth, config)
-    val = training.training_data(val_set.profiles, val_set.truth, config)
+    full_scale = train_set.config.full_scale
+    train = training.training_data(train_set.profiles, train_set.truth, config, full_scale)
+    val = training.training_data(val_set.profiles, val_set.truth, config, full_scale)
     input_bits = int(train_set.config.bits)
     folder = ctx.out / "models"
     progress = lambda line: ctx.log.info("  %s", line)  # noqa: E731
@@ -200,7 +201,7 @@ def _figures(ctx: StageContext, nn_rows: list[dict], curves: list[dict]) -> None
     classical_rows = []
     for path in sorted((ctx.dep("classical") / "tables").glob("accuracy*.csv")):
         classical_rows += evaluation.read_csv(path)
-    rows = classical_rows + nn_rows
+    rows = [r for r in classical_rows + nn_rows if str(r["condition"]).startswith("snr_")]  # the SNR sweep only
     figures = ctx.out / "figures"
     plots.plot_metric_vs_snr(rows, "rmse_px", figures / "rmse_vs_snr.png", "sub-pixel RMSE (px)",
                              "RMSE vs SNR: classical, float, QAT and TFLite int8", ci=("rmse_ci_low", "rmse_ci_high"))

@@ -32,6 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--finetune-epochs", type=int, default=3, help="fine-tune epochs with snapped scales")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--target", default="parabola", choices=("parabola", "gaussian", "triangle"))
+    parser.add_argument("--target-height", default="unit", choices=("unit", "amplitude"),
+                        help="peak height of the target: 1, or sqrt of the line amplitude / full scale")
     parser.add_argument("--seed", type=int, default=0, help="seed of the data and of training")
     parser.add_argument("--data-dir", type=Path, default=None, help="dataset cache (default data/datasets)")
     parser.set_defaults(func=run)
@@ -49,14 +51,14 @@ def run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     config = training.TrainConfig(epochs=args.epochs, batch_size=args.batch_size, finetune_epochs=args.finetune_epochs,
-                                  target=args.target, seed=args.seed)
+                                  target=args.target, target_height=args.target_height, seed=args.seed)
     generator = signals.preset("mixed", length=args.length)
     data_dir = args.data_dir or datasets.DEFAULT_DATA_DIR
     sets = {split: datasets.load_or_generate(generator, datasets.split_seed(args.seed, split, "mixed"), n, data_dir,
                                              condition="mixed")
             for split, n in (("train", args.train), ("val", args.val))}
-    train = training.training_data(sets["train"].profiles, sets["train"].truth, config)
-    val = training.training_data(sets["val"].profiles, sets["val"].truth, config)
+    train = training.training_data(sets["train"].profiles, sets["train"].truth, config, generator.full_scale)
+    val = training.training_data(sets["val"].profiles, sets["val"].truth, config, generator.full_scale)
     empty_val = sets["val"].profiles[sets["val"].truth["empty"]]
     spec = dataclasses.replace(default_spec("8/8" if args.float_model else args.bits), scale_mode=args.scale_mode)
     if args.float_model:
