@@ -1,16 +1,20 @@
-"""Stage `report`: merge every dependency's tables and render REPORT.md with tables and figures.
+"""Stage `report`: merge every stage's tables and render REPORT.md with verdicts, tables and figures.
 
-Merges `tables/accuracy_*.csv` of all dependency folders into `tables/accuracy.csv` and
-`tables/s_curve_*.csv` into `tables/s_curve.csv`, draws the comparison figures from the merged
-tables, and includes every dependency's `report/*.md` fragment. Later stages join the report by
-being added to `depends` and writing those files.
+It runs last and sees every stage of the run. Merges `tables/accuracy_*.csv` into
+`tables/accuracy.csv`, `tables/s_curve_*.csv` into `tables/s_curve.csv` and `tables/bitexact*.csv`
+into `tables/bitexact.csv`, draws the comparison figures from the merged tables, judges the goals
+of the study (`workbench.goals`) and includes every stage's `report/*.md` fragment. A stage joins
+the report by writing such files.
 """
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
-from workbench.evaluation import ACCURACY_COLUMNS, S_CURVE_COLUMNS, S_CURVE_CONDITION, merge_csv
+from workbench import classical
+from workbench.evaluation import ACCURACY_COLUMNS, S_CURVE_COLUMNS, S_CURVE_CONDITION, merge_csv, read_csv
+from workbench.goals import Verdict, all_verdicts
 from workbench.pipeline import Stage, StageContext
 from workbench.plots import method_label, plot_metric_vs_snr, plot_s_curves
 from workbench.signals import SWEEP_CONDITIONS
@@ -63,9 +67,60 @@ def accuracy_section(rows: list[dict]) -> str:
     ])
 
 
+BITEXACT_COLUMNS = ("model", "stage", "lanes", "profiles", "compared", "mismatches", "seconds", "clocks_per_s")
+
+
+def setup_section(ctx: StageContext) -> str:
+    """Mode, seed and the time each stage took (or that it came from the cache)."""
+    lines = ["## Setup", "", f"Mode `{ctx.config.mode}`, seed {ctx.config.seed}. Stage outputs are cached by "
+             "their settings, code and inputs; the time is that of the run that computed them.", "",
+             "| stage | cache key | seconds |", "|---|---|---|"]
+    for name, folder in ctx.deps.items():
+        record = json.loads((folder / "stage.json").read_text())
+        lines.append(f"| {name} | `{record['key']}` | {record['seconds']} |")
+    return "\n".join(lines) + "\n"
+
+
+def verdict_section(verdicts: list[Verdict]) -> str:
+    """One line per goal of the study."""
+    lines = ["## Verdicts", "", "A goal is met only when the 95% bootstrap intervals say so; *undecided* "
+             "means they overlap. Quick-mode networks are trained briefly: judge the paper's claims on `--full`.",
+             "", "| goal | verdict | evidence |", "|---|---|---|"]
+    lines += [f"| {v.goal} | **{v.status}** | {v.evidence} |" for v in verdicts]
+    return "\n".join(lines) + "\n"
+
+
+def bitexact_section(rows: list[dict]) -> str:
+    """Every comparison with the golden model, merged from all stages."""
+    lines = ["## Bit-exactness against the golden model", "",
+             "| model | comparison | lanes | profiles | values compared | mismatches |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['model']} | {r['stage']} | {_cell(r.get('lanes'))} | {r['profiles']} | {r['compared']} | "
+              f"{r['mismatches']} |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+MERGED = ("accuracy", "s_curve", "bitexact")
+MAX_TABLE_ROWS = 60
+
+
+def csv_markdown(path: Path) -> str:
+    """A CSV file as a markdown table (the first MAX_TABLE_ROWS rows)."""
+    rows = read_csv(path)
+    if not rows:
+        return f"### `tables/{path.name}`\n\n(empty)\n"
+    columns = list(rows[0])
+    lines = [f"### `tables/{path.name}`", "", "| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
+    lines += ["| " + " | ".join(_cell(row[c], 4) for c in columns) + " |" for row in rows[:MAX_TABLE_ROWS]]
+    if len(rows) > MAX_TABLE_ROWS:
+        lines.append(f"\n(first {MAX_TABLE_ROWS} of {len(rows)} rows; all of them in the CSV)")
+    return "\n".join(lines) + "\n"
+
+
 def run(ctx: StageContext) -> None:
     tables, figures = ctx.out / "tables", ctx.out / "figures"
     rows = merge_csv(_files(ctx, "tables/accuracy_*.csv"), tables / "accuracy.csv", ACCURACY_COLUMNS)
+    bitexact = merge_csv(_files(ctx, "tables/bitexact*.csv"), tables / "bitexact.csv", BITEXACT_COLUMNS)
+    hardware = [row for path in _files(ctx, "tables/hardware.csv") for row in read_csv(path)]
     curves = merge_csv(_files(ctx, "tables/s_curve_*.csv"), tables / "s_curve.csv", S_CURVE_COLUMNS)
     made = [
         plot_metric_vs_snr(rows, "rmse_px", figures / "rmse_vs_snr.png", "sub-pixel RMSE (px)",
@@ -78,20 +133,26 @@ def run(ctx: StageContext) -> None:
                       f"Bias against sub-pixel phase ({S_CURVE_CONDITION})"),
     ]
     dep_figures = _files(ctx, "figures/*.png")  # run_all copies them next to REPORT.md
-    parts = [f"# qpeak-workbench results ({ctx.config.mode} mode, seed {ctx.config.seed})", ""]
+    parts = [f"# qpeak-workbench results ({ctx.config.mode} mode, seed {ctx.config.seed})", "",
+             setup_section(ctx), verdict_section(all_verdicts(rows, bitexact, hardware, classical.METHODS))]
     if rows:
         parts.append(accuracy_section(rows))
+    if bitexact:
+        parts.append(bitexact_section(bitexact))
     parts += ["## Figures", ""]
     parts += [f"![{path.stem}](figures/{path.name})\n" for path in [p for p in made if p] + dep_figures]
     parts += [path.read_text() for path in _files(ctx, "report/*.md")]
+    others = [path for path in _files(ctx, "tables/*.csv") if not path.stem.startswith(MERGED)]
+    if others:
+        parts += ["## Other tables", ""] + [csv_markdown(path) for path in others]
     (ctx.out / "REPORT.md").write_text("\n".join(parts))
 
 
 STAGE = Stage(
     name="report",
     run=run,
-    depends=("classical",),
-    code=("workbench.evaluation", "workbench.plots"),
+    code=("workbench.evaluation", "workbench.plots", "workbench.goals"),
     always=True,
+    sees_all=True,
     description="merge tables, draw figures, write REPORT.md",
 )

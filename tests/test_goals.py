@@ -1,0 +1,46 @@
+"""Verdicts follow the intervals: met, missed or undecided, never guessed from point estimates."""
+from __future__ import annotations
+
+from workbench.goals import bit_exactness, qat_vs_tflite, quantized_vs_float, throughput
+
+
+def _row(method, bits, condition, rmse, low, high, gross=0.0):
+    return {"method": method, "bits": bits, "condition": condition, "rmse_px": rmse, "rmse_ci_low": low,
+            "rmse_ci_high": high, "gross_error_rate": gross}
+
+
+def _float_rows(rmse=0.1):
+    return [_row("nn_float", None, c, rmse, rmse - 0.005, rmse + 0.005) for c in ("snr_8", "snr_16")]
+
+
+def test_quantized_within_tolerance_is_met_only_when_the_interval_is_inside():
+    rows = _float_rows() + [_row("nn_qat", "4/4", c, 0.105, 0.100, 0.109) for c in ("snr_8", "snr_16")]
+    four = quantized_vs_float(rows)[0]
+    assert four.status == "met"
+    rows = _float_rows() + [_row("nn_qat", "4/4", c, 0.108, 0.100, 0.116) for c in ("snr_8", "snr_16")]
+    assert quantized_vs_float(rows)[0].status == "undecided"
+    rows = _float_rows() + [_row("nn_qat", "4/4", c, 0.13, 0.12, 0.14) for c in ("snr_8", "snr_16")]
+    assert quantized_vs_float(rows)[0].status == "missed"
+    assert quantized_vs_float(_float_rows())[1].status == "not measured"
+
+
+def test_tflite_comparison_is_missed_only_when_tflite_is_better_beyond_the_intervals():
+    qat = _row("nn_qat", "8/8", "snr_8", 0.20, 0.19, 0.21)
+    assert qat_vs_tflite([qat, _row("tflite_int8_cal500", "8/8", "snr_8", 0.195, 0.185, 0.205)]).status == "met"
+    assert qat_vs_tflite([qat, _row("tflite_int8_cal500", "8/8", "snr_8", 0.15, 0.14, 0.16)]).status == "missed"
+
+
+def test_bit_exactness_needs_compared_values_and_no_mismatch():
+    ok = {"model": "m", "stage": "myhdl-x", "compared": 10, "mismatches": 0}
+    assert bit_exactness([ok]).status == "met"
+    assert bit_exactness([ok, dict(ok, mismatches=1)]).status == "missed"
+    assert bit_exactness([dict(ok, compared=0)]).status == "missed"
+    assert bit_exactness([]).status == "not measured"
+
+
+def test_throughput_names_the_fewest_lanes_reaching_the_paper():
+    rows = [{"model": "m", "lanes": p, "gpix_per_s_est": 0.3 * p, "f_est_mhz": 300, "luts": 100 * p, "ffs": 1,
+             "dsps": 0, "method": "yosys"} for p in (4, 16, 32)]
+    verdict = throughput(rows)
+    assert verdict.status == "met" and "16 lanes" in verdict.evidence
+    assert throughput(rows[:1]).status == "missed"

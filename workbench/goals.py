@@ -1,0 +1,153 @@
+"""The study's goals, judged from the result tables with their bootstrap intervals.
+
+A goal is *met* only when the intervals say so, *missed* when they say the opposite, and
+*undecided* when they overlap; a goal whose rows are absent is *not measured*. The thresholds are
+those of the issues (quantized within 10% / 35% of float at SNR >= 8, 8/8 QAT at least as accurate
+as TFLite int8 with 500 calibration profiles, QAT >= 3 bits against the best classical detector).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from workbench.hdl.estimates import PAPER_GPIX_PER_S
+
+Row = dict[str, Any]
+
+HIGH_SNR = ("snr_8", "snr_16", "snr_32", "snr_64")
+LOW_SNR = ("snr_2", "snr_4", "snr_8")
+HARD_CONDITIONS = ("reflections", "snr_4", "snr_8")
+FLOAT_TOLERANCE = {"4/4": 1.10, "2/2": 1.35}
+TFLITE_REFERENCE = "tflite_int8_cal500"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One goal: status (met / missed / undecided / not measured) and the numbers behind it."""
+
+    goal: str
+    status: str
+    evidence: str
+
+
+def _find(rows: list[Row], method: str, bits: str | None, condition: str) -> Row | None:
+    for row in rows:
+        if row["method"] == method and (row.get("bits") or None) == bits and row["condition"] == condition:
+            return row
+    return None
+
+
+def _combine(statuses: list[str]) -> str:
+    if not statuses:
+        return "not measured"
+    if "missed" in statuses:
+        return "missed"
+    return "met" if all(s == "met" for s in statuses) else "undecided"
+
+
+def _rmse(row: Row) -> str:
+    return f"{row['rmse_px']:.3f} [{row['rmse_ci_low']:.3f}, {row['rmse_ci_high']:.3f}]"
+
+
+def quantized_vs_float(rows: list[Row]) -> list[Verdict]:
+    """4/4 within 10% and 2/2 within 35% of the float network's RMSE at every SNR >= 8."""
+    verdicts = []
+    for bits, factor in FLOAT_TOLERANCE.items():
+        statuses, parts = [], []
+        for condition in HIGH_SNR:
+            q, f = _find(rows, "nn_qat", bits, condition), _find(rows, "nn_float", None, condition)
+            if q is None or f is None:
+                continue
+            bound = factor * f["rmse_px"]
+            statuses.append("met" if q["rmse_ci_high"] <= bound else "missed" if q["rmse_ci_low"] > bound
+                            else "undecided")
+            parts.append(f"{condition}: {_rmse(q)} vs {factor:g} x {f['rmse_px']:.3f} = {bound:.3f}")
+        verdicts.append(Verdict(f"{bits}-bit QAT RMSE within {round((factor - 1) * 100)}% of float at SNR >= 8",
+                                _combine(statuses), "; ".join(parts) or "rows absent"))
+    return verdicts
+
+
+def qat_vs_tflite(rows: list[Row]) -> Verdict:
+    """8/8 QAT (no calibration data) at least as accurate as TFLite int8 with 500 calibration profiles."""
+    statuses, parts = [], []
+    for condition in HIGH_SNR + ("mixed",):
+        q, t = _find(rows, "nn_qat", "8/8", condition), _find(rows, TFLITE_REFERENCE, "8/8", condition)
+        if q is None or t is None:
+            continue
+        statuses.append("missed" if q["rmse_ci_low"] > t["rmse_ci_high"] else "met")
+        parts.append(f"{condition}: QAT {_rmse(q)} vs TFLite {_rmse(t)}")
+    return Verdict("8/8 QAT at least as accurate as TFLite int8 (500 calibration profiles); met unless TFLite "
+                   "is better beyond the intervals", _combine(statuses), "; ".join(parts) or "rows absent")
+
+
+def _best_classical(rows: list[Row], condition: str, metric: str, classical: set[str]) -> Row | None:
+    candidates = [r for r in rows if r["method"] in classical and r["condition"] == condition
+                  and r.get(metric) is not None]
+    return min(candidates, key=lambda r: r[metric]) if candidates else None
+
+
+def qat_vs_classical(rows: list[Row], classical: Iterable[str]) -> list[Verdict]:
+    """QAT >= 3 bits: gross-error rate below the best classical detector on reflections and low SNR,
+    and RMSE at or below the best classical RMSE at SNR <= 8."""
+    classical = set(classical)
+    qat_bits = sorted({r["bits"] for r in rows if r["method"] == "nn_qat" and r.get("bits")
+                       and min(int(b) for part in r["bits"].split("/") for b in part.split("-")) >= 3})
+    gross_status, gross_parts, rmse_status, rmse_parts = [], [], [], []
+    for bits in qat_bits:
+        for condition in HARD_CONDITIONS:
+            q, best = _find(rows, "nn_qat", bits, condition), _best_classical(rows, condition, "gross_error_rate",
+                                                                               classical)
+            if q is None or best is None:
+                continue
+            gross_status.append("met" if q["gross_error_rate"] < best["gross_error_rate"] else "missed")
+            gross_parts.append(f"{bits} {condition}: {q['gross_error_rate']:.4f} vs {best['method']} "
+                               f"{best['gross_error_rate']:.4f}")
+        for condition in LOW_SNR:
+            q, best = _find(rows, "nn_qat", bits, condition), _best_classical(rows, condition, "rmse_px", classical)
+            if q is None or best is None:
+                continue
+            rmse_status.append("met" if q["rmse_ci_high"] <= best["rmse_ci_low"] else
+                               "missed" if q["rmse_ci_low"] > best["rmse_ci_high"] else "undecided")
+            rmse_parts.append(f"{bits} {condition}: {_rmse(q)} vs {best['method']} {_rmse(best)}")
+    return [Verdict("QAT (>= 3 bits) gross-error rate below the best classical detector (reflections, low SNR)",
+                    _combine(gross_status), "; ".join(gross_parts) or "rows absent"),
+            Verdict("QAT (>= 3 bits) RMSE at or below the best classical detector at SNR <= 8",
+                    _combine(rmse_status), "; ".join(rmse_parts) or "rows absent")]
+
+
+def bit_exactness(rows: list[Row]) -> Verdict:
+    """Every implementation compared with the golden model: some values compared, no mismatch."""
+    if not rows:
+        return Verdict("bit-exact chain (Keras integer, MyHDL, GHDL, Icarus vs golden)", "not measured", "")
+    compared = sum(int(r["compared"]) for r in rows)
+    mismatches = sum(int(r["mismatches"]) for r in rows)
+    stages = sorted({str(r["stage"]).split("-")[0] for r in rows})
+    empty = [r for r in rows if not int(r["compared"])]
+    status = "met" if mismatches == 0 and not empty else "missed"
+    return Verdict("bit-exact chain (Keras integer, MyHDL, GHDL, Icarus vs golden)", status,
+                   f"{compared:,} values compared over {len(rows)} runs ({', '.join(stages)}), "
+                   f"{mismatches} mismatches")
+
+
+def throughput(rows: list[Row]) -> Verdict:
+    """The fewest lanes estimated (pre-route) to reach the paper's 4 Gpixel/s, per model."""
+    reaching = [r for r in rows if r.get("gpix_per_s_est") is not None and r["gpix_per_s_est"] >= PAPER_GPIX_PER_S]
+    if not rows:
+        return Verdict("throughput against the paper's 4 Gpixel/s", "not measured", "")
+    if not reaching:
+        best = max(rows, key=lambda r: r.get("gpix_per_s_est") or 0)
+        return Verdict("throughput against the paper's 4 Gpixel/s (pre-route estimate)", "missed",
+                       f"best estimate {best['gpix_per_s_est']} Gpixel/s ({best['model']}, {best['lanes']} lanes)")
+    parts = []
+    for model in sorted({r["model"] for r in reaching}):
+        r = min((r for r in reaching if r["model"] == model), key=lambda r: int(r["lanes"]))
+        parts.append(f"{model}: {r['lanes']} lanes estimated to reach {r['gpix_per_s_est']} Gpixel/s at "
+                     f"{r['f_est_mhz']} MHz, {r['luts']} LUTs, {r['ffs']} FFs, {r['dsps']} DSPs ({r['method']})")
+    return Verdict("throughput against the paper's 4 Gpixel/s (pre-route estimate, not a Vivado result)", "met",
+                   "; ".join(parts))
+
+
+def all_verdicts(accuracy: list[Row], bitexact: list[Row], hardware: list[Row], classical: Iterable[str]) -> list[Verdict]:
+    """Every goal of the study, in report order."""
+    return (quantized_vs_float(accuracy) + [qat_vs_tflite(accuracy)] + qat_vs_classical(accuracy, classical)
+            + [bit_exactness(bitexact), throughput(hardware)])
