@@ -23,7 +23,7 @@ TIMEOUT_PER_CELL_S = 150
 TIMEOUT_PER_NOTEBOOK_S = 240
 
 
-EXPECTED_PREFIXES = ("02_", "03_")
+EXPECTED_PREFIXES = ("01_", "02_", "03_", "04_")
 
 
 def test_notebooks_exist():
