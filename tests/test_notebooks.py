@@ -19,6 +19,7 @@ nbclient = pytest.importorskip("nbclient")
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+HDL_NOTEBOOKS = ("04_",)  # need GHDL, Icarus, Verilator and Yosys (the `hdl` marker)
 TIMEOUT_PER_CELL_S = 150
 TIMEOUT_PER_NOTEBOOK_S = 240
 
@@ -46,8 +47,13 @@ def test_notebook_stored_without_outputs(path: Path):
             assert cell.execution_count is None, f"cell {index} of {path.name} has an execution count"
 
 
+def _run_params() -> list:
+    return [pytest.param(p, id=p.stem, marks=[pytest.mark.hdl] if p.name.startswith(HDL_NOTEBOOKS) else [])
+            for p in NOTEBOOKS]
+
+
 @pytest.mark.timeout(TIMEOUT_PER_NOTEBOOK_S + 60)
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", _run_params())
 def test_notebook_runs_in_small_mode(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Every code cell of the notebook executes without error (small parameters, temp working dir)."""
     monkeypatch.setenv("WORKBENCH_SMALL", "1")
