@@ -10,6 +10,14 @@ shifts, literal coefficients), `render_block` turns the statements into a `@bloc
 The source is registered in `linecache` under a unique name, so `inspect` (which MyHDL uses for both
 simulation and conversion) finds it like any module's code.
 
+The sized variables are created once per instance, in the block's body, not on every clock edge:
+building an `intbv` with `min`/`max` is the costliest thing a cycle did. MyHDL treats such free
+`intbv`s of an `always_seq` as the process's variables (declared in the converted process, reset with
+the registers). The generated statements assign every variable before reading it in the same cycle,
+so nothing is carried from one edge to the next and behaviour is unchanged (checked by overwriting
+every variable with random legal values before each edge: identical scores, results and cycles).
+Combinational processes keep their declarations inside (MyHDL gives them no variable registers).
+
 Conversion rules applied by construction (see `notes/toolchain-check.md` section 3.4):
 - every arithmetic operand is first widened into a signed variable sized for the whole expression;
 - constants beyond 31 bits go through a sized signed variable, built from 30-bit chunks (VHDL integer
@@ -91,9 +99,13 @@ class Emitter:
         yield
         self._indent -= 1
 
+    def declarations(self) -> list[str]:
+        """The variable declarations (made once per instance, in the block's scope)."""
+        return list(self._decls)
+
     def body(self) -> list[str]:
-        """Declarations, constant set-up and statements, in order."""
-        return self._decls + self._prelude + (self._lines or ["pass"])
+        """Constant set-up and statements, in order (what runs on every clock edge)."""
+        return self._prelude + (self._lines or ["pass"])
 
     def _declare(self, name: str, init: str) -> str:
         if name in self._names:
@@ -114,8 +126,10 @@ def render(name: str, emitter: Emitter, ports: dict[str, Any], clocked: bool = T
     """
     params = list(ports)
     decorator = "@always_seq(clk.posedge, reset=rst)" if clocked else "@always_comb"
-    body = "\n".join("        " + line for line in emitter.body())
-    source = (f"@block\ndef {name}({', '.join(params)}):\n"
+    decls = "".join("    " + line + "\n" for line in emitter.declarations()) if clocked else ""
+    inner = emitter.body() if clocked else emitter.declarations() + emitter.body()
+    body = "\n".join("        " + line for line in inner)
+    source = (f"@block\ndef {name}({', '.join(params)}):\n{decls}"
               f"    {decorator}\n    def logic():\n{body}\n    return logic\n")
     filename = f"<workbench.hw generated {name} {next(_counter)}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
