@@ -5,6 +5,8 @@ run passes only with a PASS verdict that compared exactly as many values as the 
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from workbench.errors import ConfigError
 from workbench.hdl.package import HdlPackage
 from workbench.hdl.simulators import Verdict, require_pass, run_ghdl, run_icarus
@@ -14,9 +16,13 @@ SIMULATORS = ("ghdl", "icarus")
 
 
 def run_testbench(package: HdlPackage, simulator: str, stimulus: str = STIMULUS, *,
-                  timeout_s: float = 600) -> Verdict:
-    """Run one testbench ('ghdl': VHDL, 'icarus': Verilog) on one stimulus file; returns its verdict."""
-    top, vec, drain = package.design["top"], package.vectors, package.design["drain_cycles"]
+                  timeout_s: float = 600, vectors: Path | None = None) -> Verdict:
+    """Run one testbench ('ghdl': VHDL, 'icarus': Verilog) on one stimulus file; returns its verdict.
+
+    `vectors` runs it on another vector folder written for the same design (e.g. fewer profiles).
+    """
+    top, drain = package.design["top"], package.design["drain_cycles"]
+    vec = vectors if vectors is not None else package.vectors
     files = (vec / stimulus, vec / EXPECTED_SCORES, vec / EXPECTED_RESULTS)
     if simulator == "ghdl":
         return run_ghdl(package.vhdl_files, package.file("tb_vhdl"), top, *files, drain, timeout_s=timeout_s)
