@@ -8,10 +8,13 @@ module runs the golden model: the generator never does.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
+import myhdl._bin
+import myhdl._intbv
 import numpy as np
 from myhdl import StopSimulation, block, delay, instance, traceSignals
 
@@ -21,6 +24,46 @@ from workbench.golden import check_profiles, run_golden
 from workbench.hw.top import TopDesign
 
 RESET_CYCLES = 2
+
+
+def _fast_bin(num: Any, width: int = 0) -> str:
+    """`myhdl._bin.bin` without its bit-by-bit Python loop: the same string for every integer.
+
+    Positive numbers in plain binary, negative ones in their shortest two's complement (`-1` is
+    `"1"`, `-5` is `"1011"`), sign-padded to `width` when given.
+    """
+    num = int(num)
+    if num >= 0:
+        text = format(num, "b")
+    else:
+        bits = (~num).bit_length() + 1
+        text = format(num & ((1 << bits) - 1), "b")
+    if width:
+        return (width - len(text)) * ("1" if num < 0 else "0") + text
+    return text
+
+
+@contextmanager
+def fast_intbv_bounds() -> Iterator[None]:
+    """While simulating, let MyHDL's `intbv` size its `min`/`max` bounds with `_fast_bin`.
+
+    `intbv(v, min=, max=)` (every `.signed()` read of a bus field builds one) measures both bounds
+    with `len(bin(...))`, and MyHDL's `bin` loops over the bits in Python: that was about half of
+    the simulation time. The replacement returns the same strings, so `intbv` gets the same widths;
+    only `myhdl._intbv`'s own reference is swapped, for the duration of the run, and only when it
+    is MyHDL's `bin` and the two agree on a sample of values (otherwise nothing is changed).
+    """
+    original = myhdl._intbv.bin
+    samples = [0, 1, -1, 2, -2, 5, -5, 255, -256, (1 << 40) + 3, -(1 << 40) - 3]
+    swap = original is myhdl._bin.bin and all(_fast_bin(v) == original(v) and _fast_bin(v, 48) == original(v, 48)
+                                               for v in samples)
+    if swap:
+        myhdl._intbv.bin = _fast_bin
+    try:
+        yield
+    finally:
+        if swap:
+            myhdl._intbv.bin = original
 
 
 @dataclass(frozen=True)
@@ -167,7 +210,8 @@ def run_design(design: TopDesign, profiles: np.ndarray, gap_probability: float =
         path = Path(vcd)
         bench.config_sim(trace=True, name=path.stem, directory=str(path.parent or "."))
     start = time.perf_counter()
-    bench.run_sim(quiet=1)
+    with fast_intbv_bounds():
+        bench.run_sim(quiet=1)
     seconds = time.perf_counter() - start
     bench.quit_sim()
     traceSignals.name = None
