@@ -3,7 +3,7 @@
 
     python experiments/select_target.py --train 10000 --val 4000 --epochs 8 --out results/target_selection.csv
 
-For each candidate target, trains the float network and the 4/4 QAT network with the same budget,
+For each candidate target (and weight of the head-position loss term), trains the float network and the 4/4 QAT network with the same budget,
 sets each threshold for 1% false alarms on the empty validation profiles and reports, on the
 validation line profiles, the sub-pixel RMSE, gross-error and miss rates and the largest |S-curve|
 bias. No test data is read.
@@ -28,9 +28,11 @@ from workbench.metrics import compute_metrics, s_curve  # noqa: E402
 from workbench.models import default_spec  # noqa: E402
 from workbench.nn_detectors import calibrated_export, calibrated_float  # noqa: E402
 
-CANDIDATES = (("parabola", 2.0, "unit"), ("parabola", 3.0, "unit"), ("gaussian", 1.0, "unit"),
-              ("gaussian", 1.5, "unit"), ("triangle", 2.0, "unit"), ("parabola", 2.0, "amplitude"))
-COLUMNS = ("target", "width", "height", "network", "rmse_px", "rmse_ci_low", "rmse_ci_high", "gross_error_rate", "miss_rate",
+CANDIDATES = (("parabola", 2.0, "unit", 0.0), ("parabola", 3.0, "unit", 0.0), ("gaussian", 1.0, "unit", 0.0),
+              ("gaussian", 1.5, "unit", 0.0), ("triangle", 2.0, "unit", 0.0), ("parabola", 2.0, "amplitude", 0.0),
+              ("parabola", 2.0, "unit", 0.1), ("parabola", 2.0, "unit", 1.0))
+"""(target, width in px, height, weight of the head-position loss term)"""
+COLUMNS = ("target", "width", "height", "position_weight", "network", "rmse_px", "rmse_ci_low", "rmse_ci_high", "gross_error_rate", "miss_rate",
            "max_abs_s_curve_px", "best_val_loss")
 
 
@@ -52,9 +54,9 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         chosen = [CANDIDATES[i] for i in args.only] if args.only is not None else CANDIDATES
-        for target, width, height in chosen:
+        for target, width, height, position_weight in chosen:
             config = training.TrainConfig(epochs=args.epochs, finetune_epochs=2, target=target, target_width=width,
-                                          target_height=height, seed=args.seed)
+                                          target_height=height, position_weight=position_weight, seed=args.seed)
             train_data = training.training_data(sets["train"].profiles, sets["train"].truth, config,
                                                 generator.full_scale)
             val_data = training.training_data(val.profiles, val.truth, config, generator.full_scale)
@@ -70,7 +72,8 @@ def main() -> int:
                 metrics = compute_metrics(found, pos, val.truth["centre"], val.truth["empty"])
                 _, bias, _ = s_curve(found, pos, val.truth["centre"], val.truth["empty"], bins=10)
                 best = list(trained.log["phases"].values())[-1]["best_val_loss"]
-                rows.append({"target": target, "width": width, "height": height, "network": network, **metrics.as_dict(),
+                rows.append({"target": target, "width": width, "height": height,
+                             "position_weight": position_weight, "network": network, **metrics.as_dict(),
                              "max_abs_s_curve_px": float(np.nanmax(np.abs(bias))), "best_val_loss": best})
                 print(rows[-1])
     write_csv(rows, args.out, COLUMNS)

@@ -79,3 +79,18 @@ def test_train_and_export_commands(tmp_path):
     assert again["head"]["threshold"] == threshold
     assert again["layers"] == json.loads((out / "qat_3-3.json").read_text())["layers"]
     assert main(["export", str(tmp_path / "missing.keras")]) == 2
+
+
+def test_peak_loss_position_term_is_zero_on_the_target_and_serializes():
+    from workbench.training import PeakLoss
+
+    config = TrainConfig(position_weight=1.0)
+    profiles, truth = tiny_data(64, 4)
+    data = training_data(profiles, truth, config)
+    assert data.targets.shape == (*profiles.shape, 3)
+    assert data.targets[..., 1].sum() == (~truth["empty"]).sum()
+    loss = PeakLoss(1.0)
+    exact = float(loss(data.targets, data.targets[..., :1]))
+    shifted = float(loss(data.targets, np.roll(data.targets[..., :1], 1, axis=1)))
+    assert exact == pytest.approx(0.0, abs=1e-6) and shifted > 0.1
+    assert PeakLoss.from_config(loss.get_config()).position_weight == 1.0

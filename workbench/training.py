@@ -1,7 +1,8 @@
 """Training of the float and quantization-aware peak detectors: targets, loss, fitting, snapping.
 
 The score target is a function of the distance to the true centre, sampled at every pixel, fitted
-with mean squared error; empty profiles have an all-zero target. `parabola` (`max(0, 1 - (d/w)^2)`,
+with mean squared error (optionally plus a term on the head's parabolic sub-pixel offset, `PeakLoss`);
+empty profiles have an all-zero target. `parabola` (`max(0, 1 - (d/w)^2)`,
 w = 2 px by default) is the default: for |d| < w - 1 the head's 3-point parabolic refinement
 reproduces the centre exactly from it, so the target leaves no S-curve of its own (`docs/training.md`
 gives the validation numbers behind the choice).
@@ -47,6 +48,7 @@ class TrainConfig:
     target: str = "parabola"
     target_width: float = 2.0
     target_height: str = "unit"
+    position_weight: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -56,13 +58,14 @@ class TrainConfig:
             raise ConfigError(f"target_height {self.target_height!r}; allowed: {list(HEIGHTS)}")
         if self.epochs < 1 or self.batch_size < 1 or self.finetune_epochs < 0 or self.patience < 1:
             raise ConfigError(f"epochs, batch_size and patience must be >= 1, finetune_epochs >= 0: {self}")
-        if not self.target_width > 0 or not self.learning_rate > 0:
+        if not self.target_width > 0 or not self.learning_rate > 0 or self.position_weight < 0:
             raise ConfigError(f"target_width and learning_rate must be positive: {self}")
 
 
 @dataclass
 class TrainingData:
-    """Inputs `(N, L, 1)` (raw integer values as float32) and score targets `(N, L, 1)`."""
+    """Inputs `(N, L, 1)` (raw integer values as float32) and targets `(N, L, 3)`: the score target, a
+    mask marking the pixel `p0 = round(centre)` (none for empty profiles) and `centre - p0` there."""
 
     inputs: np.ndarray
     targets: np.ndarray
@@ -113,9 +116,41 @@ def training_data(profiles: np.ndarray, truth: dict[str, np.ndarray], config: Tr
     `amplitude` in DN, `full_scale` the sensor's largest value)."""
     profiles = np.asarray(profiles)
     height = target_heights(truth.get("amplitude", np.ones(len(profiles))), full_scale, config.target_height)
-    targets = score_targets(truth["centre"], truth["empty"], profiles.shape[1], config.target, config.target_width,
-                            height)
-    return TrainingData(profiles.astype(np.float32)[:, :, None], targets[:, :, None])
+    length = profiles.shape[1]
+    targets = score_targets(truth["centre"], truth["empty"], length, config.target, config.target_width, height)
+    line = ~np.asarray(truth["empty"], dtype=bool) & np.isfinite(truth["centre"])
+    centre = np.where(line, truth["centre"], 0.0)
+    nearest = np.clip(np.floor(centre + 0.5), 1, max(length - 2, 1)).astype(np.int64)
+    mask = np.zeros_like(targets)
+    mask[np.flatnonzero(line), nearest[line]] = 1.0
+    offset = np.where(mask > 0, (centre - nearest)[:, None], 0.0).astype(np.float32)
+    return TrainingData(profiles.astype(np.float32)[:, :, None], np.stack([targets, mask, offset], axis=-1))
+
+
+@keras.saving.register_keras_serializable(package="qpeak")
+class PeakLoss(keras.losses.Loss):
+    """Mean squared error of the score target, plus `position_weight` times the squared error of the
+    head's 3-point parabolic offset computed at the pixel nearest the true centre (line profiles only):
+    the sub-pixel estimate the head will make, optimised directly."""
+
+    def __init__(self, position_weight: float = 0.0, name: str = "peak_loss", **kwargs: Any) -> None:
+        super().__init__(name=name, **kwargs)
+        self.position_weight = float(position_weight)
+
+    def call(self, y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
+        score = y_pred[..., 0]
+        mse = tf.reduce_mean(tf.square(score - y_true[..., 0]), axis=-1)
+        if not self.position_weight:
+            return mse
+        left = tf.concat([score[:, :1], score[:, :-1]], axis=1)
+        right = tf.concat([score[:, 1:], score[:, -1:]], axis=1)
+        curvature = tf.maximum(2.0 * (2.0 * score - left - right), 1e-3)
+        offset = tf.clip_by_value((right - left) / curvature, -1.0, 1.0)
+        position = tf.reduce_sum(y_true[..., 1] * tf.square(offset - y_true[..., 2]), axis=-1)
+        return mse + self.position_weight * position
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "position_weight": self.position_weight}
 
 
 class _EpochLog(keras.callbacks.Callback):
@@ -154,11 +189,11 @@ def seed_everything(seed: int) -> None:
 
 
 def fit(model: keras.Model, train: TrainingData, val: TrainingData, *, epochs: int, learning_rate: float,
-        batch_size: int, patience: int, checkpoint: Path, label: str,
-        progress: Callable[[str], None]) -> dict[str, Any]:
-    """Adam + MSE with early stopping on the validation loss, ending on the best epoch's weights; returns
-    the phase log."""
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
+        batch_size: int, patience: int, checkpoint: Path, label: str, progress: Callable[[str], None],
+        position_weight: float = 0.0) -> dict[str, Any]:
+    """Adam + `PeakLoss` with early stopping on the validation loss, ending on the best epoch's weights;
+    returns the phase log."""
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=PeakLoss(position_weight))
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     epoch_log = _EpochLog(label, epochs, progress)
     stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience)
@@ -179,7 +214,7 @@ def train_float(spec: NetworkSpec, train: TrainingData, val: TrainingData, confi
     phases = {"train": fit(model, train, val, epochs=config.epochs, learning_rate=config.learning_rate,
                            batch_size=config.batch_size, patience=config.patience,
                            checkpoint=Path(folder) / "checkpoints" / f"{name}-train.keras", label=name,
-                           progress=progress)}
+                           progress=progress, position_weight=config.position_weight)}
     return _save(model, folder, name, spec, config, phases, {"seconds": time.perf_counter() - start})
 
 
@@ -192,7 +227,8 @@ def train_qat(spec: NetworkSpec, train: TrainingData, val: TrainingData, config:
     checkpoints = Path(folder) / "checkpoints"
     phases = {"train": fit(model, train, val, epochs=config.epochs, learning_rate=config.learning_rate,
                            batch_size=config.batch_size, patience=config.patience,
-                           checkpoint=checkpoints / f"{name}-train.keras", label=name, progress=progress)}
+                           checkpoint=checkpoints / f"{name}-train.keras", label=name, progress=progress,
+                           position_weight=config.position_weight)}
     snapped = snap_scales(model)
     progress(f"{name}: scales snapped to multiplier / 2^shift, largest relative error "
              f"{max(r['max_relative_error'] for r in snapped):.2e}")
@@ -200,7 +236,8 @@ def train_qat(spec: NetworkSpec, train: TrainingData, val: TrainingData, config:
         phases["finetune"] = fit(model, train, val, epochs=config.finetune_epochs,
                                  learning_rate=config.finetune_learning_rate, batch_size=config.batch_size,
                                  patience=config.patience, checkpoint=checkpoints / f"{name}-finetune.keras",
-                                 label=f"{name} fine-tune", progress=progress)
+                                 label=f"{name} fine-tune", progress=progress,
+                                 position_weight=config.position_weight)
     freeze_integers(model)
     return _save(model, folder, name, spec, config, phases, {"seconds": time.perf_counter() - start,
                                                               "snap": snapped})
