@@ -138,7 +138,7 @@ condition, each from its own seed derived from a base seed, so no split can over
 hash); a second call reuses the files, a changed parameter or a corrupted file regenerates them."""),
     ("code", """import time
 conditions = tuple(f"snr_{s}" for s in snrs)
-sizes = {"train": 1, "val": N_VAL, "test": N_TEST}
+sizes = {"train": N_VAL, "val": N_VAL, "test": N_TEST}  # the training split is not used in this notebook
 t0 = time.perf_counter()
 splits = datasets.benchmark_splits(SEED, sizes, OUT / "datasets", conditions=conditions, length=LENGTH)
 t1 = time.perf_counter()
@@ -726,7 +726,9 @@ fig.tight_layout()"""),
 and the results; `hw.harness.compare` checks every score and every `(found, pos)` against the golden
 model. Back to back (`s_tvalid` held high) the design must take one beat per clock, so a profile costs
 exactly `L / P` cycles and every latency is the same; with random gaps the values must still match.
-The negative control runs the design generated from the document with one weight changed by 1."""),
+(With gaps a beat's scores can leave a few cycles later: a convolution window needs the pixels to the
+right of a beat, which arrive with the next beat. The values never change.) The negative control runs
+the design generated from the document with one weight changed by 1."""),
     ("code", """design = hw_top.build_top(network, LANES, LENGTH)
 back_to_back = hw_harness.run_design(design, profiles)
 with_gaps = hw_harness.run_design(design, profiles, gap_probability=0.3, seed=2)
