@@ -27,7 +27,7 @@ SETTINGS = {
     "quick": {"models": 1, "prefer": ["qat_4-4"], "verify_lanes": [1, 4], "profiles": 200,
               "ghdl_profiles": 16, "length": 256,
               "yosys_lanes": [1, 4], "scaled_lanes": [16, 32], "analytic_lanes": [],
-              "stimuli": ["stimulus.txt", "stimulus_gaps.txt"], "yosys_timeout_s": 600},
+              "stimuli": ["stimulus.txt", "stimulus_gaps.txt"], "yosys_timeout_s": 1800},
     "full": {"models": None, "prefer": [], "verify_lanes": [1, 4, 16], "profiles": 500,
              "ghdl_profiles": 500, "length": 256,
              "yosys_lanes": [1, 2, 4, 8, 16, 32], "scaled_lanes": [], "analytic_lanes": [64],

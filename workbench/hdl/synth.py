@@ -1,8 +1,10 @@
 """Yosys resource counts and a pre-route clock estimate for the converted Verilog (Xilinx 7-series).
 
-Two `synth_xilinx -family xc7 -abc9` runs, one with DSP inference and one with `-nodsp`, give LUT,
-FF, CARRY4, DSP48E1 and block-RAM counts. After the first, `sta` with the Xilinx cell library's
-specify delays (`+/xilinx/cells_sim.v`) gives the latest arrival time through cells only. The
+`synth_xilinx -family xc7 -abc9` with DSP inference gives LUT, FF, CARRY4, DSP48E1 and block-RAM
+counts, and then `sta` with the Xilinx cell library's specify delays (`+/xilinx/cells_sim.v`) the
+latest arrival time through cells only. Only when that netlist uses DSP48E1 blocks is a second run
+with `-nodsp` made (otherwise the two counts are the same netlist: constant products are already
+shift-and-add), which halves the cost for the small-weight networks. The
 clock estimate multiplies that by a routing factor and caps it at the part's fabric limit; both
 are stated assumptions, so the result is labelled pre-route and is only "estimated to reach".
 Results are cached by a hash of the netlist text and the script (`data/cache/yosys/<hash>.json`):
@@ -15,7 +17,6 @@ import json
 import re
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -50,7 +51,8 @@ class CellCounts:
 
 @dataclass(frozen=True)
 class SynthResult:
-    """Counts with and without DSP inference, the cell-only arrival time and the run's cost."""
+    """Counts with and without DSP inference (the same when no DSP was inferred), the cell-only
+    arrival time and the run's cost."""
 
     top: str
     with_dsp: CellCounts
@@ -128,7 +130,7 @@ def _run_yosys(verilog: Path, top: str, dsp: bool, timeout_s: float) -> tuple[di
 
 def synthesize(verilog: Path, top: str, *, timeout_s: float = 900, cache_dir: Path | None = DEFAULT_CACHE
                ) -> SynthResult:
-    """Run (or load from the cache) both Yosys runs on `verilog`; the runs go in parallel."""
+    """Run (or load from the cache) the Yosys flow on `verilog` (the -nodsp run only when DSPs appear)."""
     key = netlist_hash(verilog.read_text(), top)
     cached = cache_dir / f"{key}.json" if cache_dir is not None else None
     if cached is not None and cached.is_file():
@@ -136,12 +138,10 @@ def synthesize(verilog: Path, top: str, *, timeout_s: float = 900, cache_dir: Pa
         return SynthResult(top, CellCounts(**data["with_dsp"]), CellCounts(**data["no_dsp"]),
                            data["arrival_ns"], data["seconds"], key, cached=True)
     start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        with_dsp = pool.submit(_run_yosys, verilog, top, True, timeout_s)
-        no_dsp = pool.submit(_run_yosys, verilog, top, False, timeout_s)
-        (cells, arrival), (cells_nodsp, _) = with_dsp.result(), no_dsp.result()
-    result = SynthResult(top, count_cells(cells), count_cells(cells_nodsp), float(arrival),
-                         time.perf_counter() - start, key)
+    cells, arrival = _run_yosys(verilog, top, True, timeout_s)
+    counts = count_cells(cells)
+    no_dsp = count_cells(_run_yosys(verilog, top, False, timeout_s)[0]) if counts.dsps else counts
+    result = SynthResult(top, counts, no_dsp, float(arrival), time.perf_counter() - start, key)
     if cached is not None:
         record = {k: v for k, v in asdict(result).items() if k not in ("cached", "top", "netlist_hash")}
         atomic_write_text(cached, json.dumps(record, indent=1))
