@@ -12,7 +12,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `evaluate` parser."""
     parser = subparsers.add_parser(
         "evaluate", help="run classical detectors on datasets, write CSV and figures",
-        description="Tune each classical detector on a validation set (threshold for 1%% false alarms "
+        description="Tune each classical detector on a validation set (threshold for 1% false alarms "
                     "on its empty profiles, window by validation loss), evaluate it on every test "
                     "dataset (one condition each) and write accuracy.csv, s_curve.csv, "
                     "choices.json and figures into --out.")
