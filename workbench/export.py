@@ -18,7 +18,7 @@ import numpy as np
 from workbench.contract import FORMAT, REFINES, Document, bit_width, fill_ranges, load_network
 from workbench.errors import ContractError, ExportError
 from workbench.integer_mode import quantized_layers
-from workbench.qlayers import QDense, Requantizer, _QuantizedLinear
+from workbench.qlayers import QDense, QuantizedLinear, Requantizer
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def _entry(layer: Any, index: int, layers: list) -> dict[str, Any]:
     last = index == len(layers) - 1
     previous = layers[index - 1] if index else None
     if isinstance(layer, Requantizer):
-        if not isinstance(previous, _QuantizedLinear):
+        if not isinstance(previous, QuantizedLinear):
             raise ExportError(f"layer {layer.name}: a Requantizer must follow a QConv1D or QDense layer")
         if last:
             raise ExportError(f"layer {layer.name}: the last layer must be the score QConv1D/QDense, with no "
@@ -76,7 +76,7 @@ def _entry(layer: Any, index: int, layers: list) -> dict[str, Any]:
         return {"type": "requantizer", "name": layer.name, "bits": layer.bits, "signed": layer.signed,
                 "multiplier": _ints(layer.multiplier, layer.name, "multiplier").tolist(),
                 "shift": int(_ints(layer.shift, layer.name, "shift"))}
-    if isinstance(previous, _QuantizedLinear):
+    if isinstance(previous, QuantizedLinear):
         raise ExportError(f"layer {layer.name}: follows {previous.name} with no Requantizer in between")
     if not layer.integer_ready:
         raise ExportError(f"layer {layer.name}: integer weights are not frozen; run integer_mode.snap_scales "

@@ -22,9 +22,9 @@ import numpy as np
 
 from workbench.contract import MAX_SHIFT, MULTIPLIER_LIMIT, Document, RequantLayer, load_network
 from workbench.errors import ConfigError, ExportError
-from workbench.qlayers import QConv1D, QDense, Requantizer, _QuantizedLinear
+from workbench.qlayers import QConv1D, QDense, QuantizedLinear, Requantizer
 
-QLayer = Union[_QuantizedLinear, Requantizer]
+QLayer = Union[QuantizedLinear, Requantizer]
 
 
 def quantized_layers(model: keras.Model) -> list[QLayer]:
@@ -33,20 +33,20 @@ def quantized_layers(model: keras.Model) -> list[QLayer]:
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):
             continue
-        if not isinstance(layer, (_QuantizedLinear, Requantizer)):
+        if not isinstance(layer, (QuantizedLinear, Requantizer)):
             raise ExportError(f"layer {layer.name} ({type(layer).__name__}) is not a QConv1D, QDense or "
                               "Requantizer; only those can be represented in qnn-int/1")
         layers.append(layer)
     return layers
 
 
-def layer_pairs(model: keras.Model) -> list[tuple[_QuantizedLinear, Requantizer]]:
+def layer_pairs(model: keras.Model) -> list[tuple[QuantizedLinear, Requantizer]]:
     """Each requantizer with the conv/dense layer it follows (ExportError when one is misplaced)."""
     layers = quantized_layers(model)
     pairs = []
     for before, layer in zip([None, *layers[:-1]], layers):
         if isinstance(layer, Requantizer):
-            if not isinstance(before, _QuantizedLinear):
+            if not isinstance(before, QuantizedLinear):
                 raise ExportError(f"layer {layer.name}: a Requantizer must follow a QConv1D or QDense layer")
             pairs.append((before, layer))
     return pairs
@@ -100,7 +100,7 @@ def freeze_integers(model: keras.Model) -> None:
     for layer in quantized_layers(model):
         if not layer.scales_frozen:
             raise ExportError(f"layer {layer.name}: scales are not snapped yet; call snap_scales first")
-        if isinstance(layer, _QuantizedLinear):
+        if isinstance(layer, QuantizedLinear):
             kernel, bias = layer.integer_weights()
             layer.integer_kernel.assign(kernel.astype(np.float64))
             layer.integer_bias.assign(bias.astype(np.float64))
@@ -111,7 +111,7 @@ def set_integer_mode(model: keras.Model, enabled: bool) -> None:
     """Switch every quantized layer to exact integer inference (or back to float training mode)."""
     layers = quantized_layers(model)
     if enabled:
-        missing = [layer.name for layer in layers if isinstance(layer, _QuantizedLinear) and not layer.integer_ready]
+        missing = [layer.name for layer in layers if isinstance(layer, QuantizedLinear) and not layer.integer_ready]
         if missing:
             raise ConfigError(f"layers {missing} have no integer weights yet; call snap_scales and freeze_integers")
     for layer in layers:

@@ -66,7 +66,7 @@ def activation_range(bits: int, signed: bool) -> tuple[int, int]:
     return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
 
 
-class _QuantizedLinear(keras.layers.Layer):
+class QuantizedLinear(keras.layers.Layer):
     """Shared body of `QConv1D` and `QDense`: a 1-D convolution with quantized weights and bias."""
 
     def __init__(self, out_channels: int, kernel_size: int, weight_bits: int, input_scale: float = 1.0,
@@ -163,7 +163,7 @@ class _QuantizedLinear(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class QConv1D(_QuantizedLinear):
+class QConv1D(QuantizedLinear):
     """Quantized 1-D convolution (stride 1, zero padding "same") with `weight_bits`-bit symmetric weights."""
 
     def __init__(self, filters: int, kernel_size: int, weight_bits: int, **kwargs: Any) -> None:
@@ -174,7 +174,7 @@ class QConv1D(_QuantizedLinear):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class QDense(_QuantizedLinear):
+class QDense(QuantizedLinear):
     """Quantized dense layer on the last (channel) axis, applied to every pixel: a kernel-size-1 `QConv1D`."""
 
     def __init__(self, units: int, weight_bits: int, **kwargs: Any) -> None:
