@@ -210,8 +210,8 @@ The bias of an estimator depends on where the true centre falls inside its pixel
 `centre - round(centre)`). Plotted against the phase it draws an "S": a systematic error that averaging
 cannot remove. An estimator pulled towards the centre of the brightest pixel has a bias of the opposite
 sign to the phase (a falling S), one pushed away from it a rising S; a flat curve at 0 is the goal. The
-3-point Gaussian estimator is exact only for point-sampled Gaussians without background; the generator
-integrates the line over each pixel and adds background. Small test sets give noisy curves: the default
+3-point Gaussian estimator is exact only for noiseless point-sampled Gaussians; the generator integrates
+the line over each pixel and adds background and noise. Small test sets give noisy curves: the default
 mode uses more profiles."""),
     ("code", """shown = [c for c in curves if c["method"] != "argmax"]  # argmax's ramp (bias = -phase) would dwarf the others
 path = plots.plot_s_curves(shown, OUT / "s_curves.png", f"S-curves at SNR 64 ({N_TEST} profiles)")
@@ -259,9 +259,9 @@ from workbench import (classical, contract, detection, export, golden, integer_m
 
 Requantizers of 2, 3 and 4 bits on a ramp of inputs, at their initial `alpha = hi / init_range`
 (`init_range = 1.5` here: the float value mapped onto the top code). Each is a staircase of `2^bits` levels. The values below 0
-go to 0 (the ReLU), the values above `hi / alpha` saturate. During training the gradient of `alpha`
-comes from the rounding error of the unclipped values and from the clipped ones, scaled as in LSQ
-(`1 / sqrt(hi)`), so `alpha` settles where the staircase best covers the distribution of the accumulator."""),
+go to 0 (the ReLU), the values above `hi / alpha` saturate. During training the gradient reaches `alpha`
+through the straight-through rounding of the unclipped values (clipped values pass none), scaled by
+`1 / sqrt(hi)` as in LSQ, so `alpha` settles where the following layers make the best use of the few codes."""),
     ("code", """v = np.linspace(-0.5, 2.0, 501, dtype=np.float32)[None, :, None]
 fig, ax = plt.subplots(figsize=(7, 3.5))
 for bits in (2, 3, 4):
