@@ -41,6 +41,22 @@ _CHUNK = 30
 _counter = itertools.count()
 
 
+class Var(intbv):
+    """The `intbv` of a generated process's signed variables: shifting it gives a plain `int`.
+
+    MyHDL's `intbv << n` (and `>> n`) builds a new unbounded `intbv`, which the generated code only
+    ever adds, subtracts, negates, compares or assigns, and all of those give the same result for the
+    plain integer; the adder trees shift hundreds of operands a cycle. The converter sees an `intbv`
+    variable as before (it reads the process's source, not this class).
+    """
+
+    def __lshift__(self, other: Any) -> int:
+        return self._val << int(other)
+
+    def __rshift__(self, other: Any) -> int:
+        return self._val >> int(other)
+
+
 def signed_bounds(lo: int, hi: int) -> tuple[int, int]:
     """`(min, max)` of the smallest signed intbv holding `[lo, hi]` (always signed, even for lo >= 0)."""
     width = bit_width(min(int(lo), -1), int(hi))
@@ -61,7 +77,7 @@ class Emitter:
     def var(self, name: str, lo: int, hi: int) -> str:
         """Declare a signed variable covering `[lo, hi]` (widened to at least hold -1)."""
         vmin, vmax = signed_bounds(lo, hi)
-        return self._declare(name, f"intbv(0, min={vmin}, max={vmax})")
+        return self._declare(name, f"Var(0, min={vmin}, max={vmax})")
 
     def bits(self, name: str, width: int) -> str:
         """Declare an unsigned bit-vector variable of `width` bits (a packed bus being assembled)."""
@@ -134,6 +150,6 @@ def render(name: str, emitter: Emitter, ports: dict[str, Any], clocked: bool = T
     filename = f"<workbench.hw generated {name} {next(_counter)}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace: dict[str, Any] = {"block": block, "always_seq": always_seq, "always_comb": always_comb,
-                                 "intbv": intbv, "concat": concat}
+                                 "intbv": intbv, "Var": Var, "concat": concat}
     exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - generated hardware description
     return functools.partial(namespace[name], **ports)
