@@ -30,7 +30,8 @@ from workbench.nn_detectors import calibrated_export, calibrated_float  # noqa: 
 
 CANDIDATES = (("parabola", 2.0, "unit", 0.0), ("parabola", 3.0, "unit", 0.0), ("gaussian", 1.0, "unit", 0.0),
               ("gaussian", 1.5, "unit", 0.0), ("triangle", 2.0, "unit", 0.0), ("parabola", 2.0, "amplitude", 0.0),
-              ("parabola", 2.0, "unit", 0.1), ("parabola", 2.0, "unit", 1.0))
+              ("parabola", 2.0, "unit", 0.1), ("parabola", 2.0, "unit", 1.0), ("parabola", 2.0, "unit", 0.01),
+              ("parabola", 2.0, "unit", 0.03))
 """(target, width in px, height, weight of the head-position loss term)"""
 COLUMNS = ("target", "width", "height", "position_weight", "network", "rmse_px", "rmse_ci_low", "rmse_ci_high", "gross_error_rate", "miss_rate",
            "max_abs_s_curve_px", "best_val_loss")
