@@ -6,7 +6,7 @@ Outputs:
 - `models/<name>.keras`, `models/<name>.log.json` (training log), `models/qat_*.json` (qnn-int/1,
   only the main sweep, which the hdl stage reads), `models/ablation/` (ablation models);
 - `tables/accuracy_nn.csv` (columns of the classical table; TFLite rows are means over draws),
-  `tables/s_curve_nn.csv`, `tables/bitexact.csv` (Keras integer mode vs golden model),
+  `tables/s_curve_nn.csv`, `tables/bitexact_keras.csv` (Keras integer mode vs golden model),
   `tables/tflite_calibration.csv` (every representative-set size and draw), `tables/ablation.csv`,
   `tables/training.csv` (epochs, seconds per epoch, validation loss of every network);
 - `figures/rmse_vs_snr.png`, `figures/gross_vs_snr.png` (with the classical methods),
@@ -35,7 +35,6 @@ SETTINGS = {
              "ablation_bits": ["4/4", "2/2"], "ablation_modes": ["learned", "pow2", "pact"],
              "ablation_conditions": ["mixed", "snr_4", "snr_8", "snr_16"], "bitexact_profiles": 5000},
 }
-S_CURVE_CONDITION = "snr_16"
 BITEXACT_COLUMNS = ("model", "stage", "profiles", "compared", "mismatches")
 TFLITE_COLUMNS = ("size", "draw", "condition", "threshold", "rmse_px", "gross_error_rate", "miss_rate",
                   "false_alarm_rate", "n_good")
@@ -105,7 +104,8 @@ def run(ctx: StageContext) -> None:
         ctx.log.info("  %s: threshold %d, Keras integer vs golden mismatches %d", name, doc["head"]["threshold"],
                      bitexact_rows[-1]["mismatches"])
 
-    rows, curves = evaluation.evaluate(detectors, tests, seed=ctx.config.seed, s_curve_conditions=[S_CURVE_CONDITION])
+    rows, curves = evaluation.evaluate(detectors, tests, seed=ctx.config.seed,
+                                       s_curve_conditions=[evaluation.S_CURVE_CONDITION])
     tflite_rows, tflite_table = _tflite(float_run.model, train_set, empty_val, tests, s, ctx.config.seed)
     ablation = _ablation(train, val, config, folder / "ablation", empty_val, tests, s, input_bits, progress,
                          ctx.config.seed, sweep)
@@ -113,7 +113,7 @@ def run(ctx: StageContext) -> None:
     tables = ctx.out / "tables"
     evaluation.write_csv(rows + tflite_rows, tables / "accuracy_nn.csv")
     evaluation.write_csv(curves, tables / "s_curve_nn.csv", evaluation.S_CURVE_COLUMNS)
-    evaluation.write_csv(bitexact_rows, tables / "bitexact.csv", BITEXACT_COLUMNS)
+    evaluation.write_csv(bitexact_rows, tables / "bitexact_keras.csv", BITEXACT_COLUMNS)
     evaluation.write_csv(tflite_table, tables / "tflite_calibration.csv", TFLITE_COLUMNS)
     evaluation.write_csv(ablation, tables / "ablation.csv", ABLATION_COLUMNS)
     evaluation.write_csv(training_rows, tables / "training.csv", TRAINING_COLUMNS)
@@ -207,7 +207,8 @@ def _figures(ctx: StageContext, nn_rows: list[dict], curves: list[dict]) -> None
                              "RMSE vs SNR: classical, float, QAT and TFLite int8", ci=("rmse_ci_low", "rmse_ci_high"))
     plots.plot_metric_vs_snr(rows, "gross_error_rate", figures / "gross_vs_snr.png", "gross-error rate",
                              "Gross errors (> 1 px) vs SNR")
-    plots.plot_s_curves(curves, figures / "s_curve_nn.png", f"S-curve of the networks ({S_CURVE_CONDITION})")
+    plots.plot_s_curves(curves, figures / "s_curve_nn.png",
+                        f"S-curve of the networks ({evaluation.S_CURVE_CONDITION})")
     _plot_accuracy_vs_bits(nn_rows, figures / "accuracy_vs_bits.png")
 
 
