@@ -10,12 +10,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from workbench.signals import SWEEP_CONDITIONS  # noqa: E402
+from workbench.signals import SWEEP_CONDITIONS
 
 Row = dict[str, Any]
 MARKERS = "osD^v<>pPX*h"

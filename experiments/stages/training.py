@@ -214,9 +214,6 @@ def _figures(ctx: StageContext, nn_rows: list[dict], curves: list[dict]) -> None
 
 def _plot_accuracy_vs_bits(rows: list[dict], path: Path) -> None:
     """RMSE of every QAT network (by W/A bits) at a few SNRs, float and TFLite (500) as reference lines."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     conditions = [c for c in ("snr_4", "snr_8", "snr_16", "snr_32") if any(r["condition"] == c for r in rows)]

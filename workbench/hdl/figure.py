@@ -8,9 +8,6 @@ from workbench.hdl.estimates import PAPER_GPIX_PER_S
 
 def plot_hardware(rows: list[dict], path: Path) -> None:
     """Two panels (LUTs; estimated Gpixel/s with the paper's 4 Gpixel/s line) written as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (ax_luts, ax_rate) = plt.subplots(1, 2, figsize=(10, 4))
