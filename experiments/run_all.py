@@ -65,6 +65,7 @@ def make_logger(log_file: Path) -> logging.Logger:
     log = logging.getLogger("run_all")
     log.setLevel(logging.INFO)
     log.handlers.clear()
+    log.propagate = False  # TensorFlow installs a root handler: do not print every line twice
     fmt = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
     for handler in (logging.StreamHandler(sys.stdout), logging.FileHandler(log_file)):
         handler.setFormatter(fmt)
