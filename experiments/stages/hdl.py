@@ -7,7 +7,7 @@ when present, else the first in name order; full: all). Outputs:
 - `tables/bitexact_hdl.csv`: one row per model, lanes, simulator and stimulus (model, stage,
   lanes, profiles, compared, mismatches, seconds, clocks_per_s);
 - `tables/hardware.csv`: see workbench.hdl.table (Yosys, scaled and analytic rows);
-- `figures/hardware_lanes.png` and `hardware.md` (which lanes and bits are estimated to reach the
+- `figures/hardware_lanes.png` and `report/hardware.md` (which lanes and bits are estimated to reach the
   paper's 4 Gpixel/s, and at what cost).
 The stage fails (after writing its tables) if any testbench reports a mismatch.
 """
@@ -52,7 +52,7 @@ def summary(rows: list[dict]) -> str:
     """hardware.md: per network, the fewest lanes estimated to reach 4 Gpixel/s and their cost."""
     from workbench.hdl.estimates import PAPER_GPIX_PER_S
 
-    lines = ["# Hardware estimates", "",
+    lines = ["## Hardware estimates", "",
              "Clock estimates are pre-route (Yosys cell delays x a routing factor, capped at the part's "
              "fabric limit): a design is only *estimated to reach* a rate. No power or TOPS/W estimate: "
              "that needs Vivado's power report.", "",
@@ -128,7 +128,8 @@ def run(ctx: StageContext) -> None:
         writer.writerows(bitexact)
     write_rows(tables / "hardware.csv", hardware)
     plot_hardware(hardware, ctx.out / "figures" / "hardware_lanes.png")
-    (ctx.out / "hardware.md").write_text(summary(hardware))
+    (ctx.out / "report").mkdir(exist_ok=True)
+    (ctx.out / "report" / "hardware.md").write_text(summary(hardware))
     if failures:
         raise HdlVerificationError(f"HDL testbenches failed: {', '.join(failures)}")
 

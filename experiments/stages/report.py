@@ -132,7 +132,8 @@ def run(ctx: StageContext) -> None:
         plot_s_curves([c for c in curves if c["condition"] == S_CURVE_CONDITION], figures / "s_curve.png",
                       f"Bias against sub-pixel phase ({S_CURVE_CONDITION})"),
     ]
-    dep_figures = _files(ctx, "figures/*.png")  # run_all copies them next to REPORT.md
+    drawn = {path.name for path in made if path}
+    dep_figures = [path for path in _files(ctx, "figures/*.png") if path.name not in drawn]
     parts = [f"# qpeak-workbench results ({ctx.config.mode} mode, seed {ctx.config.seed})", "",
              setup_section(ctx), verdict_section(all_verdicts(rows, bitexact, hardware, classical.METHODS))]
     if rows:

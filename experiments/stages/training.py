@@ -9,8 +9,8 @@ Outputs:
   `tables/s_curve_nn.csv`, `tables/bitexact_keras.csv` (Keras integer mode vs golden model),
   `tables/tflite_calibration.csv` (every representative-set size and draw), `tables/ablation.csv`,
   `tables/training.csv` (epochs, seconds per epoch, validation loss of every network);
-- `figures/rmse_vs_snr.png`, `figures/gross_vs_snr.png` (with the classical methods),
-  `figures/accuracy_vs_bits.png`, `figures/s_curve_nn.png`.
+- `figures/accuracy_vs_bits.png`, `figures/s_curve_nn.png` (the comparisons against SNR with every
+  method are drawn by the report stage from the merged accuracy table).
 """
 from __future__ import annotations
 
@@ -196,17 +196,11 @@ def _ablation(train: Any, val: Any, config: Any, folder: Path, empty_val: np.nda
 
 
 def _figures(ctx: StageContext, nn_rows: list[dict], curves: list[dict]) -> None:
+    """The networks' own figures; the comparisons with every method against SNR are drawn by the
+    report stage from the merged accuracy table."""
     from workbench import evaluation, plots
 
-    classical_rows = []
-    for path in sorted((ctx.dep("classical") / "tables").glob("accuracy*.csv")):
-        classical_rows += evaluation.read_csv(path)
-    rows = [r for r in classical_rows + nn_rows if str(r["condition"]).startswith("snr_")]  # the SNR sweep only
     figures = ctx.out / "figures"
-    plots.plot_metric_vs_snr(rows, "rmse_px", figures / "rmse_vs_snr.png", "sub-pixel RMSE (px)",
-                             "RMSE vs SNR: classical, float, QAT and TFLite int8", ci=("rmse_ci_low", "rmse_ci_high"))
-    plots.plot_metric_vs_snr(rows, "gross_error_rate", figures / "gross_vs_snr.png", "gross-error rate",
-                             "Gross errors (> 1 px) vs SNR")
     plots.plot_s_curves(curves, figures / "s_curve_nn.png",
                         f"S-curve of the networks ({evaluation.S_CURVE_CONDITION})")
     _plot_accuracy_vs_bits(nn_rows, figures / "accuracy_vs_bits.png")
@@ -243,7 +237,7 @@ def _plot_accuracy_vs_bits(rows: list[dict], path: Path) -> None:
 STAGE = Stage(
     name="training",
     run=run,
-    depends=("datasets", "classical"),
+    depends=("datasets",),
     code=("workbench.qlayers", "workbench.models", "workbench.training", "workbench.integer_mode",
           "workbench.export", "workbench.nn_detectors", "workbench.tflite_baseline", "workbench.evaluation",
           "workbench.golden", "workbench.contract", "workbench.plots"),
