@@ -24,11 +24,11 @@ from workbench.pipeline import Stage, StageContext
 # GHDL's mcode backend runs the network top-level at only a few hundred clocks/s, so in the quick
 # run it checks the first `ghdl_profiles` profiles (Icarus checks all `profiles`).
 SETTINGS = {
-    "quick": {"models": 1, "prefer": ["qat_4-4"], "verify_lanes": [1, 4], "profiles": 200,
+    "quick": {"pipeline_stages": 3, "models": 1, "prefer": ["qat_4-4"], "verify_lanes": [1, 4], "profiles": 200,
               "ghdl_profiles": 16, "length": 256,
               "yosys_lanes": [1, 4], "scaled_lanes": [16, 32], "analytic_lanes": [],
               "stimuli": ["stimulus.txt", "stimulus_gaps.txt"], "yosys_timeout_s": 1800},
-    "full": {"models": None, "prefer": [], "verify_lanes": [1, 4, 16], "profiles": 500,
+    "full": {"pipeline_stages": 3, "models": None, "prefer": [], "verify_lanes": [1, 4, 16], "profiles": 500,
              "ghdl_profiles": 500, "length": 256,
              "yosys_lanes": [1, 2, 4, 8, 16, 32], "scaled_lanes": [], "analytic_lanes": [64],
              "stimuli": ["stimulus.txt", "stimulus_gaps.txt"], "yosys_timeout_s": 3600},
@@ -98,7 +98,7 @@ def run(ctx: StageContext) -> None:
         few = VectorSet(*(array[:s["ghdl_profiles"]] for array in
                           (vectors.profiles, vectors.scores, vectors.found, vectors.pos)))
         for lanes in s["verify_lanes"]:
-            design = network_design(network, lanes, length)
+            design = network_design(network, lanes, length, s["pipeline_stages"])
             package = write_package(design, ctx.out / "hdl" / f"{model}_p{lanes}", vectors,
                                     document=network.document)
             with tempfile.TemporaryDirectory(prefix="ghdl-vectors-") as tmp:
@@ -117,9 +117,11 @@ def run(ctx: StageContext) -> None:
                                      verdict.compared, verdict.mismatches, verdict.seconds)
                         if not verdict.passed or verdict.compared != checked.value_count:
                             failures.append(f"{model} P={lanes} {stage}")
-        hardware += hardware_rows(model, network, lambda p, net=network: network_design(net, p, length),
+        hardware += hardware_rows(model, network,
+                                  lambda p, net=network: network_design(net, p, length, s["pipeline_stages"]),
                                   yosys_lanes=tuple(s["yosys_lanes"]), scaled_lanes=tuple(s["scaled_lanes"]),
-                                  analytic_lanes=tuple(s["analytic_lanes"]), timeout_s=s["yosys_timeout_s"])
+                                  analytic_lanes=tuple(s["analytic_lanes"]), timeout_s=s["yosys_timeout_s"],
+                                  pipeline_stages=s["pipeline_stages"])
     tables = ctx.out / "tables"
     tables.mkdir(parents=True, exist_ok=True)
     with (tables / "bitexact_hdl.csv").open("w", newline="") as handle:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from workbench.hdl.network import DEFAULT_PIPELINE_STAGES
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `hdl` sub-command."""
@@ -16,6 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", type=Path, required=True, help="qnn-int/1 JSON document")
     parser.add_argument("--lanes", type=int, default=1, help="pixels per clock P (default 1)")
     parser.add_argument("--out", type=Path, required=True, help="output folder (replaced)")
+    parser.add_argument("--pipeline", type=int, default=DEFAULT_PIPELINE_STAGES,
+                        help=f"register stages per adder tree (default {DEFAULT_PIPELINE_STAGES})")
     parser.add_argument("--length", type=int, default=256, help="profile length L, a multiple of P (default 256)")
     parser.add_argument("--profiles", type=int, default=200, help="test profiles in the vectors (default 200)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the test profiles")
@@ -39,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from workbench.hdl.vivado import DEFAULT_CLOCK_MHZ, DEFAULT_PART
 
     network = load_network(args.model)
-    design = network_design(network, args.lanes, args.length)
+    design = network_design(network, args.lanes, args.length, args.pipeline)
     profiles = stress_profiles(np.random.default_rng(args.seed), args.profiles, args.length, network.input_bits)
     package = write_package(design, args.out, golden_vectors(network, profiles), document=network.document,
                             part=args.part or DEFAULT_PART, clock_mhz=args.clock_mhz or DEFAULT_CLOCK_MHZ)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from workbench.hdl.network import DEFAULT_PIPELINE_STAGES
+
 
 def _lanes(text: str) -> tuple[int, ...]:
     return tuple(int(item) for item in text.split(",") if item.strip())
@@ -21,6 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--lanes", type=_lanes, default=(1,), help="lane counts to synthesise, e.g. 1,4")
     parser.add_argument("--scaled", type=_lanes, default=(), help="lane counts to extrapolate from the Yosys runs")
     parser.add_argument("--analytic", type=_lanes, default=(), help="lane counts from the analytic model only")
+    parser.add_argument("--pipeline", type=int, default=DEFAULT_PIPELINE_STAGES,
+                        help=f"register stages per adder tree (default {DEFAULT_PIPELINE_STAGES})")
     parser.add_argument("--length", type=int, default=256, help="profile length L (default 256)")
     parser.add_argument("--part", default=None, help="part whose speed grade caps the clock (default xc7k160tffg676-2)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per Yosys run (default 900)")
@@ -38,9 +42,9 @@ def run(args: argparse.Namespace) -> int:
 
     network = load_network(args.model)
     part = args.part or DEFAULT_PART
-    rows = hardware_rows(args.model.stem, network, lambda lanes: network_design(network, lanes, args.length),
+    rows = hardware_rows(args.model.stem, network, lambda lanes: network_design(network, lanes, args.length, args.pipeline),
                          yosys_lanes=args.lanes, scaled_lanes=args.scaled, analytic_lanes=args.analytic,
-                         part=part, timeout_s=args.timeout)
+                         part=part, timeout_s=args.timeout, pipeline_stages=args.pipeline)
     print(f"{'lanes':>5} {'method':>12} {'LUT':>7} {'FF':>7} {'CARRY4':>6} {'DSP':>4} {'BRAM':>5} "
           f"{'LUT an.':>7} {'f_est MHz':>9} {'Gpix/s':>7} {'TOPS':>7}")
     for r in rows:

@@ -28,9 +28,11 @@ def synthesize_design(design: StreamDesign, *, timeout_s: float = 900,
 def hardware_rows(model: str, network: Network, make_design: Callable[[int], StreamDesign], *,
                   yosys_lanes: tuple[int, ...], scaled_lanes: tuple[int, ...] = (),
                   analytic_lanes: tuple[int, ...] = (), part: str = DEFAULT_PART,
-                  timeout_s: float = 900, cache_dir: Path | None = DEFAULT_CACHE) -> list[dict]:
+                  timeout_s: float = 900, cache_dir: Path | None = DEFAULT_CACHE,
+                  pipeline_stages: int | None = None) -> list[dict]:
     """Rows for one network: `yosys` at `yosys_lanes`, `yosys-scaled` (from those) at
-    `scaled_lanes`, `analytic` at `analytic_lanes`. `make_design(P)` builds the top-level."""
+    `scaled_lanes`, `analytic` at `analytic_lanes`. `make_design(P)` builds the top-level;
+    `pipeline_stages` (the one it uses) is recorded in every row."""
     rows = [yosys_row(model, network, lanes,
                       synthesize_design(make_design(lanes), timeout_s=timeout_s, cache_dir=cache_dir), part)
             for lanes in yosys_lanes]
@@ -39,4 +41,6 @@ def hardware_rows(model: str, network: Network, make_design: Callable[[int], Str
         rows += [scaled_row(model, network, lanes, measured, part) for lanes in scaled_lanes]
     f_est = max(measured, key=lambda r: r["lanes"])["f_est_mhz"] if measured else None
     rows += [analytic_row(model, network, lanes, f_est, part) for lanes in analytic_lanes]
+    for row in rows:
+        row["pipeline_stages"] = pipeline_stages
     return sorted(rows, key=lambda r: (r["lanes"], r["method"]))
