@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -52,6 +52,15 @@ def _number(value: Any) -> float:
     return float(value) if value not in (None, "") else float("nan")
 
 
+def _per_method(rows: list[Row], x_key: str) -> Iterator[tuple[str, dict, list[Row]]]:
+    """(label, line style, rows sorted by `x_key`) for every method label, in first-seen order."""
+    labels = _labels(rows)
+    styles = _styles(labels)
+    for label in labels:
+        yield label, styles[label], sorted((r for r in rows if method_label(r) == label),
+                                           key=lambda r: _number(r[x_key]))
+
+
 def plot_metric_vs_snr(rows: list[Row], metric: str, path: Path | str, ylabel: str, title: str,
                        ci: tuple[str, str] | None = None, log_y: bool = True,
                        conditions: Iterable[str] = SWEEP_CONDITIONS) -> Path | None:
@@ -60,11 +69,8 @@ def plot_metric_vs_snr(rows: list[Row], metric: str, path: Path | str, ylabel: s
     sweep = [r for r in rows if r["condition"] in wanted and not math.isnan(_number(r.get("snr")))]
     if not sweep:
         return None
-    labels = _labels(sweep)
-    styles = _styles(labels)
     fig, ax = plt.subplots(figsize=(8.5, 4.8))
-    for label in labels:
-        mine = sorted((r for r in sweep if method_label(r) == label), key=lambda r: _number(r["snr"]))
+    for label, style, mine in _per_method(sweep, "snr"):
         snr = np.array([_number(r["snr"]) for r in mine])
         y = np.array([_number(r[metric]) for r in mine])
         if log_y:
@@ -74,7 +80,7 @@ def plot_metric_vs_snr(rows: list[Row], metric: str, path: Path | str, ylabel: s
             low = np.array([_number(r[ci[0]]) for r in mine])
             high = np.array([_number(r[ci[1]]) for r in mine])
             err = np.vstack([np.clip(y - low, 0, None), np.clip(high - y, 0, None)])
-        ax.errorbar(snr, y, yerr=err, label=label, capsize=2, markersize=4, linewidth=1.2, **styles[label])
+        ax.errorbar(snr, y, yerr=err, label=label, capsize=2, markersize=4, linewidth=1.2, **style)
     ax.set_xscale("log", base=2)
     ax.set_xticks(sorted({_number(r["snr"]) for r in sweep}))
     ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
@@ -89,13 +95,10 @@ def plot_s_curves(rows: list[Row], path: Path | str, title: str) -> Path | None:
     """Bias against sub-pixel phase, one line per method (rows of `S_CURVE_COLUMNS`); None if none."""
     if not rows:
         return None
-    labels = _labels(rows)
-    styles = _styles(labels)
     fig, ax = plt.subplots(figsize=(8.5, 4.8))
-    for label in labels:
-        mine = sorted((r for r in rows if method_label(r) == label), key=lambda r: _number(r["phase"]))
+    for label, style, mine in _per_method(rows, "phase"):
         ax.plot([_number(r["phase"]) for r in mine], [_number(r["bias_px"]) for r in mine],
-                label=label, markersize=4, linewidth=1.2, **styles[label])
+                label=label, markersize=4, linewidth=1.2, **style)
     ax.axhline(0.0, color="black", linewidth=0.8)
     ax.set_xlim(-0.5, 0.5)
     ax.set_xlabel("sub-pixel phase of the true centre (px)")
