@@ -35,7 +35,7 @@ def network_methods(models_dir: Path, calibration: np.ndarray) -> dict[str, tupl
 
     doc_path = pick_document(models_dir)
     network = load_network(doc_path)
-    float_model = keras.models.load_model(models_dir / "float.keras")
+    float_model = keras.models.load_model(models_dir / "float.keras", compile=False)
     integer_model = integer_mode.model_from_document(network.document)
     runner = Int8Runner(convert_int8(float_model, calibration))
 

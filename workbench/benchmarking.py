@@ -11,12 +11,13 @@ import numpy as np
 Batch = Callable[[np.ndarray], object]
 
 THROUGHPUT_COLUMNS = ("method", "kind", "batch_size", "profiles", "repeats", "median_s", "min_s", "max_s",
-                      "profiles_per_s", "pixels_per_s")
+                      "profiles_per_s", "pixels_per_s", "cycles_per_s")
 
 
 @dataclass(frozen=True)
 class Timing:
-    """Seconds of each repeat of processing `profiles` profiles at `batch_size`."""
+    """Seconds of each repeat of processing `profiles` profiles at `batch_size` (simulators: `cycles`
+    clock cycles per repeat)."""
 
     method: str
     kind: str
@@ -24,6 +25,7 @@ class Timing:
     profiles: int
     length: int
     seconds: tuple[float, ...]
+    cycles: int | None = None
 
     def row(self) -> dict[str, object]:
         """A row of `tables/throughput.csv`."""
@@ -32,7 +34,8 @@ class Timing:
         return {"method": self.method, "kind": self.kind, "batch_size": self.batch_size,
                 "profiles": self.profiles, "repeats": len(self.seconds), "median_s": median,
                 "min_s": min(self.seconds), "max_s": max(self.seconds), "profiles_per_s": rate,
-                "pixels_per_s": rate * self.length}
+                "pixels_per_s": rate * self.length,
+                "cycles_per_s": self.cycles / median if self.cycles is not None else None}
 
 
 def time_batches(method: str, kind: str, run: Batch, profiles: np.ndarray, batch_size: int,

@@ -1,19 +1,33 @@
-"""Stage `benchmarks`: CPU throughput of every detector, side by side, on the same test profiles.
+"""Stage `benchmarks`: CPU throughput of every detector and speed of every hardware simulator.
 
 Runs `experiments/bench_inference.py` on the trained models (golden model, Keras float and integer
-mode, TFLite int8, classical detectors) at batch sizes 1 and 1024, medians of repeated runs; writes
-`tables/throughput.csv` and `report/benchmarks.md`.
+mode, TFLite int8, classical detectors) at batch sizes 1 and 1024 on the same test profiles, and
+`experiments/bench_simulators.py` (MyHDL, GHDL, Icarus on the same design and profiles); medians
+of repeated runs. Writes `tables/throughput.csv` and `report/benchmarks.md`.
 """
 from __future__ import annotations
 
 import csv
 
-from experiments import bench_inference
+from experiments import bench_inference, bench_simulators
+from workbench.artifacts import pick_document
+from workbench.contract import load_network
 from workbench.datasets import load_stage_splits
 from workbench.pipeline import Stage, StageContext
 
 
+def _simulators_markdown(rows: list[dict]) -> str:
+    lines = ["", "Hardware simulation speed (same design and profiles in each simulator; GHDL and Icarus "
+             "times include analysis and start-up):", "",
+             "| simulator | profiles | cycles/s | pixels/s |", "|---|---|---|---|"]
+    lines += [f"| {r['method']} | {r['profiles']} | {float(r['cycles_per_s']):.0f} | {float(r['pixels_per_s']):.0f} |"
+              for r in rows]
+    return "\n".join(lines) + "\n"
+
+
 def _markdown(rows: list[dict]) -> str:
+    simulators = [r for r in rows if r["kind"] == "hdl simulator"]
+    rows = [r for r in rows if r["kind"] != "hdl simulator"]
     sizes = sorted({int(r["batch_size"]) for r in rows})
     lines = ["## Throughput on this CPU", "",
              "Median of repeated runs, every method timed in the same run on the same profiles "
@@ -26,7 +40,7 @@ def _markdown(rows: list[dict]) -> str:
         kind = next(r["kind"] for r in rows if r["method"] == method)
         lines.append(f"| {method} | {kind} | " + " | ".join(f"{cells[s]:.3g}" if s in cells else "-" for s in sizes)
                      + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + _simulators_markdown(simulators)
 
 
 def run(ctx: StageContext) -> None:
@@ -34,8 +48,13 @@ def run(ctx: StageContext) -> None:
     splits = load_stage_splits(ctx.dep("datasets"))
     profiles = splits.test["mixed"].profiles[:s["profiles"]]
     calibration = splits.train.profiles[:100]
-    bench_inference.run(ctx.dep("training") / "models", profiles, calibration, ctx.out, repeats=s["repeats"],
-                        batch_sizes=tuple(s["batch_sizes"]), single_profiles=s["single_profiles"])
+    models = ctx.dep("training") / "models"
+    methods = {**bench_inference.network_methods(models, calibration), **bench_inference.classical_methods()}
+    timings = bench_inference.measure(methods, profiles, tuple(s["batch_sizes"]), s["repeats"], s["single_profiles"])
+    network = load_network(pick_document(models))
+    for lanes in s["simulator_lanes"]:
+        timings += bench_simulators.measure(network, profiles[:s["simulator_profiles"]], lanes, s["repeats"])
+    bench_inference.write_csv(timings, ctx.out / "tables" / "throughput.csv")
     with (ctx.out / "tables" / "throughput.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     (ctx.out / "report").mkdir(exist_ok=True)
@@ -46,9 +65,12 @@ STAGE = Stage(
     name="benchmarks",
     run=run,
     depends=("datasets", "training"),
-    code=("experiments.bench_inference", "workbench.artifacts", "workbench.benchmarking", "workbench.golden", "workbench.classical",
+    code=("experiments.bench_inference", "experiments.bench_simulators", "workbench.artifacts", "workbench.hw",
+          "workbench.hdl", "workbench.benchmarking", "workbench.golden", "workbench.classical",
           "workbench.integer_mode", "workbench.tflite_baseline", "workbench.nn_detectors"),
     description="CPU throughput of every detector",
-    settings={"quick": {"profiles": 1024, "single_profiles": 64, "repeats": 5, "batch_sizes": [1, 1024]},
-              "full": {"profiles": 4096, "single_profiles": 256, "repeats": 7, "batch_sizes": [1, 1024]}},
+    settings={"quick": {"profiles": 1024, "single_profiles": 64, "repeats": 5, "batch_sizes": [1, 1024],
+                        "simulator_lanes": [1], "simulator_profiles": 2},
+              "full": {"profiles": 4096, "single_profiles": 256, "repeats": 7, "batch_sizes": [1, 1024],
+                       "simulator_lanes": [1, 4], "simulator_profiles": 8}},
 )

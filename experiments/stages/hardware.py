@@ -1,6 +1,6 @@
 """Stage `hardware`: the MyHDL streaming hardware of a trained model, simulated cycle by cycle.
 
-Drives test profiles through `workbench.hw` (one beat per clock, then with random gaps in `tvalid`)
+Drives test profiles through `workbench.hw` (with the pipelining the HDL flow uses; one beat per clock, then with random gaps in `tvalid`)
 for each lane count and compares every score and every `(found, pos)` with the golden model.
 Writes `tables/bitexact_myhdl.csv` (model, stage, lanes, profiles, compared, mismatches, seconds,
 clocks_per_s), `tables/latency.csv` and `report/hardware_sim.md`. Fails on any mismatch.
@@ -48,6 +48,7 @@ def _markdown(bitexact: list[dict], latency: list[dict]) -> str:
 def run(ctx: StageContext) -> None:
     from workbench.contract import load_network
     from workbench.hw.harness import compare, latencies, run_design
+    from workbench.hdl.network import DEFAULT_PIPELINE_STAGES
     from workbench.hw.top import build_top
 
     s = ctx.settings
@@ -56,7 +57,7 @@ def run(ctx: StageContext) -> None:
     profiles = load_stage_splits(ctx.dep("datasets")).test["mixed"].profiles[:s["profiles"]]
     bitexact, latency = [], []
     for lanes in s["lanes"]:
-        design = build_top(network, lanes, profiles.shape[1])
+        design = build_top(network, lanes, profiles.shape[1], pipeline_stages=DEFAULT_PIPELINE_STAGES)
         for stage, gaps in (("myhdl-back-to-back", 0.0), ("myhdl-gaps", s["gap_probability"])):
             sim = run_design(design, profiles, gap_probability=gaps, seed=ctx.config.seed)
             result = compare(design, profiles, sim)
