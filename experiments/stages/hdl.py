@@ -13,7 +13,6 @@ The stage fails (after writing its tables) if any testbench reports a mismatch.
 """
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
@@ -38,12 +37,9 @@ BITEXACT_COLUMNS = ("model", "stage", "lanes", "profiles", "compared", "mismatch
 
 def trained_models(folder: Path, limit: int | None, prefer: list[str]) -> list[Path]:
     """The qnn-int/1 documents in `folder`: the `prefer`red names first, then name order; at most `limit`."""
-    from workbench.errors import ConfigError
+    from workbench.artifacts import documents
 
-    found = [path for path in sorted(folder.glob("*.json"))
-             if json.loads(path.read_text()).get("format") == "qnn-int/1"]
-    if not found:
-        raise ConfigError(f"no qnn-int/1 model (*.json) in {folder}")
+    found = documents(folder)
     found.sort(key=lambda path: prefer.index(path.stem) if path.stem in prefer else len(prefer))
     return found[:limit] if limit else found
 
@@ -140,7 +136,7 @@ STAGE = Stage(
     name="hdl",
     run=run,
     depends=("training",),
-    code=("workbench.hdl", "workbench.hw", "workbench.contract", "workbench.golden"),
+    code=("workbench.hdl", "workbench.hw", "workbench.contract", "workbench.golden", "workbench.artifacts"),
     description="VHDL/Verilog, GHDL/Icarus bit-exactness, Yosys estimates",
     settings=SETTINGS,
 )
