@@ -27,13 +27,13 @@ def measure(network: Network, profiles: np.ndarray, lanes: int, repeats: int) ->
     """Median-able timings of MyHDL, GHDL and Icarus on the same design and profiles."""
     from tqdm import tqdm
 
-    from workbench.hdl.network import DEFAULT_PIPELINE_STAGES, network_design
+    from workbench.hdl.network import network_design
     from workbench.hdl.package import write_package
     from workbench.hdl.simulators import require_pass
     from workbench.hdl.vectors import golden_vectors
     from workbench.hdl.verify import run_testbench
     from workbench.hw.harness import run_design
-    from workbench.hw.top import build_top
+    from workbench.hw.top import DEFAULT_PIPELINE_STAGES, build_top
 
     n, length = profiles.shape
     top = build_top(network, lanes, length, pipeline_stages=DEFAULT_PIPELINE_STAGES)

@@ -48,8 +48,7 @@ def _markdown(bitexact: list[dict], latency: list[dict]) -> str:
 def run(ctx: StageContext) -> None:
     from workbench.contract import load_network
     from workbench.hw.harness import compare, latencies, run_design
-    from workbench.hdl.network import DEFAULT_PIPELINE_STAGES
-    from workbench.hw.top import build_top
+    from workbench.hw.top import DEFAULT_PIPELINE_STAGES, build_top
 
     s = ctx.settings
     doc_path = pick_document(ctx.dep("training") / "models")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from workbench.hdl.network import DEFAULT_PIPELINE_STAGES
+from workbench.hw.top import DEFAULT_PIPELINE_STAGES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

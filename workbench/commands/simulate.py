@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from workbench.hw.top import DEFAULT_PIPELINE_STAGES
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `simulate` sub-command."""
@@ -22,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of --preset profiles and of --gaps")
     parser.add_argument("--lanes", type=int, default=1, help="pixels per clock P, 1..32 (default 1)")
     parser.add_argument("--profiles", type=int, default=20, help="profiles to simulate (default 20)")
-    parser.add_argument("--pipeline", type=int, default=1, help="register stages per adder tree (default 1)")
+    parser.add_argument("--pipeline", type=int, default=DEFAULT_PIPELINE_STAGES,
+                        help=f"register stages per adder tree (default {DEFAULT_PIPELINE_STAGES}, as the HDL)")
     parser.add_argument("--gaps", type=float, default=0.0, help="probability of an idle cycle before a beat")
     parser.add_argument("--vcd", type=Path, default=None, help="write a VCD trace (GTKWave) here")
     parser.set_defaults(func=run)

@@ -3,15 +3,12 @@ from __future__ import annotations
 
 from workbench.contract import Network
 from workbench.hdl.design import StreamDesign
-
-DEFAULT_PIPELINE_STAGES = 3  # register stages per adder tree: Yosys estimates 188 MHz for qat_4-4 (118 with 1)
+from workbench.hw.top import DEFAULT_PIPELINE_STAGES, build_top
 
 
 def network_design(network: Network, lanes: int, profile_length: int,
                    pipeline_stages: int = DEFAULT_PIPELINE_STAGES) -> StreamDesign:
     """The peak detector for `network` at `lanes` pixels per clock (profiles of `profile_length`)."""
-    from workbench.hw.top import build_top
-
     top = build_top(network, lanes, profile_length, pipeline_stages=pipeline_stages)
     return StreamDesign(name=top.name, lanes=top.lanes, profile_length=top.profile_length, in_bits=top.in_bits,
                         score_bits=top.score_bits, pos_bits=top.pos_bits, frac_bits=top.frac_bits,
