@@ -77,15 +77,10 @@ def measure(methods: dict[str, tuple[str, object]], profiles: np.ndarray, batch_
 
 
 def write_csv(timings: list[Timing], path: Path) -> None:
-    """Rows of `tables/throughput.csv`."""
-    import csv
+    """Rows of `tables/throughput.csv` (written atomically)."""
+    from workbench import evaluation
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=THROUGHPUT_COLUMNS)
-        writer.writeheader()
-        for timing in timings:
-            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in timing.row().items()})
+    evaluation.write_csv([timing.row() for timing in timings], path, THROUGHPUT_COLUMNS)
 
 
 def run(models_dir: Path, profiles: np.ndarray, calibration: np.ndarray, out: Path, *, repeats: int = 5,

@@ -25,6 +25,8 @@ from workbench.signals import preset_snr
 ACCURACY_COLUMNS = ("method", "bits", "condition", "snr", "n", "rmse_px", "rmse_ci_low", "rmse_ci_high",
                     "bias_px", "gross_error_rate", "miss_rate", "false_alarm_rate", "n_empty", "n_good")
 S_CURVE_COLUMNS = ("method", "bits", "condition", "phase", "bias_px", "count")
+# every comparison with the golden model (Keras integer mode, MyHDL, GHDL, Icarus), merged by the report
+BITEXACT_COLUMNS = ("model", "stage", "lanes", "profiles", "compared", "mismatches", "seconds", "clocks_per_s")
 S_CURVE_BINS = 20
 S_CURVE_CONDITION = "snr_64"  # the S-curve's condition: systematic errors stand out above the noise
 Row = dict[str, Any]

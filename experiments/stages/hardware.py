@@ -7,27 +7,16 @@ clocks_per_s), `tables/latency.csv` and `report/hardware_sim.md`. Fails on any m
 """
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import numpy as np
 
 from workbench.artifacts import pick_document
 from workbench.datasets import load_stage_splits
 from workbench.errors import WorkbenchError
+from workbench.evaluation import BITEXACT_COLUMNS, write_csv
 from workbench.pipeline import Stage, StageContext
 
-BITEXACT_COLUMNS = ("model", "stage", "lanes", "profiles", "compared", "mismatches", "seconds", "clocks_per_s")
 LATENCY_COLUMNS = ("model", "lanes", "score_latency_cycles", "result_latency_cycles", "cycles_per_profile",
                    "beats_per_profile")
-
-
-def _write(rows: list[dict], columns: tuple[str, ...], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def _markdown(bitexact: list[dict], latency: list[dict]) -> str:
@@ -73,8 +62,8 @@ def run(ctx: StageContext) -> None:
                                 "result_latency_cycles": sorted(set(result_lat)),
                                 "cycles_per_profile": sorted(set(spacing.tolist())),
                                 "beats_per_profile": design.beats_per_profile})
-    _write(bitexact, BITEXACT_COLUMNS, ctx.out / "tables" / "bitexact_myhdl.csv")
-    _write(latency, LATENCY_COLUMNS, ctx.out / "tables" / "latency.csv")
+    write_csv(bitexact, ctx.out / "tables" / "bitexact_myhdl.csv", BITEXACT_COLUMNS)
+    write_csv(latency, ctx.out / "tables" / "latency.csv", LATENCY_COLUMNS)
     (ctx.out / "report").mkdir(exist_ok=True)
     (ctx.out / "report" / "hardware_sim.md").write_text(_markdown(bitexact, latency))
     failed = [r for r in bitexact if r["mismatches"] or not r["compared"]]

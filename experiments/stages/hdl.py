@@ -32,7 +32,6 @@ SETTINGS = {
              "yosys_lanes": [1, 2, 4, 8, 16, 32], "scaled_lanes": [], "analytic_lanes": [64],
              "stimuli": ["stimulus.txt", "stimulus_gaps.txt"], "yosys_timeout_s": 3600},
 }
-BITEXACT_COLUMNS = ("model", "stage", "lanes", "profiles", "compared", "mismatches", "seconds", "clocks_per_s")
 
 
 def trained_models(folder: Path, limit: int | None, prefer: list[str]) -> list[Path]:
@@ -70,9 +69,8 @@ def summary(rows: list[dict]) -> str:
 
 def run(ctx: StageContext) -> None:
     """Generate, verify and estimate (see the module docstring)."""
-    import csv
-
     from workbench.contract import load_network
+    from workbench.evaluation import BITEXACT_COLUMNS, write_csv
     from workbench.hdl.figure import plot_hardware
     from workbench.hdl.hardware import hardware_rows
     from workbench.hdl.network import network_design
@@ -119,11 +117,7 @@ def run(ctx: StageContext) -> None:
                                   analytic_lanes=tuple(s["analytic_lanes"]), timeout_s=s["yosys_timeout_s"],
                                   pipeline_stages=s["pipeline_stages"])
     tables = ctx.out / "tables"
-    tables.mkdir(parents=True, exist_ok=True)
-    with (tables / "bitexact_hdl.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=BITEXACT_COLUMNS)
-        writer.writeheader()
-        writer.writerows(bitexact)
+    write_csv(bitexact, tables / "bitexact_hdl.csv", BITEXACT_COLUMNS)
     write_rows(tables / "hardware.csv", hardware)
     plot_hardware(hardware, ctx.out / "figures" / "hardware_lanes.png")
     (ctx.out / "report").mkdir(exist_ok=True)

@@ -13,7 +13,8 @@ import math
 from pathlib import Path
 
 from workbench import classical
-from workbench.evaluation import ACCURACY_COLUMNS, S_CURVE_COLUMNS, S_CURVE_CONDITION, merge_csv, read_csv
+from workbench.evaluation import (ACCURACY_COLUMNS, BITEXACT_COLUMNS, S_CURVE_COLUMNS, S_CURVE_CONDITION, merge_csv,
+                                  read_csv)
 from workbench.goals import Verdict, all_verdicts
 from workbench.pipeline import Stage, StageContext
 from workbench.plots import method_label, plot_metric_vs_snr, plot_s_curves
@@ -65,9 +66,6 @@ def accuracy_section(rows: list[dict]) -> str:
         "### False-alarm rate on the empty test profiles", "",
         pivot_markdown(rows, conditions, lambda r: _cell(r["false_alarm_rate"])),
     ])
-
-
-BITEXACT_COLUMNS = ("model", "stage", "lanes", "profiles", "compared", "mismatches", "seconds", "clocks_per_s")
 
 
 def setup_section(ctx: StageContext) -> str:

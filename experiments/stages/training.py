@@ -35,7 +35,6 @@ SETTINGS = {
              "ablation_bits": ["4/4", "2/2"], "ablation_modes": ["learned", "pow2", "pact"],
              "ablation_conditions": ["mixed", "snr_4", "snr_8", "snr_16"], "bitexact_profiles": 5000},
 }
-BITEXACT_COLUMNS = ("model", "stage", "profiles", "compared", "mismatches")
 TFLITE_COLUMNS = ("size", "draw", "condition", "threshold", "rmse_px", "gross_error_rate", "miss_rate",
                   "false_alarm_rate", "n_good")
 ABLATION_COLUMNS = ("scale_mode", "bits", "condition", "rmse_px", "rmse_ci_low", "rmse_ci_high",
@@ -113,7 +112,7 @@ def run(ctx: StageContext) -> None:
     tables = ctx.out / "tables"
     evaluation.write_csv(rows + tflite_rows, tables / "accuracy_nn.csv")
     evaluation.write_csv(curves, tables / "s_curve_nn.csv", evaluation.S_CURVE_COLUMNS)
-    evaluation.write_csv(bitexact_rows, tables / "bitexact_keras.csv", BITEXACT_COLUMNS)
+    evaluation.write_csv(bitexact_rows, tables / "bitexact_keras.csv", evaluation.BITEXACT_COLUMNS)
     evaluation.write_csv(tflite_table, tables / "tflite_calibration.csv", TFLITE_COLUMNS)
     evaluation.write_csv(ablation, tables / "ablation.csv", ABLATION_COLUMNS)
     evaluation.write_csv(training_rows, tables / "training.csv", TRAINING_COLUMNS)
