@@ -81,16 +81,28 @@ def test_train_and_export_commands(tmp_path):
     assert main(["export", str(tmp_path / "missing.keras")]) == 2
 
 
-def test_peak_loss_position_term_is_zero_on_the_target_and_serializes():
+def test_peak_loss_position_term_is_the_vertex_error_and_serializes():
     from workbench.training import PeakLoss
 
-    config = TrainConfig(position_weight=1.0)
+    config = TrainConfig(position_weight=1.0, position_min_snr=0.0)
     profiles, truth = tiny_data(64, 4)
     data = training_data(profiles, truth, config)
     assert data.targets.shape == (*profiles.shape, 3)
-    assert data.targets[..., 1].sum() == (~truth["empty"]).sum()
+    line = ~truth["empty"]
+    assert data.targets[..., 1].sum() == line.sum()
     loss = PeakLoss(1.0)
-    exact = float(loss(data.targets, data.targets[..., :1]))
-    shifted = float(loss(data.targets, np.roll(data.targets[..., :1], 1, axis=1)))
-    assert exact == pytest.approx(0.0, abs=1e-6) and shifted > 0.1
+    assert float(loss(data.targets, data.targets[..., :1])) == pytest.approx(0.0, abs=1e-6)
+    # a unit parabola centred 0.1 px off: the term is the vertex error squared, per line profile
+    shifted = score_targets(np.where(line, truth["centre"] + 0.1, np.nan), truth["empty"], profiles.shape[1])
+    mse = float(np.mean(np.square(shifted - data.targets[..., 0])))
+    expected = mse + 0.01 * line.sum() / len(line)
+    assert float(loss(data.targets, shifted[..., None])) == pytest.approx(expected, rel=1e-3)
     assert PeakLoss.from_config(loss.get_config()).position_weight == 1.0
+
+
+def test_position_term_covers_only_lines_at_or_above_the_minimum_snr():
+    profiles, truth = tiny_data(64, 4)
+    clear = ~truth["empty"] & (truth["snr"] >= 8.0)
+    assert 0 < clear.sum() < (~truth["empty"]).sum()
+    mask = training_data(profiles, truth, TrainConfig(position_min_snr=8.0)).targets[..., 1]
+    np.testing.assert_array_equal(mask.sum(axis=1), clear.astype(np.float32))

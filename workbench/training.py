@@ -1,8 +1,9 @@
 """Training of the float and quantization-aware peak detectors: targets, loss, fitting, snapping.
 
 The score target is a function of the distance to the true centre, sampled at every pixel, fitted
-with mean squared error (optionally plus a term on the head's parabolic sub-pixel offset, `PeakLoss`);
-empty profiles have an all-zero target. `parabola` (`max(0, 1 - (d/w)^2)`,
+with mean squared error plus `position_weight` times a term that pins the head's parabolic vertex to
+the true centre on lines of SNR >= `position_min_snr` (`PeakLoss`); empty profiles have an all-zero
+target. `parabola` (`max(0, 1 - (d/w)^2)`,
 w = 2 px by default) is the default: for |d| < w - 1 the head's 3-point parabolic refinement
 reproduces the centre exactly from it, so the target leaves no S-curve of its own (`docs/training.md`
 gives the validation numbers behind the choice).
@@ -48,7 +49,8 @@ class TrainConfig:
     target: str = "parabola"
     target_width: float = 2.0
     target_height: str = "unit"
-    position_weight: float = 0.0
+    position_weight: float = 0.1
+    position_min_snr: float = 8.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -58,8 +60,10 @@ class TrainConfig:
             raise ConfigError(f"target_height {self.target_height!r}; allowed: {list(HEIGHTS)}")
         if self.epochs < 1 or self.batch_size < 1 or self.finetune_epochs < 0 or self.patience < 1:
             raise ConfigError(f"epochs, batch_size and patience must be >= 1, finetune_epochs >= 0: {self}")
-        if not self.target_width > 0 or not self.learning_rate > 0 or self.position_weight < 0:
+        if not self.target_width > 0 or not self.learning_rate > 0:
             raise ConfigError(f"target_width and learning_rate must be positive: {self}")
+        if self.position_weight < 0 or self.position_min_snr < 0:
+            raise ConfigError(f"position_weight and position_min_snr must be >= 0: {self}")
 
 
 @dataclass
@@ -121,17 +125,24 @@ def training_data(profiles: np.ndarray, truth: dict[str, np.ndarray], config: Tr
     line = ~np.asarray(truth["empty"], dtype=bool) & np.isfinite(truth["centre"])
     centre = np.where(line, truth["centre"], 0.0)
     nearest = np.clip(np.floor(centre + 0.5), 1, max(length - 2, 1)).astype(np.int64)
+    clear = line & (np.nan_to_num(np.asarray(truth.get("snr", np.full(len(profiles), np.inf)), dtype=np.float64),
+                                  nan=0.0) >= config.position_min_snr)
     mask = np.zeros_like(targets)
-    mask[np.flatnonzero(line), nearest[line]] = 1.0
+    mask[np.flatnonzero(clear), nearest[clear]] = 1.0
     offset = np.where(mask > 0, (centre - nearest)[:, None], 0.0).astype(np.float32)
     return TrainingData(profiles.astype(np.float32)[:, :, None], np.stack([targets, mask, offset], axis=-1))
 
 
 @keras.saving.register_keras_serializable(package="qpeak")
 class PeakLoss(keras.losses.Loss):
-    """Mean squared error of the score target, plus `position_weight` times the squared error of the
-    head's 3-point parabolic offset computed at the pixel nearest the true centre (line profiles only):
-    the sub-pixel estimate the head will make, optimised directly."""
+    """Mean squared error of the score target, plus `position_weight` times the squared residual of the
+    head's parabolic vertex equation at the pixel `p` nearest the true centre (line profiles only).
+
+    With `a, b, c = s[p-1], s[p], s[p+1]` and true offset `t = centre - p`, the head's vertex is `t`
+    exactly when `r = (c - a) - 2t(2b - a - c) = 0`; for a unit-height target `r` is the vertex error
+    in pixels. The residual is linear in the scores (no division), so it cannot be lowered by making
+    the score peakier, unlike the squared error of the vertex itself.
+    """
 
     def __init__(self, position_weight: float = 0.0, name: str = "peak_loss", **kwargs: Any) -> None:
         super().__init__(name=name, **kwargs)
@@ -144,9 +155,8 @@ class PeakLoss(keras.losses.Loss):
             return mse
         left = tf.concat([score[:, :1], score[:, :-1]], axis=1)
         right = tf.concat([score[:, 1:], score[:, -1:]], axis=1)
-        curvature = tf.maximum(2.0 * (2.0 * score - left - right), 1e-3)
-        offset = tf.clip_by_value((right - left) / curvature, -1.0, 1.0)
-        position = tf.reduce_sum(y_true[..., 1] * tf.square(offset - y_true[..., 2]), axis=-1)
+        residual = (right - left) - 2.0 * y_true[..., 2] * (2.0 * score - left - right)
+        position = tf.reduce_sum(y_true[..., 1] * tf.square(residual), axis=-1)
         return mse + self.position_weight * position
 
     def get_config(self) -> dict[str, Any]:

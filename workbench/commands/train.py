@@ -34,6 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--target", default="parabola", choices=("parabola", "gaussian", "triangle"))
     parser.add_argument("--target-height", default="unit", choices=("unit", "amplitude"),
                         help="peak height of the target: 1, or sqrt of the line amplitude / full scale")
+    parser.add_argument("--position-weight", type=float, default=None,
+                        help="weight of the head-vertex term of the loss (default: TrainConfig's; 0 = MSE only)")
+    parser.add_argument("--position-min-snr", type=float, default=None,
+                        help="lines below this SNR are left out of the vertex term (default: TrainConfig's)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the data and of training")
     parser.add_argument("--data-dir", type=Path, default=None, help="dataset cache (default data/datasets)")
     parser.set_defaults(func=run)
@@ -51,7 +55,10 @@ def run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     config = training.TrainConfig(epochs=args.epochs, batch_size=args.batch_size, finetune_epochs=args.finetune_epochs,
-                                  target=args.target, target_height=args.target_height, seed=args.seed)
+                                  target=args.target, target_height=args.target_height, seed=args.seed,
+                                  **{key: value for key, value in (("position_weight", args.position_weight),
+                                                                   ("position_min_snr", args.position_min_snr))
+                                     if value is not None})
     generator = signals.preset("mixed", length=args.length)
     data_dir = args.data_dir or datasets.DEFAULT_DATA_DIR
     sets = {split: datasets.load_or_generate(generator, datasets.split_seed(args.seed, split, "mixed"), n, data_dir,
