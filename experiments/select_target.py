@@ -3,7 +3,7 @@
 
     python experiments/select_target.py --train 10000 --val 4000 --epochs 8 --out results/target_selection.csv
 
-For each candidate target (and weight of the head-position loss term), trains the float network and the 4/4 QAT network with the same budget,
+For each candidate target (and weight of the head-vertex loss term), trains the float network and the 4/4 QAT network with the same budget,
 sets each threshold for 1% false alarms on the empty validation profiles and reports, on the
 validation line profiles, the sub-pixel RMSE, gross-error and miss rates and the largest |S-curve|
 bias. No test data is read.
@@ -30,9 +30,8 @@ from workbench.nn_detectors import calibrated_export, calibrated_float  # noqa: 
 
 CANDIDATES = (("parabola", 2.0, "unit", 0.0), ("parabola", 3.0, "unit", 0.0), ("gaussian", 1.0, "unit", 0.0),
               ("gaussian", 1.5, "unit", 0.0), ("triangle", 2.0, "unit", 0.0), ("parabola", 2.0, "amplitude", 0.0),
-              ("parabola", 2.0, "unit", 0.1), ("parabola", 2.0, "unit", 1.0), ("parabola", 2.0, "unit", 0.01),
-              ("parabola", 2.0, "unit", 0.03))
-"""(target, width in px, height, weight of the head-position loss term)"""
+              ("parabola", 2.0, "unit", 0.1), ("parabola", 2.0, "unit", 0.3), ("parabola", 2.0, "unit", 1.0))
+"""(target, width in px, height, weight of the head-vertex loss term on lines of SNR >= 8; 0 = MSE only)"""
 COLUMNS = ("target", "width", "height", "position_weight", "network", "rmse_px", "rmse_ci_low", "rmse_ci_high", "gross_error_rate", "miss_rate",
            "max_abs_s_curve_px", "best_val_loss")
 

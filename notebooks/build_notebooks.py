@@ -278,7 +278,10 @@ fig.tight_layout()"""),
 Training and validation profiles come from the `mixed` preset with different seeds. The network outputs
 one score per pixel; it is trained (MSE) towards a target around the true centre. The default target
 `max(0, 1 - (d / 2)^2)` is a parabola: the head's 3-point parabolic refinement recovers the centre
-exactly from it, so the target itself leaves no S-curve. Empty profiles have an all-zero target."""),
+exactly from it, so the target itself leaves no S-curve. Empty profiles have an all-zero target.
+The MSE alone hardly sees a sub-pixel shift of the score, so the loss adds a small term
+(`position_weight`, on lines of SNR >= 8) that pins the head's parabolic vertex to the true centre
+(`docs/training.md`, sections 4 and 9)."""),
     ("code", """train_config = training.TrainConfig(epochs=EPOCHS, finetune_epochs=2 if SMALL else 3, seed=SEED)
 mixed = signals.preset("mixed", length=LENGTH)
 train_profiles, train_truth = signals.generate(mixed, N_TRAIN, seed=SEED)
@@ -325,7 +328,7 @@ for label, log, style in (("QAT", trained_qat.log, "-"), ("float", trained_float
     ax.plot(range(1, len(epochs) + 1), [r["loss"] for r in epochs], style, alpha=0.4, label=f"{label} training")
 n_train = len(trained_qat.log["phases"]["train"]["epochs"])
 ax.axvline(n_train + 0.5, color="gray", ls=":", label="QAT: scales snapped, fine-tune")
-ax.set_xlabel("epoch"); ax.set_ylabel("MSE loss"); ax.set_yscale("log")
+ax.set_xlabel("epoch"); ax.set_ylabel("loss (MSE + vertex term)"); ax.set_yscale("log")
 ax.set_title(f"Training curves ({spec.bits_label} bits QAT vs float twin)")
 ax.legend(fontsize=8)
 fig.tight_layout()"""),
