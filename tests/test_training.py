@@ -106,3 +106,11 @@ def test_position_term_covers_only_lines_at_or_above_the_minimum_snr():
     assert 0 < clear.sum() < (~truth["empty"]).sum()
     mask = training_data(profiles, truth, TrainConfig(position_min_snr=8.0)).targets[..., 1]
     np.testing.assert_array_equal(mask.sum(axis=1), clear.astype(np.float32))
+
+
+def test_minimum_snr_without_the_lines_snr_is_an_error():
+    profiles, truth = tiny_data(16, 4)
+    del truth["snr"]
+    with pytest.raises(ConfigError, match="snr"):
+        training_data(profiles, truth, TrainConfig(position_min_snr=8.0))
+    assert training_data(profiles, truth, TrainConfig(position_min_snr=0.0)).targets[..., 1].sum() > 0

@@ -69,7 +69,8 @@ class TrainConfig:
 @dataclass
 class TrainingData:
     """Inputs `(N, L, 1)` (raw integer values as float32) and targets `(N, L, 3)`: the score target, a
-    mask marking the pixel `p0 = round(centre)` (none for empty profiles) and `centre - p0` there."""
+    mask marking the pixel `p0 = round(centre)` of the lines the vertex term covers (none for empty
+    profiles and lines below `position_min_snr`) and `centre - p0` there."""
 
     inputs: np.ndarray
     targets: np.ndarray
@@ -116,8 +117,8 @@ def target_heights(amplitude: np.ndarray, full_scale: float, kind: str) -> np.nd
 
 def training_data(profiles: np.ndarray, truth: dict[str, np.ndarray], config: TrainConfig,
                   full_scale: float = 255.0) -> TrainingData:
-    """Network inputs and targets of a dataset (`profiles` (N, L), `truth` with `centre`, `empty` and
-    `amplitude` in DN, `full_scale` the sensor's largest value)."""
+    """Network inputs and targets of a dataset (`profiles` (N, L), `truth` with `centre`, `empty`,
+    `amplitude` in DN and `snr`, `full_scale` the sensor's largest value)."""
     profiles = np.asarray(profiles)
     height = target_heights(truth.get("amplitude", np.ones(len(profiles))), full_scale, config.target_height)
     length = profiles.shape[1]
@@ -125,8 +126,12 @@ def training_data(profiles: np.ndarray, truth: dict[str, np.ndarray], config: Tr
     line = ~np.asarray(truth["empty"], dtype=bool) & np.isfinite(truth["centre"])
     centre = np.where(line, truth["centre"], 0.0)
     nearest = np.clip(np.floor(centre + 0.5), 1, max(length - 2, 1)).astype(np.int64)
-    clear = line & (np.nan_to_num(np.asarray(truth.get("snr", np.full(len(profiles), np.inf)), dtype=np.float64),
-                                  nan=0.0) >= config.position_min_snr)
+    clear = line
+    if config.position_weight > 0 and config.position_min_snr > 0:
+        if "snr" not in truth:
+            raise ConfigError(f"position_min_snr {config.position_min_snr} needs the lines' 'snr' in the truth; "
+                              f"it has {sorted(truth)} (set position_min_snr=0 to use every line)")
+        clear = line & (np.nan_to_num(np.asarray(truth["snr"], dtype=np.float64), nan=0.0) >= config.position_min_snr)
     mask = np.zeros_like(targets)
     mask[np.flatnonzero(clear), nearest[clear]] = 1.0
     offset = np.where(mask > 0, (centre - nearest)[:, None], 0.0).astype(np.float32)
@@ -136,7 +141,8 @@ def training_data(profiles: np.ndarray, truth: dict[str, np.ndarray], config: Tr
 @keras.saving.register_keras_serializable(package="qpeak")
 class PeakLoss(keras.losses.Loss):
     """Mean squared error of the score target, plus `position_weight` times the squared residual of the
-    head's parabolic vertex equation at the pixel `p` nearest the true centre (line profiles only).
+    head's parabolic vertex equation at the pixel `p` nearest the true centre (the pixels that
+    `training_data`'s mask marks).
 
     With `a, b, c = s[p-1], s[p], s[p+1]` and true offset `t = centre - p`, the head's vertex is `t`
     exactly when `r = (c - a) - 2t(2b - a - c) = 0`; for a unit-height target `r` is the vertex error
