@@ -79,11 +79,11 @@ def setup_section(ctx: StageContext) -> str:
     return "\n".join(lines) + "\n"
 
 
-def verdict_section(verdicts: list[Verdict]) -> str:
+def verdict_section(verdicts: list[Verdict], mode: str) -> str:
     """One line per goal of the study."""
+    caveat = " Quick-mode networks are trained briefly: judge the paper's claims on `--full`." if mode == "quick" else ""
     lines = ["## Verdicts", "", "A goal is met only when the 95% bootstrap intervals say so; *undecided* "
-             "means they overlap. Quick-mode networks are trained briefly: judge the paper's claims on `--full`.",
-             "", "| goal | verdict | evidence |", "|---|---|---|"]
+             f"means they overlap.{caveat}", "", "| goal | verdict | evidence |", "|---|---|---|"]
     lines += [f"| {v.goal} | **{v.status}** | {v.evidence} |" for v in verdicts]
     return "\n".join(lines) + "\n"
 
@@ -133,7 +133,8 @@ def run(ctx: StageContext) -> None:
     drawn = {path.name for path in made if path}
     dep_figures = [path for path in _files(ctx, "figures/*.png") if path.name not in drawn]
     parts = [f"# qpeak-workbench results ({ctx.config.mode} mode, seed {ctx.config.seed})", "",
-             setup_section(ctx), verdict_section(all_verdicts(rows, bitexact, hardware, classical.METHODS))]
+             setup_section(ctx),
+             verdict_section(all_verdicts(rows, bitexact, hardware, classical.METHODS), ctx.config.mode)]
     if rows:
         parts.append(accuracy_section(rows))
     if bitexact:
