@@ -114,3 +114,10 @@ def test_minimum_snr_without_the_lines_snr_is_an_error():
     with pytest.raises(ConfigError, match="snr"):
         training_data(profiles, truth, TrainConfig(position_min_snr=8.0))
     assert training_data(profiles, truth, TrainConfig(position_min_snr=0.0)).targets[..., 1].sum() > 0
+
+
+def test_amplitude_height_without_the_lines_amplitude_is_an_error():
+    profiles, truth = tiny_data(16, 4)
+    del truth["amplitude"]
+    with pytest.raises(ConfigError, match="amplitude"):
+        training_data(profiles, truth, TrainConfig(target_height="amplitude"))

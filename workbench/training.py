@@ -115,12 +115,20 @@ def target_heights(amplitude: np.ndarray, full_scale: float, kind: str) -> np.nd
     return np.sqrt(np.clip(np.nan_to_num(np.asarray(amplitude, dtype=np.float64)) / full_scale, 0.0, 1.0))
 
 
+def _truth_field(truth: dict[str, np.ndarray], key: str, needed_by: str) -> np.ndarray:
+    """`truth[key]`, or a ConfigError naming the setting that needs it and the keys there are."""
+    if key not in truth:
+        raise ConfigError(f"{needed_by} needs {key!r} in the ground truth; it has {sorted(truth)}")
+    return truth[key]
+
+
 def training_data(profiles: np.ndarray, truth: dict[str, np.ndarray], config: TrainConfig,
                   full_scale: float = 255.0) -> TrainingData:
     """Network inputs and targets of a dataset (`profiles` (N, L), `truth` with `centre`, `empty`,
     `amplitude` in DN and `snr`, `full_scale` the sensor's largest value)."""
     profiles = np.asarray(profiles)
-    height = target_heights(truth.get("amplitude", np.ones(len(profiles))), full_scale, config.target_height)
+    height = 1.0 if config.target_height == "unit" else target_heights(
+        _truth_field(truth, "amplitude", f"target_height {config.target_height!r}"), full_scale, config.target_height)
     length = profiles.shape[1]
     targets = score_targets(truth["centre"], truth["empty"], length, config.target, config.target_width, height)
     line = ~np.asarray(truth["empty"], dtype=bool) & np.isfinite(truth["centre"])
@@ -128,10 +136,8 @@ def training_data(profiles: np.ndarray, truth: dict[str, np.ndarray], config: Tr
     nearest = np.clip(np.floor(centre + 0.5), 1, max(length - 2, 1)).astype(np.int64)
     clear = line
     if config.position_weight > 0 and config.position_min_snr > 0:
-        if "snr" not in truth:
-            raise ConfigError(f"position_min_snr {config.position_min_snr} needs the lines' 'snr' in the truth; "
-                              f"it has {sorted(truth)} (set position_min_snr=0 to use every line)")
-        clear = line & (np.nan_to_num(np.asarray(truth["snr"], dtype=np.float64), nan=0.0) >= config.position_min_snr)
+        snr = _truth_field(truth, "snr", f"position_min_snr {config.position_min_snr} (0 uses every line)")
+        clear = line & (np.nan_to_num(np.asarray(snr, dtype=np.float64), nan=0.0) >= config.position_min_snr)
     mask = np.zeros_like(targets)
     mask[np.flatnonzero(clear), nearest[clear]] = 1.0
     offset = np.where(mask > 0, (centre - nearest)[:, None], 0.0).astype(np.float32)
