@@ -1,16 +1,15 @@
 """Cached, resumable stages for `experiments/run_all.py`.
 
 A stage is a function that writes files into its own output folder. Its cache key hashes the
-stage's name, its configuration section, the source of the modules it names and the keys of the
-stages it depends on, so a changed config or code version reruns that stage and everything
+stage's name, its configuration section, the code it reaches through its imports
+(`workbench.code_key`: project sources, templates, versions of the packages it uses) and the keys
+of the stages it depends on, so a changed config or code version reruns that stage and everything
 downstream of it, nothing else. Outputs go to `<cache>/<stage>/<key>/`, written into a temporary
 folder and renamed when the stage finishes: an interrupted run resumes at the stage it stopped in.
 """
 from __future__ import annotations
 
 import hashlib
-import importlib
-import inspect
 import json
 import logging
 import shutil
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from workbench.code_key import code_fingerprint
 from workbench.errors import ConfigError
 
 
@@ -57,7 +57,6 @@ class Stage:
     name: str
     run: Callable[[StageContext], None]
     depends: tuple[str, ...] = ()
-    code: tuple[str, ...] = ()  # module names whose source keys the cache
     always: bool = False  # rerun every time (cheap stages such as the report)
     sees_all: bool = False  # its context holds every stage run before it (the report)
     description: str = ""
@@ -68,19 +67,6 @@ class Stage:
         return dict(self.settings.get(mode, {}))
 
 
-def source_hash(module_names: tuple[str, ...]) -> str:
-    """SHA-256 over the source files of the named modules (packages: every .py file inside)."""
-    digest = hashlib.sha256()
-    for name in sorted(module_names):
-        module = importlib.import_module(name)
-        path = Path(inspect.getfile(module))
-        files = sorted(path.parent.rglob("*.py")) if path.name == "__init__.py" else [path]
-        for file in files:
-            digest.update(file.name.encode())
-            digest.update(file.read_bytes())
-    return digest.hexdigest()
-
-
 def stage_key(stage: Stage, config: RunConfig, dep_keys: dict[str, str]) -> str:
     """Cache key of a stage given its config section and the keys of its dependencies."""
     payload = {
@@ -88,7 +74,7 @@ def stage_key(stage: Stage, config: RunConfig, dep_keys: dict[str, str]) -> str:
         "mode": config.mode,
         "seed": config.seed,
         "settings": stage.settings_for(config.mode),
-        "code": source_hash(stage.code + (stage.run.__module__,)),
+        "code": code_fingerprint(stage.run.__module__),
         "deps": dep_keys if stage.sees_all else {name: dep_keys[name] for name in stage.depends},
     }
     text = json.dumps(payload, sort_keys=True, default=str)

@@ -65,8 +65,6 @@ STAGE = Stage(
     name="classical",
     run=run,
     depends=("datasets",),
-    code=("workbench.classical", "workbench.detection", "workbench.metrics", "workbench.evaluation",
-          "workbench.plots", "workbench.datasets", "workbench.signals"),
     description="tune and evaluate the classical detectors",
     settings={"quick": {"methods": list(classical.METHODS), "draws": 500},
               "full": {"methods": list(classical.METHODS), "draws": 2000}},

@@ -39,7 +39,6 @@ def run(ctx: StageContext) -> None:
 STAGE = Stage(
     name="datasets",
     run=run,
-    code=("workbench.signals", "workbench.datasets"),
     description="generate the benchmark splits",
     settings={"quick": {"train": 20_000, "val": 8_000, "test": 2_000},
               "full": {"train": 200_000, "val": 50_000, "test": 20_000}},

@@ -75,7 +75,6 @@ STAGE = Stage(
     name="hardware",
     run=run,
     depends=("datasets", "training"),
-    code=("workbench.hw", "workbench.golden", "workbench.contract", "workbench.artifacts"),
     description="cycle-by-cycle MyHDL simulation against the golden model",
     settings={"quick": {"lanes": [1, 4], "profiles": 6, "gap_probability": 0.2},
               "full": {"lanes": [1, 4, 8], "profiles": 40, "gap_probability": 0.2}},

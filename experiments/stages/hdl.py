@@ -130,7 +130,6 @@ STAGE = Stage(
     name="hdl",
     run=run,
     depends=("training",),
-    code=("workbench.hdl", "workbench.hw", "workbench.contract", "workbench.golden", "workbench.artifacts"),
     description="VHDL/Verilog, GHDL/Icarus bit-exactness, Yosys estimates",
     settings=SETTINGS,
 )

@@ -151,7 +151,6 @@ def run(ctx: StageContext) -> None:
 STAGE = Stage(
     name="report",
     run=run,
-    code=("workbench.evaluation", "workbench.plots", "workbench.goals"),
     always=True,
     sees_all=True,
     description="merge tables, draw figures, write REPORT.md",

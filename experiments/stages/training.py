@@ -237,9 +237,6 @@ STAGE = Stage(
     name="training",
     run=run,
     depends=("datasets",),
-    code=("workbench.qlayers", "workbench.models", "workbench.training", "workbench.integer_mode",
-          "workbench.export", "workbench.nn_detectors", "workbench.tflite_baseline", "workbench.evaluation",
-          "workbench.golden", "workbench.contract", "workbench.plots"),
     description="float, QAT (8/8, 4/4, 3/3, 2/2, mixed) and TFLite int8 networks; export; bit-exact check",
     settings=SETTINGS,
 )
