@@ -15,6 +15,7 @@ import pytest
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
+jupytext = pytest.importorskip("jupytext")
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -45,6 +46,20 @@ def test_notebook_stored_without_outputs(path: Path):
         if cell.cell_type == "code":
             assert cell.outputs == [], f"cell {index} of {path.name} has stored outputs"
             assert cell.execution_count is None, f"cell {index} of {path.name} has an execution count"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_pair_in_sync(path: Path):
+    """The py:percent script and the .ipynb hold the same cells (jupytext pairing)."""
+    script = path.with_suffix(".py")
+    assert script.is_file(), f"{path.name} has no paired {script.name}"
+    paired = jupytext.read(script)
+    stored = nbformat.read(path, as_version=4)
+    assert "py:percent" in stored.metadata.get("jupytext", {}).get("formats", ""), f"{path.name} is not paired"
+    cells = [(c.cell_type, c.source) for c in stored.cells]
+    assert len(cells) > 3
+    assert [(c.cell_type, c.source) for c in paired.cells] == cells, \
+        f"{script.name} and {path.name} differ: run `jupytext --sync {script}`"
 
 
 def _run_params() -> list:
