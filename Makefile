@@ -12,7 +12,7 @@ reproduce: setup
 	$(PY) experiments/run_all.py $(ARGS)
 
 test: setup
-	$(PY) -m pytest -n 2 $(ARGS)
+	$(PY) -m pytest -n 2 --durations=25 $(ARGS)
 
 test-slow: setup
 	$(PY) -m pytest -m slow $(ARGS)

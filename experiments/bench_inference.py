@@ -21,17 +21,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from workbench.artifacts import pick_document  # noqa: E402
-from workbench.benchmarking import THROUGHPUT_COLUMNS, Timing, time_batches  # noqa: E402
+from workbench.qnn.artifacts import pick_document  # noqa: E402
+from workbench.evaluation.benchmarking import THROUGHPUT_COLUMNS, Timing, time_batches  # noqa: E402
 
 def network_methods(models_dir: Path, calibration: np.ndarray) -> dict[str, tuple[str, object]]:
     """`name -> (kind, profiles -> result)` for the golden model, Keras float/integer and TFLite int8."""
     import keras
 
-    from workbench import golden, integer_mode
-    from workbench.contract import load_network
-    from workbench.nn_detectors import float_head_positions
-    from workbench.tflite_baseline import Int8Runner, convert_int8
+    from workbench.qnn import golden
+
+    from workbench.nn import integer_mode
+    from workbench.qnn.contract import load_network
+    from workbench.nn.detectors import float_head_positions
+    from workbench.nn.tflite_baseline import Int8Runner, convert_int8
 
     doc_path = pick_document(models_dir)
     network = load_network(doc_path)
@@ -57,7 +59,7 @@ def network_methods(models_dir: Path, calibration: np.ndarray) -> dict[str, tupl
 
 def classical_methods() -> dict[str, tuple[str, object]]:
     """`name -> (kind, profiles -> result)` for every classical detector at its first window."""
-    from workbench.classical import METHODS, make_detector
+    from workbench.detectors.classical import METHODS, make_detector
 
     return {name: ("classical", make_detector(name).detect) for name in METHODS}
 
@@ -78,9 +80,9 @@ def measure(methods: dict[str, tuple[str, object]], profiles: np.ndarray, batch_
 
 def write_csv(timings: list[Timing], path: Path) -> None:
     """Rows of `tables/throughput.csv` (written atomically)."""
-    from workbench import evaluation
+    from workbench.evaluation import tables
 
-    evaluation.write_csv([timing.row() for timing in timings], path, THROUGHPUT_COLUMNS)
+    tables.write_csv([timing.row() for timing in timings], path, THROUGHPUT_COLUMNS)
 
 
 def run(models_dir: Path, profiles: np.ndarray, calibration: np.ndarray, out: Path, *, repeats: int = 5,
@@ -93,7 +95,7 @@ def run(models_dir: Path, profiles: np.ndarray, calibration: np.ndarray, out: Pa
 
 
 def main(argv: list[str] | None = None) -> int:
-    from workbench import datasets
+    from workbench.data import datasets
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=Path, default=ROOT / "results" / "latest" / "models",

@@ -19,8 +19,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from workbench.benchmarking import Timing  # noqa: E402
-from workbench.contract import Network, load_network  # noqa: E402
+from workbench.evaluation.benchmarking import Timing  # noqa: E402
+from workbench.qnn.contract import Network, load_network  # noqa: E402
 
 
 def measure(network: Network, profiles: np.ndarray, lanes: int, repeats: int) -> list[Timing]:
@@ -29,10 +29,10 @@ def measure(network: Network, profiles: np.ndarray, lanes: int, repeats: int) ->
 
     from workbench.hdl.network import network_design
     from workbench.hdl.package import write_package
-    from workbench.hdl.simulators import require_pass
-    from workbench.hdl.vectors import golden_vectors
-    from workbench.hdl.verify import run_testbench
-    from workbench.hw.harness import run_design
+    from workbench.verify.simulators import require_pass
+    from workbench.verify.vectors import golden_vectors
+    from workbench.verify.check import run_testbench
+    from workbench.verify.harness import run_design
     from workbench.hw.top import DEFAULT_PIPELINE_STAGES, build_top
 
     n, length = profiles.shape
@@ -57,7 +57,7 @@ def measure(network: Network, profiles: np.ndarray, lanes: int, repeats: int) ->
 
 def main(argv: list[str] | None = None) -> int:
     from experiments.bench_inference import write_csv
-    from workbench.hdl.vectors import stress_profiles
+    from workbench.verify.vectors import stress_profiles
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True, help="qnn-int/1 document")

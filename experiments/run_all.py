@@ -23,9 +23,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from workbench.errors import WorkbenchError  # noqa: E402
-from workbench.pipeline import RunConfig, assemble_results, order_stages, run_stages  # noqa: E402
+from workbench.pipeline.stages import RunConfig, assemble_results, order_stages, run_stages  # noqa: E402
 
-# Stage modules in run order; each defines STAGE (a workbench.pipeline.Stage).
+# Stage modules in run order; each defines STAGE (a workbench.pipeline.stages.Stage).
 STAGE_MODULES = ("datasets", "classical", "training", "hardware", "hdl", "benchmarks", "report")
 
 

@@ -22,11 +22,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from workbench import datasets, signals, training  # noqa: E402
-from workbench.evaluation import write_csv  # noqa: E402
-from workbench.metrics import compute_metrics, s_curve  # noqa: E402
-from workbench.models import default_spec  # noqa: E402
-from workbench.nn_detectors import calibrated_export, calibrated_float  # noqa: E402
+from workbench.data import datasets, signals  # noqa: E402
+
+from workbench.nn import training
+from workbench.evaluation.tables import write_csv  # noqa: E402
+from workbench.evaluation.metrics import compute_metrics, s_curve  # noqa: E402
+from workbench.nn.models import default_spec  # noqa: E402
+from workbench.nn.detectors import calibrated_export, calibrated_float  # noqa: E402
 
 CANDIDATES = (("parabola", 2.0, "unit", 0.0), ("parabola", 3.0, "unit", 0.0), ("gaussian", 1.0, "unit", 0.0),
               ("gaussian", 1.5, "unit", 0.0), ("triangle", 2.0, "unit", 0.0), ("parabola", 2.0, "amplitude", 0.0),

@@ -19,11 +19,11 @@
 # In a laser-triangulation scanner every sensor column crosses the projected laser line once; the line's
 # sub-pixel centre in that column *is* the depth measurement. This notebook shows
 #
-# 1. the seeded profile generator (`workbench.signals`): pixel-integrated Gaussian lines, background,
+# 1. the seeded profile generator (`workbench.data.signals`): pixel-integrated Gaussian lines, background,
 #    secondary reflections, shot + read noise, saturation and empty profiles, with per-profile ground truth;
 # 2. the named presets the evaluation sweeps (SNR, sigma, reflections, saturation) and datasets on disk
-#    (`workbench.datasets`: `.npz` + manifest, reused when valid);
-# 3. the classical detectors (`workbench.classical`) the networks are compared with, their thresholds set
+#    (`workbench.data.datasets`: `.npz` + manifest, reused when valid);
+# 3. the classical detectors (`workbench.detectors.classical`) the networks are compared with, their thresholds set
 #    for the same 1 % false-alarm rate on empty *validation* profiles, and
 # 4. their RMSE against SNR and their S-curve (bias against the sub-pixel phase) on a small test set.
 
@@ -49,7 +49,11 @@ import numpy as np
 import matplotlib.pyplot as plt
 from IPython.display import Image, display
 
-from workbench import classical, datasets, evaluation, plots, signals
+from workbench.detectors import classical
+
+from workbench.data import datasets, signals
+
+from workbench.evaluation import tables, plots
 # %matplotlib inline
 
 # %% [markdown]
@@ -197,17 +201,17 @@ fig.tight_layout()
 # validation set above; the test sets here come from other seeds.
 
 # %%
-rows, curves = evaluation.evaluate(detectors.values(), splits.test, seed=SEED, draws=200 if SMALL else 1000,
+rows, curves = tables.evaluate(detectors.values(), splits.test, seed=SEED, draws=200 if SMALL else 1000,
                                    s_curve_conditions=("snr_64",))
 print(f"{'method':15s}" + "".join(f"{c:>17s}" for c in conditions))
 for name in detectors:
     cells = [r for r in rows if r["method"] == name]
     print(f"{name:15s}" + "".join(f"{r['rmse_px']:8.3f} ({r['gross_error_rate'] + r['miss_rate']:5.1%})" for r in cells))
 print("RMSE of good estimates in px (miss + gross-error rate) per SNR condition; nan: no good estimate")
-csv_path = evaluation.write_csv(rows, OUT / "accuracy.csv")
+csv_path = tables.write_csv(rows, OUT / "accuracy.csv")
 
 # %% [markdown]
-# The same figures as in the report (`workbench.plots`), from the rows above. Error bars are the 95 %
+# The same figures as in the report (`workbench.evaluation.plots`), from the rows above. Error bars are the 95 %
 # bootstrap intervals of the RMSE; a comparison is a win only where they do not overlap.
 
 # %%

@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 02 · Training the quantization-aware layers: what the Requantizer learns
 #
-# The networks are built from three Keras layers (`workbench.qlayers`) that compute on integer-valued
+# The networks are built from three Keras layers (`workbench.nn.qlayers`) that compute on integer-valued
 # tensors, so the accumulator seen in training is the one the FPGA computes:
 #
 # | layer | forward pass | learned |
@@ -55,8 +55,11 @@ import numpy as np
 import matplotlib.pyplot as plt
 import keras
 
-from workbench import (classical, contract, detection, export, golden, integer_mode, metrics, models, nn_detectors,
-                       qlayers, signals, training)
+from workbench.data import signals
+from workbench.detectors import classical, interface
+from workbench.evaluation import metrics
+from workbench.nn import detectors as nn_detectors, export, integer_mode, models, qlayers, training
+from workbench.qnn import contract, golden
 
 # %% [markdown]
 # ## 1 · The Requantizer on its own
@@ -261,7 +264,7 @@ fig.tight_layout()
 # The QAT network is exported to `qnn-int/1` and evaluated by the golden integer model through the
 # contract's peak head (first arg-max, 3-point parabolic refinement in integers); the float twin goes
 # through the same refinement in float. Every detector's threshold is set for 1 % false alarms on the
-# *empty validation* profiles (`detection.calibrate`), the same rule as for the classical detectors; the test
+# *empty validation* profiles (`interface.calibrate`), the same rule as for the classical detectors; the test
 # profiles come from other seeds. With the short training of the small mode the numbers only show the
 # mechanics; `experiments/run_all.py` trains to convergence and reports the real comparison.
 
@@ -271,9 +274,9 @@ document = export.export_document(qat, export.HeadConfig(threshold=0, refine="pa
 network = contract.load_network(document)
 np.testing.assert_array_equal(golden.scores(network, val_profiles), int_scores)  # exported == Keras integer mode
 candidates = {
-    f"QAT {spec.bits_label} (golden)": detection.calibrate(nn_detectors.golden_detector("qat", network), empty_val, integer=True),
-    "float twin": detection.calibrate(nn_detectors.float_detector("float", nn_detectors.model_scores(trained_float.model)), empty_val),
-    "br8 (classical)": detection.calibrate(classical.make_detector("br8"), empty_val),
+    f"QAT {spec.bits_label} (golden)": interface.calibrate(nn_detectors.golden_detector("qat", network), empty_val, integer=True),
+    "float twin": interface.calibrate(nn_detectors.float_detector("float", nn_detectors.model_scores(trained_float.model)), empty_val),
+    "br8 (classical)": interface.calibrate(classical.make_detector("br8"), empty_val),
 }
 test_snrs = (4, 8, 16, 32)
 results = {name: [] for name in candidates}

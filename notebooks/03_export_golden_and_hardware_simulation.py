@@ -55,8 +55,15 @@ import json
 import numpy as np
 import matplotlib.pyplot as plt
 
-from workbench import contract, detection, export, golden, integer_mode, models, signals, training
-from workbench.hw import harness as hw_harness, top as hw_top
+from workbench.qnn import contract, golden
+
+from workbench.detectors import interface
+
+from workbench.nn import export, integer_mode, models, training
+
+from workbench.data import signals
+from workbench.verify import harness
+from workbench.hw import top as hw_top
 
 # %% [markdown]
 # ## 1 · From a trained Keras model to a `qnn-int/1` document
@@ -82,7 +89,7 @@ print(f"trained {spec.bits_label} network, {spec.macs_per_pixel} MACs/pixel, {tr
 # Integer scores on the empty validation profiles fix the threshold (1 % false alarms).
 draft = contract.load_network(export.export_document(trained.model, export.HeadConfig(threshold=0)))
 empty_max = golden.scores(draft, val_p[val_t["empty"]]).max(axis=1)
-threshold = int(detection.threshold_for_false_alarm(empty_max, integer=True))
+threshold = int(interface.threshold_for_false_alarm(empty_max, integer=True))
 document = export.export_document(trained.model, export.HeadConfig(threshold=threshold, refine="parabolic", frac_bits=6),
                                   metadata={"notebook": "03", "bits": spec.bits_label})
 path = export.save_document(document, OUT / "qat_small.json")
@@ -248,14 +255,14 @@ def sample(trace, times):
 
 wave_profiles = profiles[np.flatnonzero(result.found)[:3]] if result.found.sum() >= 3 else profiles[:3]
 vcd_path = OUT / "waveform.vcd"
-wave_run = hw_harness.run_design(wave_design, wave_profiles, gap_probability=0.2, seed=1, vcd=vcd_path)
+wave_run = harness.run_design(wave_design, wave_profiles, gap_probability=0.2, seed=1, vcd=vcd_path)
 traces = read_vcd(vcd_path)
 top_name = next(name for name in traces if name.endswith("s_tvalid")).rsplit(".", 1)[0]
 clk_t, clk_v = next(trace for name, trace in traces.items() if name.endswith("clk"))
 falling = clk_t[1:][(clk_v[1:] == 0) & (clk_v[:-1] == 1)]
 # The harness sets a cycle's inputs just after a falling edge and clocks 5 ns later; sampling 1 ns before
 # that rising edge shows what the registers take in, and the outputs exactly as the harness records them.
-at = falling[hw_harness.RESET_CYCLES - 1:] + 4
+at = falling[harness.RESET_CYCLES - 1:] + 4
 port = lambda name: sample(traces[f"{top_name}.{name}"], at)
 stage_valids = [name for name in traces if name.endswith("dout_valid") and name.startswith(top_name + ".")]
 print(f"{len(traces)} traced signals, {len(at)} cycles, {len(stage_valids)} internal valid flags")
@@ -313,7 +320,7 @@ fig.tight_layout()
 # %% [markdown]
 # ### Exact comparison with the golden model
 #
-# `hw.harness.run_design` drives profiles through the design cycle by cycle and collects the score stream
+# `verify.harness.run_design` drives profiles through the design cycle by cycle and collects the score stream
 # and the results; `hw.harness.compare` checks every score and every `(found, pos)` against the golden
 # model. Back to back (`s_tvalid` held high) the design must take one beat per clock, so a profile costs
 # exactly `L / P` cycles and every latency is the same; with random gaps the values must still match.
@@ -323,11 +330,11 @@ fig.tight_layout()
 
 # %%
 design = hw_top.build_top(network, LANES, LENGTH)
-back_to_back = hw_harness.run_design(design, profiles)
-with_gaps = hw_harness.run_design(design, profiles, gap_probability=0.3, seed=2)
+back_to_back = harness.run_design(design, profiles)
+with_gaps = harness.run_design(design, profiles, gap_probability=0.3, seed=2)
 for label, run in (("back to back", back_to_back), ("random gaps", with_gaps)):
-    check = hw_harness.compare(design, profiles, run)
-    score_lat, result_lat = hw_harness.latencies(run, design.beats_per_profile)
+    check = harness.compare(design, profiles, run)
+    score_lat, result_lat = harness.latencies(run, design.beats_per_profile)
     print(f"{label:12s}: {check.scores_compared} scores and {check.results_compared} results compared, "
           f"{check.mismatches} mismatches; latency scores {sorted(set(score_lat))}, results {sorted(set(result_lat))}; "
           f"{run.cycles} cycles, {run.cycles_per_second:,.0f} simulated cycles/s")
@@ -337,8 +344,8 @@ print(f"cycles between profile starts (back to back): {sorted(set(np.diff(starts
       f"(L / P = {LENGTH // LANES})")
 
 mutated_network = contract.load_network(contract.fill_ranges(mutated))
-mutated_run = hw_harness.run_design(hw_top.build_top(mutated_network, LANES, LENGTH), profiles)
-control = hw_harness.compare(design, profiles, mutated_run)  # checked against the ORIGINAL golden model
+mutated_run = harness.run_design(hw_top.build_top(mutated_network, LANES, LENGTH), profiles)
+control = harness.compare(design, profiles, mutated_run)  # checked against the ORIGINAL golden model
 print(f"negative control: {control.mismatches} mismatches of {control.compared} values ({control.first_mismatch})")
 assert control.mismatches > 0
 

@@ -59,9 +59,16 @@ import numpy as np
 import matplotlib.pyplot as plt
 from IPython.display import Image, Markdown, display
 
-from workbench import contract, detection, export, golden, models, signals, training
-from workbench.hdl import cosim, estimates, figure, hardware, network as hdl_network, package as hdl_package
-from workbench.hdl import simulators, vectors, verify
+from workbench.qnn import contract, golden
+
+from workbench.detectors import interface
+
+from workbench.nn import export, models, training
+
+from workbench.data import signals
+from workbench.verify import cosim
+from workbench.hdl import estimates, figure, hardware, network as hdl_network, package as hdl_package
+from workbench.verify import simulators, vectors, check
 
 # %% [markdown]
 # ## 1 · A trained network
@@ -83,7 +90,7 @@ trained = training.train_qat(spec, training.training_data(train_p, train_t, conf
                              training.training_data(val_p, val_t, config), config, OUT / "models",
                              name="qat_hdl", progress=lambda line: None)
 draft = contract.load_network(export.export_document(trained.model, export.HeadConfig(threshold=0)))
-threshold = int(detection.threshold_for_false_alarm(golden.scores(draft, val_p[val_t["empty"]]).max(axis=1), integer=True))
+threshold = int(interface.threshold_for_false_alarm(golden.scores(draft, val_p[val_t["empty"]]).max(axis=1), integer=True))
 document = export.export_document(trained.model, export.HeadConfig(threshold=threshold, frac_bits=6))
 network = contract.load_network(export.save_document(document, OUT / "qat_hdl.json"))
 print(f"{spec.bits_label} network, {network.macs_per_pixel} MACs/pixel, score range {network.score_range}, "
@@ -135,7 +142,7 @@ print("\n".join(vhdl[start:start + 18]))
 # %%
 rows = []
 for lanes, package in packages.items():
-    for verdict, stimulus in zip(verify.verify_package(package, timeout_s=300), ("back to back", "with gaps") * 2):
+    for verdict, stimulus in zip(check.verify_package(package, timeout_s=300), ("back to back", "with gaps") * 2):
         rows.append((lanes, verdict.simulator, stimulus, verdict.compared, verdict.mismatches,
                      verdict.seconds, verdict.clocks_per_second))
 print(f"{'P':>2s} {'simulator':9s} {'stimulus':12s} {'compared':>9s} {'mismatches':>10s} {'seconds':>8s} {'clocks/s':>10s}")
@@ -156,7 +163,7 @@ w = mutated["layers"][-1]["weights"][len(mutated["layers"][-1]["weights"]) // 2]
 w[0] += -1 if w[0] > 0 else 1
 wrong_design = hdl_network.network_design(contract.load_network(contract.fill_ranges(mutated)), 1, LENGTH)
 wrong = hdl_package.write_package(wrong_design, OUT / "hdl_wrong", expected)  # expected values of the RIGHT network
-verdict = verify.run_testbench(wrong, "icarus", timeout_s=300)
+verdict = check.run_testbench(wrong, "icarus", timeout_s=300)
 print(f"icarus on the wrong hardware: passed={verdict.passed}, compared={verdict.compared}, "
       f"mismatches={verdict.mismatches}")
 assert not verdict.passed and verdict.mismatches > 0

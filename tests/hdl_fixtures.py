@@ -216,7 +216,7 @@ def hdl_traces(testbench_factory, folder, name: str = "tb_trap") -> dict[str, li
     import contextlib
     import io
 
-    from workbench.hdl.simulators import ghdl_elaborate, icarus_compile
+    from workbench.verify.simulators import ghdl_elaborate, icarus_compile
     from workbench.hdl.tools import run_tool
 
     buffer = io.StringIO()

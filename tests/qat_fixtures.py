@@ -11,10 +11,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from workbench import golden, signals  # noqa: E402
-from workbench.contract import Network, fill_ranges, load_network  # noqa: E402
-from workbench.training import TrainConfig, TrainedModel, train_qat, training_data  # noqa: E402
-from workbench.models import default_spec  # noqa: E402
+from workbench.qnn import golden  # noqa: E402
+
+from workbench.data import signals
+from workbench.qnn.contract import Network, fill_ranges, load_network  # noqa: E402
+from workbench.nn.training import TrainConfig, TrainedModel, train_qat, training_data  # noqa: E402
+from workbench.nn.models import default_spec  # noqa: E402
 
 TINY_CONFIG = TrainConfig(epochs=2, batch_size=32, finetune_epochs=1, seed=7)
 TINY_LENGTH = 64

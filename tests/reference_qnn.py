@@ -1,6 +1,6 @@
 """A deliberately naive, loop-by-loop reading of the qnn-int/1 rules in plain Python integers.
 
-It shares no code with `workbench.golden` (which is vectorised), so that the two can check each
+It shares no code with `workbench.qnn.golden` (which is vectorised), so that the two can check each
 other, and it produces the expected values of the conformance cases.
 """
 from __future__ import annotations

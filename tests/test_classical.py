@@ -4,9 +4,9 @@ import math
 import numpy as np
 import pytest
 
-from workbench import classical
-from workbench.classical import METHODS, make_detector, tune
-from workbench.detection import ThresholdedDetector, calibrate, threshold_for_false_alarm
+from workbench.detectors import classical
+from workbench.detectors.classical import METHODS, make_detector, tune
+from workbench.detectors.interface import ThresholdedDetector, calibrate, threshold_for_false_alarm
 from workbench.errors import ConfigError
 
 L = 64
@@ -117,8 +117,8 @@ def test_threshold_rule_and_calibration():
 
 
 def test_tune_picks_window_on_validation_data_and_hits_false_alarm_rate():
-    from workbench.datasets import Dataset
-    from workbench.signals import generate, preset
+    from workbench.data.datasets import Dataset
+    from workbench.data.signals import generate, preset
     profiles, truth = generate(preset("mixed", length=128, empty_fraction=0.5), 1200, 1)
     det, record = tune("cog", Dataset(profiles, truth, {}))
     losses = record["validation_loss"]

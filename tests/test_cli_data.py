@@ -4,7 +4,7 @@ import csv
 import pytest
 
 from workbench.cli import main
-from workbench.datasets import load, manifest_path
+from workbench.data.datasets import load, manifest_path
 
 
 def _gen(tmp_path, *extra):

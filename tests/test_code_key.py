@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench import code_key
-from workbench.pipeline import RunConfig, Stage, run_stages
+from workbench.pipeline import code_key
+from workbench.pipeline.stages import RunConfig, Stage, run_stages
 
 # A tiny project: the stage imports `workbench.a` inside its run function, `a` imports `b` with a
 # relative import inside a function, `b` imports `c` and numpy; `unrelated` is imported by no one.
@@ -78,9 +78,9 @@ def test_a_stage_reruns_after_an_indirect_change_and_not_after_an_unrelated_one(
 
 
 @pytest.mark.parametrize("stage, needed", [
-    ("training", {"workbench.detection", "workbench.datasets", "workbench.metrics"}),
-    ("hardware", {"workbench.datasets", "workbench.evaluation"}),
-    ("hdl", {"workbench.evaluation"}),
+    ("training", {"workbench.detectors.interface", "workbench.data.datasets", "workbench.evaluation.metrics"}),
+    ("hardware", {"workbench.data.datasets", "workbench.evaluation.tables"}),
+    ("hdl", {"workbench.evaluation.tables"}),
 ])
 def test_real_stages_reach_the_modules_the_hand_kept_lists_missed(stage, needed):
     modules, _ = code_key.import_closure(f"experiments.stages.{stage}")

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from workbench.contract import bit_width, fill_ranges, load_network
+from workbench.qnn.contract import bit_width, fill_ranges, load_network
 from workbench.errors import ContractError
-from workbench.randnet import random_document
+from workbench.qnn.randnet import random_document
 
 
 @pytest.fixture

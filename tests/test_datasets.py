@@ -4,10 +4,10 @@ import json
 import numpy as np
 import pytest
 
-from workbench import datasets
-from workbench.datasets import benchmark_splits, load, load_or_generate, load_stage_splits, manifest_path
+from workbench.data import datasets
+from workbench.data.datasets import benchmark_splits, load, load_or_generate, load_stage_splits, manifest_path
 from workbench.errors import ConfigError, DatasetError
-from workbench.signals import GeneratorConfig
+from workbench.data.signals import GeneratorConfig
 
 CFG = GeneratorConfig(length=64)
 

@@ -11,15 +11,15 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from qat_fixtures import adversarial_profiles, tiny_data, tiny_trained  # noqa: E402
-from workbench import golden  # noqa: E402
-from workbench.contract import ConvLayer, RequantLayer, bit_width, load_network  # noqa: E402
+from workbench.qnn import golden  # noqa: E402
+from workbench.qnn.contract import ConvLayer, RequantLayer, bit_width, load_network  # noqa: E402
 from workbench.errors import ExportError  # noqa: E402
-from workbench.export import HeadConfig, export_document, save_document  # noqa: E402
-from workbench.integer_mode import (freeze_integers, integer_scores, model_from_document, set_integer_mode,  # noqa: E402
+from workbench.nn.export import HeadConfig, export_document, save_document  # noqa: E402
+from workbench.nn.integer_mode import (freeze_integers, integer_scores, model_from_document, set_integer_mode,  # noqa: E402
                                     snap_multipliers, snap_scales)
-from workbench.models import build_float_model, build_qat_model, default_spec  # noqa: E402
-from workbench.qlayers import QConv1D, QDense, Requantizer  # noqa: E402
-from workbench.randnet import random_document  # noqa: E402
+from workbench.nn.models import build_float_model, build_qat_model, default_spec  # noqa: E402
+from workbench.nn.qlayers import QConv1D, QDense, Requantizer  # noqa: E402
+from workbench.qnn.randnet import random_document  # noqa: E402
 
 HEAD = HeadConfig(threshold=5, frac_bits=8)
 

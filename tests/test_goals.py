@@ -1,7 +1,7 @@
 """Verdicts follow the intervals: met, missed or undecided, never guessed from point estimates."""
 from __future__ import annotations
 
-from workbench.goals import bit_exactness, qat_vs_tflite, quantized_vs_float, throughput
+from workbench.evaluation.goals import bit_exactness, qat_vs_tflite, quantized_vs_float, throughput
 
 
 def _row(method, bits, condition, rmse, low, high, gross=0.0):

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from conftest import TESTS
 from reference_qnn import reference_head, reference_scores
-from workbench.contract import fill_ranges, load_network
-from workbench.golden import layer_outputs, rdiv, run_golden
-from workbench.randnet import random_document
+from workbench.qnn.contract import fill_ranges, load_network
+from workbench.qnn.golden import layer_outputs, rdiv, run_golden
+from workbench.qnn.randnet import random_document
 from workbench.errors import ConfigError
 
 

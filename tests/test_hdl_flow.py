@@ -7,13 +7,13 @@ import pytest
 
 from hdl_fixtures import fixture_design, fixture_reference
 from workbench.errors import ToolchainError
-from workbench.hdl.cosim import cosimulate
+from workbench.verify.cosim import cosimulate
 from workbench.hdl.package import write_package
-from workbench.hdl.simulators import (HdlVerificationError, ghdl_elaborate, parse_verdict, require_pass,
+from workbench.verify.simulators import (HdlVerificationError, ghdl_elaborate, parse_verdict, require_pass,
                                       verilator_lint)
 from workbench.hdl.tools import find_tool, myhdl_vpi_path
-from workbench.hdl.vectors import VectorSet, stress_profiles
-from workbench.hdl.verify import SIMULATORS, run_testbench, verify_package
+from workbench.verify.vectors import VectorSet, stress_profiles
+from workbench.verify.check import SIMULATORS, run_testbench, verify_package
 
 pytestmark = pytest.mark.hdl
 

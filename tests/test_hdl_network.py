@@ -8,16 +8,16 @@ import copy
 import numpy as np
 import pytest
 
-from workbench.contract import fill_ranges, load_network
-from workbench.golden import run_golden
-from workbench.hdl.cosim import cosimulate
+from workbench.qnn.contract import fill_ranges, load_network
+from workbench.qnn.golden import run_golden
+from workbench.verify.cosim import cosimulate
 from workbench.hdl.hardware import synthesize_design
 from workbench.hdl.network import network_design
 from workbench.hdl.package import write_package
-from workbench.hdl.simulators import ghdl_elaborate, verilator_lint
-from workbench.hdl.vectors import VectorSet, golden_vectors, stress_profiles
-from workbench.hdl.verify import SIMULATORS, run_testbench, verify_package
-from workbench.randnet import random_document
+from workbench.verify.simulators import ghdl_elaborate, verilator_lint
+from workbench.verify.vectors import VectorSet, golden_vectors, stress_profiles
+from workbench.verify.check import SIMULATORS, run_testbench, verify_package
+from workbench.qnn.randnet import random_document
 
 pytestmark = pytest.mark.hdl
 LENGTH = 32

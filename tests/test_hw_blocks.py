@@ -9,15 +9,15 @@ from hypothesis import given, settings, strategies as st
 from myhdl import Signal, always, always_comb, block, intbv
 
 from hw_bench import pack, run_stream_block, unpack
-from workbench import golden
-from workbench.contract import load_network
+from workbench.qnn import golden
+from workbench.qnn.contract import load_network
 from workbench.hw.csd import csd_digits
 from workbench.hw.divider import divider, quotient_bits
 from workbench.hw.mac import conv_layer, conv_stream
 from workbench.hw.requant import requant_stream, requantizer, uses_thresholds
 from workbench.hw.stream import Fmt, new_stream
 from workbench.hw.window import window, window_latency, window_stream
-from workbench.randnet import random_document
+from workbench.qnn.randnet import random_document
 
 
 @given(st.integers(-(1 << 20), 1 << 20))

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from workbench.cli import main
-from workbench.contract import load_network
+from workbench.qnn.contract import load_network
 from workbench.hw.top import build_top
-from workbench.randnet import random_document
+from workbench.qnn.randnet import random_document
 
 
 @pytest.fixture()

@@ -5,7 +5,7 @@ import myhdl._bin
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench.hw.harness import _fast_bin, fast_intbv_bounds
+from workbench.verify.harness import _fast_bin, fast_intbv_bounds
 
 
 @settings(max_examples=300, deadline=None)

@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from workbench import contract, signals
+from workbench.qnn import contract
+
+from workbench.data import signals
 from workbench.errors import ConfigError, ContractError
-from workbench.golden import run_golden
-from workbench.hw.harness import compare, latencies, run_design
+from workbench.qnn.golden import run_golden
+from workbench.verify.harness import compare, latencies, run_design
 from workbench.hw.top import build_top
-from workbench.randnet import random_document
+from workbench.qnn.randnet import random_document
 
 CONFORMANCE = sorted((Path(__file__).parent / "conformance").glob("*.json"))
 

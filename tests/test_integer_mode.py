@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from qat_fixtures import adversarial_profiles, mutate_keras, observable_mutation, tiny_data, tiny_trained  # noqa: E402
-from workbench import golden  # noqa: E402
-from workbench.contract import load_network  # noqa: E402
-from workbench.export import HeadConfig, export_document  # noqa: E402
-from workbench.integer_mode import integer_scores, model_from_document, set_integer_mode  # noqa: E402
-from workbench.randnet import random_document  # noqa: E402
+from workbench.qnn import golden  # noqa: E402
+from workbench.qnn.contract import load_network  # noqa: E402
+from workbench.nn.export import HeadConfig, export_document  # noqa: E402
+from workbench.nn.integer_mode import integer_scores, model_from_document, set_integer_mode  # noqa: E402
+from workbench.qnn.randnet import random_document  # noqa: E402
 
 CASES = sorted((Path(__file__).parent / "conformance").glob("*.json"))
 FLOAT32_EXACT = 1 << 24

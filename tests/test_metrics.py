@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from workbench.errors import ConfigError
-from workbench.metrics import bootstrap_rmse_ci, compute_metrics, s_curve, subpixel_phase
+from workbench.evaluation.metrics import bootstrap_rmse_ci, compute_metrics, s_curve, subpixel_phase
 
 NAN = float("nan")
 
@@ -66,10 +66,10 @@ def test_shape_mismatch_raises():
 
 
 def test_evaluation_rows_csv_roundtrip_merge_and_worker_independence(tmp_path):
-    from workbench.classical import make_detector
-    from workbench.datasets import Dataset
-    from workbench.evaluation import ACCURACY_COLUMNS, evaluate, merge_csv, read_csv, write_csv
-    from workbench.signals import generate, preset
+    from workbench.detectors.classical import make_detector
+    from workbench.data.datasets import Dataset
+    from workbench.evaluation.tables import ACCURACY_COLUMNS, evaluate, merge_csv, read_csv, write_csv
+    from workbench.data.signals import generate, preset
 
     sets = {name: Dataset(*generate(preset(name, length=64), 150, i), {}) for i, name in enumerate(("snr_8", "mixed"))}
     detectors = [make_detector("argmax"), make_detector("cog", 2)]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from workbench.errors import ConfigError
-from workbench.pipeline import RunConfig, Stage, assemble_results, order_stages, run_stages
+from workbench.pipeline.stages import RunConfig, Stage, assemble_results, order_stages, run_stages
 
 CALLS: list[str] = []
 

@@ -11,8 +11,8 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from workbench.errors import ConfigError  # noqa: E402
-from workbench.models import build_qat_model, default_spec  # noqa: E402
-from workbench.qlayers import QConv1D, QDense, Requantizer, grad_scale, round_half_up, ste_round  # noqa: E402
+from workbench.nn.models import build_qat_model, default_spec  # noqa: E402
+from workbench.nn.qlayers import QConv1D, QDense, Requantizer, grad_scale, round_half_up, ste_round  # noqa: E402
 
 
 def numpy_conv_same(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:

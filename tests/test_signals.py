@@ -4,10 +4,10 @@ import time
 import numpy as np
 import pytest
 
-from workbench import signals
-from workbench.datasets import content_hash
+from workbench.data import signals
+from workbench.data.datasets import content_hash
 from workbench.errors import ConfigError
-from workbench.signals import GeneratorConfig, generate, preset
+from workbench.data.signals import GeneratorConfig, generate, preset
 
 
 def test_same_seed_same_hash_other_seed_other_hash():

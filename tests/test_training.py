@@ -12,9 +12,9 @@ import pytest  # noqa: E402
 
 from qat_fixtures import TINY_CONFIG, tiny_data, tiny_trained  # noqa: E402
 from workbench.errors import ConfigError  # noqa: E402
-from workbench.models import NetworkSpec, default_spec, parse_bits  # noqa: E402
-from workbench.nn_detectors import float_head_positions  # noqa: E402
-from workbench.training import TrainConfig, read_log, score_targets, train_float, training_data  # noqa: E402
+from workbench.nn.models import NetworkSpec, default_spec, parse_bits  # noqa: E402
+from workbench.nn.detectors import float_head_positions  # noqa: E402
+from workbench.nn.training import TrainConfig, read_log, score_targets, train_float, training_data  # noqa: E402
 
 
 def test_parabolic_refinement_reproduces_the_parabola_target_exactly():
@@ -82,7 +82,7 @@ def test_train_and_export_commands(tmp_path):
 
 
 def test_peak_loss_position_term_is_the_vertex_error_and_serializes():
-    from workbench.training import PeakLoss
+    from workbench.nn.training import PeakLoss
 
     config = TrainConfig(position_weight=1.0, position_min_snr=0.0)
     profiles, truth = tiny_data(64, 4)

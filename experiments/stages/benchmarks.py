@@ -10,10 +10,10 @@ from __future__ import annotations
 import csv
 
 from experiments import bench_inference, bench_simulators
-from workbench.artifacts import pick_document
-from workbench.contract import load_network
-from workbench.datasets import load_stage_splits
-from workbench.pipeline import Stage, StageContext
+from workbench.qnn.artifacts import pick_document
+from workbench.qnn.contract import load_network
+from workbench.data.datasets import load_stage_splits
+from workbench.pipeline.stages import Stage, StageContext
 
 
 def _simulators_markdown(rows: list[dict]) -> str:

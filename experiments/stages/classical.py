@@ -10,11 +10,11 @@ import os
 
 import numpy as np
 
-from workbench import classical
-from workbench.datasets import Dataset, load_stage_splits
-from workbench.evaluation import S_CURVE_COLUMNS, S_CURVE_CONDITION, evaluate, write_csv
-from workbench.pipeline import Stage, StageContext
-from workbench.plots import plot_examples
+from workbench.detectors import classical
+from workbench.data.datasets import Dataset, load_stage_splits
+from workbench.evaluation.tables import S_CURVE_COLUMNS, S_CURVE_CONDITION, evaluate, write_csv
+from workbench.pipeline.stages import Stage, StageContext
+from workbench.evaluation.plots import plot_examples
 
 
 def example_indices(dataset: Dataset) -> tuple[list[int], list[str]]:

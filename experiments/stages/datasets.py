@@ -1,15 +1,15 @@
 """Stage `datasets`: the benchmark's train / validation / test sets (disjoint seeds from the run seed).
 
 The arrays live in `data/cache/datasets/` (next to the stage cache); the stage folder holds
-`datasets.json`, the index read by `workbench.datasets.load_stage_splits`, and a summary table.
+`datasets.json`, the index read by `workbench.data.datasets.load_stage_splits`, and a summary table.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from workbench.datasets import Dataset, benchmark_splits, write_split_index
-from workbench.evaluation import write_csv
-from workbench.pipeline import Stage, StageContext
+from workbench.data.datasets import Dataset, benchmark_splits, write_split_index
+from workbench.evaluation.tables import write_csv
+from workbench.pipeline.stages import Stage, StageContext
 
 SUMMARY_COLUMNS = ("split", "condition", "seed", "n", "length", "bits", "empty_share", "saturated_share",
                    "reflection_share", "snr_median")

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from workbench.artifacts import pick_document
-from workbench.datasets import load_stage_splits
+from workbench.qnn.artifacts import pick_document
+from workbench.data.datasets import load_stage_splits
 from workbench.errors import WorkbenchError
-from workbench.evaluation import BITEXACT_COLUMNS, write_csv
-from workbench.pipeline import Stage, StageContext
+from workbench.evaluation.tables import BITEXACT_COLUMNS, write_csv
+from workbench.pipeline.stages import Stage, StageContext
 
 LATENCY_COLUMNS = ("model", "lanes", "score_latency_cycles", "result_latency_cycles", "cycles_per_profile",
                    "beats_per_profile")
@@ -35,8 +35,8 @@ def _markdown(bitexact: list[dict], latency: list[dict]) -> str:
 
 
 def run(ctx: StageContext) -> None:
-    from workbench.contract import load_network
-    from workbench.hw.harness import compare, latencies, run_design
+    from workbench.qnn.contract import load_network
+    from workbench.verify.harness import compare, latencies, run_design
     from workbench.hw.top import DEFAULT_PIPELINE_STAGES, build_top
 
     s = ctx.settings

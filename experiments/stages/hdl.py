@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.pipeline import Stage, StageContext
+from workbench.pipeline.stages import Stage, StageContext
 
 # GHDL's mcode backend runs the network top-level at only a few hundred clocks/s, so in the quick
 # run it checks the first `ghdl_profiles` profiles (Icarus checks all `profiles`).
@@ -36,7 +36,7 @@ SETTINGS = {
 
 def trained_models(folder: Path, limit: int | None, prefer: list[str]) -> list[Path]:
     """The qnn-int/1 documents in `folder`: the `prefer`red names first, then name order; at most `limit`."""
-    from workbench.artifacts import documents
+    from workbench.qnn.artifacts import documents
 
     found = documents(folder)
     found.sort(key=lambda path: prefer.index(path.stem) if path.stem in prefer else len(prefer))
@@ -69,16 +69,16 @@ def summary(rows: list[dict]) -> str:
 
 def run(ctx: StageContext) -> None:
     """Generate, verify and estimate (see the module docstring)."""
-    from workbench.contract import load_network
-    from workbench.evaluation import BITEXACT_COLUMNS, write_csv
+    from workbench.qnn.contract import load_network
+    from workbench.evaluation.tables import BITEXACT_COLUMNS, write_csv
     from workbench.hdl.figure import plot_hardware
     from workbench.hdl.hardware import hardware_rows
     from workbench.hdl.network import network_design
     from workbench.hdl.package import write_package
-    from workbench.hdl.simulators import HdlVerificationError
+    from workbench.verify.simulators import HdlVerificationError
     from workbench.hdl.table import write_rows
-    from workbench.hdl.vectors import VectorSet, golden_vectors, stress_profiles, write_vectors
-    from workbench.hdl.verify import SIMULATORS, run_testbench
+    from workbench.verify.vectors import VectorSet, golden_vectors, stress_profiles, write_vectors
+    from workbench.verify.check import SIMULATORS, run_testbench
 
     s = ctx.settings
     length = s["length"]

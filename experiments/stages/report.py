@@ -3,7 +3,7 @@
 It runs last and sees every stage of the run. Merges `tables/accuracy_*.csv` into
 `tables/accuracy.csv`, `tables/s_curve_*.csv` into `tables/s_curve.csv` and `tables/bitexact*.csv`
 into `tables/bitexact.csv`, draws the comparison figures from the merged tables, judges the goals
-of the study (`workbench.goals`) and includes every stage's `report/*.md` fragment. A stage joins
+of the study (`workbench.evaluation.goals`) and includes every stage's `report/*.md` fragment. A stage joins
 the report by writing such files.
 """
 from __future__ import annotations
@@ -12,13 +12,13 @@ import json
 import math
 from pathlib import Path
 
-from workbench import classical
-from workbench.evaluation import (ACCURACY_COLUMNS, BITEXACT_COLUMNS, S_CURVE_COLUMNS, S_CURVE_CONDITION, merge_csv,
+from workbench.detectors import classical
+from workbench.evaluation.tables import (ACCURACY_COLUMNS, BITEXACT_COLUMNS, S_CURVE_COLUMNS, S_CURVE_CONDITION, merge_csv,
                                   read_csv)
-from workbench.goals import Verdict, all_verdicts
-from workbench.pipeline import Stage, StageContext
-from workbench.plots import method_label, plot_metric_vs_snr, plot_s_curves
-from workbench.signals import SWEEP_CONDITIONS
+from workbench.evaluation.goals import Verdict, all_verdicts
+from workbench.pipeline.stages import Stage, StageContext
+from workbench.evaluation.plots import method_label, plot_metric_vs_snr, plot_s_curves
+from workbench.data.signals import SWEEP_CONDITIONS
 
 
 def _files(ctx: StageContext, pattern: str) -> list[Path]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.pipeline import Stage, StageContext
+from workbench.pipeline.stages import Stage, StageContext
 
 SETTINGS = {
     "quick": {"train_profiles": 10000, "val_profiles": 4000, "test_profiles": None, "epochs": 8,
@@ -60,11 +60,13 @@ def _training_row(trained: Any) -> dict[str, Any]:
 def run(ctx: StageContext) -> None:
     import keras
 
-    from workbench import evaluation, models, training
-    from workbench.datasets import load_stage_splits
+    from workbench.evaluation import tables
+
+    from workbench.nn import models, training
+    from workbench.data.datasets import load_stage_splits
     from workbench.errors import WorkbenchError
-    from workbench.export import save_document
-    from workbench.nn_detectors import calibrated_export, calibrated_float
+    from workbench.nn.export import save_document
+    from workbench.nn.detectors import calibrated_export, calibrated_float
 
     s = ctx.settings
     splits = load_stage_splits(ctx.dep("datasets"))
@@ -103,19 +105,19 @@ def run(ctx: StageContext) -> None:
         ctx.log.info("  %s: threshold %d, Keras integer vs golden mismatches %d", name, doc["head"]["threshold"],
                      bitexact_rows[-1]["mismatches"])
 
-    rows, curves = evaluation.evaluate(detectors, tests, seed=ctx.config.seed,
-                                       s_curve_conditions=[evaluation.S_CURVE_CONDITION])
+    rows, curves = tables.evaluate(detectors, tests, seed=ctx.config.seed,
+                                       s_curve_conditions=[tables.S_CURVE_CONDITION])
     tflite_rows, tflite_table = _tflite(float_run.model, train_set, empty_val, tests, s, ctx.config.seed)
     ablation = _ablation(train, val, config, folder / "ablation", empty_val, tests, s, input_bits, progress,
                          ctx.config.seed, sweep)
 
-    tables = ctx.out / "tables"
-    evaluation.write_csv(rows + tflite_rows, tables / "accuracy_nn.csv")
-    evaluation.write_csv(curves, tables / "s_curve_nn.csv", evaluation.S_CURVE_COLUMNS)
-    evaluation.write_csv(bitexact_rows, tables / "bitexact_keras.csv", evaluation.BITEXACT_COLUMNS)
-    evaluation.write_csv(tflite_table, tables / "tflite_calibration.csv", TFLITE_COLUMNS)
-    evaluation.write_csv(ablation, tables / "ablation.csv", ABLATION_COLUMNS)
-    evaluation.write_csv(training_rows, tables / "training.csv", TRAINING_COLUMNS)
+    table_dir = ctx.out / "tables"
+    tables.write_csv(rows + tflite_rows, table_dir / "accuracy_nn.csv")
+    tables.write_csv(curves, table_dir / "s_curve_nn.csv", tables.S_CURVE_COLUMNS)
+    tables.write_csv(bitexact_rows, table_dir / "bitexact_keras.csv", tables.BITEXACT_COLUMNS)
+    tables.write_csv(tflite_table, table_dir / "tflite_calibration.csv", TFLITE_COLUMNS)
+    tables.write_csv(ablation, table_dir / "ablation.csv", ABLATION_COLUMNS)
+    tables.write_csv(training_rows, table_dir / "training.csv", TRAINING_COLUMNS)
     _figures(ctx, rows + tflite_rows, curves)
     keras.backend.clear_session()
     failed = [r for r in bitexact_rows if r["mismatches"]]
@@ -125,8 +127,9 @@ def run(ctx: StageContext) -> None:
 
 def _bitexact(name: str, model: Any, doc: dict, profiles: np.ndarray) -> dict[str, Any]:
     """Keras integer-mode scores against the golden model on test profiles."""
-    from workbench import golden, integer_mode
-    from workbench.contract import load_network
+    from workbench.qnn import golden
+    from workbench.nn import integer_mode
+    from workbench.qnn.contract import load_network
 
     integer_mode.set_integer_mode(model, True)
     try:
@@ -141,11 +144,11 @@ def _bitexact(name: str, model: Any, doc: dict, profiles: np.ndarray) -> dict[st
 def _tflite(float_model: Any, train_set: Any, empty_val: np.ndarray, tests: dict, s: dict,
             seed: int) -> tuple[list[dict], list[dict]]:
     """Per representative-set size: accuracy rows averaged over draws, and one table row per draw and condition."""
-    from workbench import evaluation
-    from workbench.contract import PeakHead
-    from workbench.detection import calibrate
-    from workbench.nn_detectors import integer_detector
-    from workbench.tflite_baseline import Int8Runner, calibration_sets, convert_int8
+    from workbench.evaluation import tables
+    from workbench.qnn.contract import PeakHead
+    from workbench.detectors.interface import calibrate
+    from workbench.nn.detectors import integer_detector
+    from workbench.nn.tflite_baseline import Int8Runner, calibration_sets, convert_int8
 
     head = PeakHead("parabolic", 1, 0, 8)
     by_size: dict[int, list[list[dict]]] = {}
@@ -154,7 +157,7 @@ def _tflite(float_model: Any, train_set: Any, empty_val: np.ndarray, tests: dict
         runner = Int8Runner(convert_int8(float_model, train_set.profiles[index]))
         detector = calibrate(integer_detector(f"tflite_int8_cal{size}", runner, head, bits="8/8"), empty_val,
                              integer=True)
-        rows, _ = evaluation.evaluate([detector], tests, seed=seed)
+        rows, _ = tables.evaluate([detector], tests, seed=seed)
         by_size.setdefault(size, []).append(rows)
         table += [{"size": size, "draw": draw, "threshold": detector.threshold, **row} for row in rows]
     averaged = []
@@ -175,8 +178,10 @@ def _ablation(train: Any, val: Any, config: Any, folder: Path, empty_val: np.nda
     """
     from dataclasses import replace
 
-    from workbench import evaluation, models, training
-    from workbench.nn_detectors import calibrated_export
+    from workbench.evaluation import tables
+
+    from workbench.nn import models, training
+    from workbench.nn.detectors import calibrated_export
 
     conditions = {name: tests[name] for name in s["ablation_conditions"] if name in tests}
     out = []
@@ -188,7 +193,7 @@ def _ablation(train: Any, val: Any, config: Any, folder: Path, empty_val: np.nda
             if trained is None:
                 trained = training.train_qat(spec, train, val, config, folder, name=name, progress=progress)
             _, detector = calibrated_export(name, trained.model, empty_val, spec.bits_label, input_bits)
-            rows, _ = evaluation.evaluate([detector], conditions, seed=seed)
+            rows, _ = tables.evaluate([detector], conditions, seed=seed)
             best = list(trained.log["phases"].values())[-1]["best_val_loss"]
             out += [{**row, "scale_mode": mode, "best_val_loss": best} for row in rows]
     return out
@@ -197,11 +202,11 @@ def _ablation(train: Any, val: Any, config: Any, folder: Path, empty_val: np.nda
 def _figures(ctx: StageContext, nn_rows: list[dict], curves: list[dict]) -> None:
     """The networks' own figures; the comparisons with every method against SNR are drawn by the
     report stage from the merged accuracy table."""
-    from workbench import evaluation, plots
+    from workbench.evaluation import tables, plots
 
     figures = ctx.out / "figures"
     plots.plot_s_curves(curves, figures / "s_curve_nn.png",
-                        f"S-curve of the networks ({evaluation.S_CURVE_CONDITION})")
+                        f"S-curve of the networks ({tables.S_CURVE_CONDITION})")
     _plot_accuracy_vs_bits(nn_rows, figures / "accuracy_vs_bits.png")
 
 

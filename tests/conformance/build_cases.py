@@ -19,7 +19,7 @@ sys.path.insert(0, str(HERE.parent.parent))
 sys.path.insert(0, str(HERE.parent))
 
 from reference_qnn import reference_head, reference_scores  # noqa: E402
-from workbench.contract import fill_ranges  # noqa: E402
+from workbench.qnn.contract import fill_ranges  # noqa: E402
 
 
 def conv(name, weights, bias, bits, kernel=None):

@@ -29,9 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load or regenerate the datasets, tune, evaluate, write the files."""
-    from workbench import classical, plots
-    from workbench.datasets import load_or_generate, regenerate_from_manifest, split_seed
-    from workbench.evaluation import S_CURVE_COLUMNS, evaluate, write_csv
+    from workbench.detectors import classical
+    from workbench.evaluation import plots
+    from workbench.data.datasets import load_or_generate, regenerate_from_manifest, split_seed
+    from workbench.evaluation.tables import S_CURVE_COLUMNS, evaluate, write_csv
 
     names = list(classical.METHODS) if args.methods == "all" else args.methods.split(",")
     for name in names:

@@ -33,10 +33,10 @@ def run(args: argparse.Namespace) -> int:
     """Load, export, validate and write the document; print the layer widths."""
     import keras
 
-    import workbench.qlayers  # noqa: F401  (registers the layers for loading)
+    import workbench.nn.qlayers  # noqa: F401  (registers the layers for loading)
     from workbench.errors import ConfigError
-    from workbench.export import HeadConfig, export_document, save_document
-    from workbench.training import read_log
+    from workbench.nn.export import HeadConfig, export_document, save_document
+    from workbench.nn.training import read_log
 
     if not args.model.is_file():
         raise ConfigError(f"model file {args.model} does not exist")

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from workbench.datasets import DEFAULT_DATA_DIR, load_or_generate
-from workbench.signals import PRESETS, preset
+from workbench.data.datasets import DEFAULT_DATA_DIR, load_or_generate
+from workbench.data.signals import PRESETS, preset
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -35,11 +35,11 @@ def run(args: argparse.Namespace) -> int:
     """Write the HDL folder and optionally verify it."""
     import numpy as np
 
-    from workbench.contract import load_network
+    from workbench.qnn.contract import load_network
     from workbench.hdl.network import network_design
     from workbench.hdl.package import write_package
-    from workbench.hdl.vectors import golden_vectors, stress_profiles
-    from workbench.hdl.verify import verify_package
+    from workbench.verify.vectors import golden_vectors, stress_profiles
+    from workbench.verify.check import verify_package
     from workbench.hdl.vivado import DEFAULT_CLOCK_MHZ, DEFAULT_PART
 
     network = load_network(args.model)

@@ -33,10 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Simulate, compare, print the report; exit code 1 on any mismatch."""
-    from workbench.hw.harness import compare, latencies, load_profiles, run_design
+    from workbench.verify.harness import compare, latencies, load_profiles, run_design
     from workbench.hw.top import build_top
 
-    from workbench.contract import load_network
+    from workbench.qnn.contract import load_network
 
     network = load_network(args.model)
     profiles = load_profiles(network, args.data, args.preset, args.length, args.seed, args.profiles)

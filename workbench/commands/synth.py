@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print (and optionally write) the hardware rows."""
-    from workbench.contract import load_network
+    from workbench.qnn.contract import load_network
     from workbench.hdl.hardware import hardware_rows
     from workbench.hdl.network import network_design
     from workbench.hdl.table import write_rows

@@ -48,10 +48,12 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
     import logging
 
-    from workbench import datasets, signals, training
-    from workbench.export import save_document
-    from workbench.models import default_spec
-    from workbench.nn_detectors import calibrated_export, calibrated_float
+    from workbench.data import datasets, signals
+
+    from workbench.nn import training
+    from workbench.nn.export import save_document
+    from workbench.nn.models import default_spec
+    from workbench.nn.detectors import calibrated_export, calibrated_float
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     config = training.TrainConfig(epochs=args.epochs, batch_size=args.batch_size, finetune_epochs=args.finetune_epochs,

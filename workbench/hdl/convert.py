@@ -2,7 +2,7 @@
 
 MyHDL converts a block instance; each conversion elaborates a fresh instance, since an instance
 must not be converted twice. The converted HDL is never trusted on its own: the testbenches in
-`workbench.hdl.testbench` and the co-simulation in `workbench.hdl.cosim` check it.
+`workbench.verify.testbench` and the co-simulation in `workbench.verify.cosim` check it.
 """
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from workbench.contract import ConvLayer, Network, RequantLayer, bit_width
+from workbench.qnn.contract import ConvLayer, Network, RequantLayer, bit_width
 from workbench.hw.csd import csd_digits
 
 PAPER_GPIX_PER_S = 4.0  # Pistellato et al.'s design point

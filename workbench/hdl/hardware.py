@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from workbench.contract import Network
+from workbench.qnn.contract import Network
 from workbench.hdl.convert import convert_block
 from workbench.hdl.design import StreamDesign
 from workbench.hdl.synth import DEFAULT_CACHE, SynthResult, synthesize

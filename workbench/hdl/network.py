@@ -1,7 +1,7 @@
 """The HDL flow's view of a network's top-level: `workbench.hw.top.build_top` as a StreamDesign."""
 from __future__ import annotations
 
-from workbench.contract import Network
+from workbench.qnn.contract import Network
 from workbench.hdl.design import StreamDesign
 from workbench.hw.top import DEFAULT_PIPELINE_STAGES, build_top
 

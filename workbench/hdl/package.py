@@ -9,7 +9,7 @@ Layout (written into a temporary folder and renamed into place, so a failure lea
     vhdl/<top>.vhd              the top-level entity
     verilog/<top>.v             the same design in Verilog (Icarus, Yosys, Verilator)
     tb/tb_<top>.vhd, tb/tb_<top>.v   self-checking testbenches
-    vectors/*.txt, vectors.json stimulus and expected values (see workbench.hdl.vectors)
+    vectors/*.txt, vectors.json stimulus and expected values (see workbench.verify.vectors)
     vivado/create_project.tcl   Vivado project, synthesis, implementation and reports
 """
 from __future__ import annotations
@@ -21,8 +21,8 @@ from pathlib import Path
 from workbench.hdl.convert import convert_design
 from workbench.hdl.design import PortInfo, StreamDesign
 from workbench.hdl.files import atomic_folder
-from workbench.hdl.testbench import drain_cycles, write_testbenches
-from workbench.hdl.vectors import (EXPECTED_RESULTS, EXPECTED_SCORES, MANIFEST, STIMULUS, STIMULUS_GAPS,
+from workbench.verify.testbench import drain_cycles, write_testbenches
+from workbench.verify.vectors import (EXPECTED_RESULTS, EXPECTED_SCORES, MANIFEST, STIMULUS, STIMULUS_GAPS,
                                    VectorSet, write_vectors)
 from workbench.hdl.vivado import DEFAULT_CLOCK_MHZ, DEFAULT_PART, create_project_tcl
 

@@ -14,7 +14,7 @@ import csv
 import io
 from pathlib import Path
 
-from workbench.contract import Network
+from workbench.qnn.contract import Network
 from workbench.hdl.estimates import analytic_estimate, network_bits, throughput_fields
 from workbench.hdl.files import atomic_write_text
 from workbench.hdl.synth import SynthResult, estimated_clock_mhz

@@ -2,5 +2,5 @@
 
 `top.build_top(network, lanes, profile_length)` gives the AXI4-Stream style peak detector; the
 blocks it assembles (window, constant-coefficient adder trees, requantizer, peak head, divider)
-live in their own modules, and `harness` drives it cycle by cycle against the golden model.
+live in their own modules. `workbench.verify.harness` drives it cycle by cycle against the golden model.
 """

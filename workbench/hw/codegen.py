@@ -34,7 +34,7 @@ from typing import Any, Iterator
 
 from myhdl import always_comb, always_seq, block, concat, intbv
 
-from workbench.contract import bit_width
+from workbench.qnn.contract import bit_width
 
 SMALL_LITERAL = 1 << 30  # literals below this magnitude are safe in VHDL and Verilog as written
 _CHUNK = 30

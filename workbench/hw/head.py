@@ -24,7 +24,7 @@ from typing import Any
 
 from myhdl import Signal, block, intbv
 
-from workbench.contract import PeakHead
+from workbench.qnn.contract import PeakHead
 from workbench.hw.codegen import Emitter, render, signed_bounds
 from workbench.hw.csd import csd_digits
 from workbench.hw.divider import divider, quotient_bits

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workbench.contract import ConvLayer
+from workbench.qnn.contract import ConvLayer
 from myhdl import block
 
 from workbench.hw.adder_tree import SumSpec, Term, adder_tree, tree_stream

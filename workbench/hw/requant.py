@@ -17,7 +17,7 @@ from typing import Any
 
 from myhdl import block
 
-from workbench.contract import RequantLayer
+from workbench.qnn.contract import RequantLayer
 from workbench.hw.adder_tree import SumSpec, Term, adder_tree, tree_stream
 from workbench.hw.codegen import Emitter, render
 from workbench.hw.csd import csd_digits

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from myhdl import Signal, intbv
 
-from workbench.contract import bit_width
+from workbench.qnn.contract import bit_width
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from typing import Any, Callable, Union
 
 from myhdl import ResetSignal, Signal, block, intbv
 
-from workbench.contract import ConvLayer, Network, bit_width, load_network
+from workbench.qnn.contract import ConvLayer, Network, bit_width, load_network
 from workbench.errors import ConfigError
 from workbench.hw.codegen import Emitter, render
 from workbench.hw.head import head_latency, peak_head, pos_bits

@@ -1,4 +1,4 @@
-"""The networks as detectors of the common interface (`workbench.detection.ThresholdedDetector`).
+"""The networks as detectors of the common interface (`workbench.detectors.interface.ThresholdedDetector`).
 
 Every network detector reports `score = max_i s[i]` and the peak head's position, so one
 threshold rule (1% false alarms on empty validation profiles, `detection.calibrate`) applies to all:
@@ -18,11 +18,11 @@ from typing import Callable
 import keras
 import numpy as np
 
-from workbench import golden
-from workbench.classical import delta_parabolic
-from workbench.contract import BOUND_LIMIT, Network, PeakHead, load_network
-from workbench.detection import ThresholdedDetector, calibrate
-from workbench.export import HeadConfig, export_document
+from workbench.qnn import golden
+from workbench.detectors.classical import delta_parabolic
+from workbench.qnn.contract import BOUND_LIMIT, Network, PeakHead, load_network
+from workbench.detectors.interface import ThresholdedDetector, calibrate
+from workbench.nn.export import HeadConfig, export_document
 
 ScoreFunction = Callable[[np.ndarray], np.ndarray]
 

@@ -21,7 +21,7 @@ Integer mode (`integer_mode=True`, not differentiable) computes exactly the `qnn
 from the layers' integer variables (`integer_kernel`, `integer_bias`, `multiplier`, `shift`) in
 float64, exact for every value the contract allows (bounds below 2^52 < 2^53): a conv layer returns
 its accumulator, a requantizer `clip(floor((acc * m + r) / 2^shift), lo, hi)`. Those variables are
-written by `workbench.integer_mode` (snapping and freezing a trained model, or loading a document).
+written by `workbench.nn.integer_mode` (snapping and freezing a trained model, or loading a document).
 """
 from __future__ import annotations
 

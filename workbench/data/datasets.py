@@ -3,7 +3,7 @@
 Stable public names, used by training and hardware code as well:
 
 - `Dataset.profiles`: uint16 array (N, L), the sensor values;
-- `Dataset.truth`: dict of length-N arrays, keys `workbench.signals.TRUTH_KEYS`: `centre` (float px,
+- `Dataset.truth`: dict of length-N arrays, keys `workbench.data.signals.TRUTH_KEYS`: `centre` (float px,
   NaN for empty profiles), `sigma`, `amplitude`, `snr`, and bool `saturated`, `reflection`, `empty`;
 - `Dataset.manifest`: dict with `format`, `condition`, `config` (generator parameters), `seed`, `n`,
   `generator` (hash of the generator's source) and `sha256` (content hash of the arrays);
@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from workbench import signals
+from workbench.data import signals
 from workbench.errors import ConfigError, DatasetError
-from workbench.signals import TRUTH_KEYS, GeneratorConfig
+from workbench.data.signals import TRUTH_KEYS, GeneratorConfig
 
 FORMAT = "qpeak-dataset/1"
 INDEX_FILE = "datasets.json"

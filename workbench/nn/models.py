@@ -13,7 +13,7 @@ from typing import Any
 import keras
 
 from workbench.errors import ConfigError
-from workbench.qlayers import QConv1D, QDense, Requantizer, activation_range, check_bits
+from workbench.nn.qlayers import QConv1D, QDense, Requantizer, activation_range, check_bits
 
 LAYER_KINDS = ("conv", "dense")
 
@@ -33,7 +33,7 @@ class NetworkSpec:
 
     `weight_bits` has one entry per layer, `act_bits` one per hidden layer (every layer but the
     score layer, which is followed by no requantizer). `scale_mode` and `init_range` configure the
-    requantizers (see `workbench.qlayers.Requantizer`).
+    requantizers (see `workbench.nn.qlayers.Requantizer`).
     """
 
     layers: tuple[LayerSpec, ...]

@@ -3,7 +3,7 @@
 Every method is a scorer `profiles -> (score, pos)`: `pos` the sub-pixel estimate (pixel `i`'s
 centre at `i`), `score` the evidence for a line (the peak's height above its local background, or the
 prominence for `find_peaks`), so that one threshold rule sets every method's false-alarm rate
-(`workbench.detection.calibrate`). `METHODS` lists them with their tunable window candidates;
+(`workbench.detectors.interface.calibrate`). `METHODS` lists them with their tunable window candidates;
 `tune` picks a method's window and threshold on validation data only. Formulas and sources:
 `notes/classical-detectors.md` of the shared design folder.
 """
@@ -20,8 +20,8 @@ import numpy as np
 from scipy.ndimage import correlate1d
 from scipy.signal import find_peaks, find_peaks_cwt
 
-from workbench.datasets import Dataset
-from workbench.detection import FALSE_ALARM_RATE, ThresholdedDetector, calibrate
+from workbench.data.datasets import Dataset
+from workbench.detectors.interface import FALSE_ALARM_RATE, ThresholdedDetector, calibrate
 from workbench.errors import ConfigError
 
 ScoreAndPos = tuple[np.ndarray, np.ndarray]

@@ -28,8 +28,8 @@ import numpy as np
 import tensorflow as tf
 
 from workbench.errors import ConfigError
-from workbench.integer_mode import freeze_integers, snap_scales
-from workbench.models import NetworkSpec, build_float_model, build_qat_model
+from workbench.nn.integer_mode import freeze_integers, snap_scales
+from workbench.nn.models import NetworkSpec, build_float_model, build_qat_model
 
 TARGETS = ("parabola", "gaussian", "triangle")
 HEIGHTS = ("unit", "amplitude")

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.contract import (FORMAT, MAX_SHIFT, MULTIPLIER_LIMIT, REFINES, Document, conv_acc_range,
+from workbench.qnn.contract import (FORMAT, MAX_SHIFT, MULTIPLIER_LIMIT, REFINES, Document, conv_acc_range,
                                 fill_ranges)
 
 

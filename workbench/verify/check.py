@@ -9,8 +9,8 @@ from pathlib import Path
 
 from workbench.errors import ConfigError
 from workbench.hdl.package import HdlPackage
-from workbench.hdl.simulators import Verdict, require_pass, run_ghdl, run_icarus
-from workbench.hdl.vectors import EXPECTED_RESULTS, EXPECTED_SCORES, STIMULUS, STIMULUS_GAPS
+from workbench.verify.simulators import Verdict, require_pass, run_ghdl, run_icarus
+from workbench.verify.vectors import EXPECTED_RESULTS, EXPECTED_SCORES, STIMULUS, STIMULUS_GAPS
 
 SIMULATORS = ("ghdl", "icarus")
 

@@ -1,7 +1,7 @@
 """Export a snapped, frozen quantization-aware Keras model to a `qnn-int/1` document.
 
 The document holds the model's integer variables exactly (the ones its integer mode computes with),
-the ranges computed by `workbench.contract.fill_ranges`, and, as extra keys, the widths in bits of
+the ranges computed by `workbench.qnn.contract.fill_ranges`, and, as extra keys, the widths in bits of
 every accumulator, product and output. The document is validated by `contract.load_network`
 before it is returned; anything the contract cannot represent raises `ExportError` naming the layer.
 """
@@ -15,10 +15,10 @@ from typing import Any
 import keras
 import numpy as np
 
-from workbench.contract import FORMAT, REFINES, Document, bit_width, fill_ranges, load_network
+from workbench.qnn.contract import FORMAT, REFINES, Document, bit_width, fill_ranges, load_network
 from workbench.errors import ContractError, ExportError
-from workbench.integer_mode import quantized_layers
-from workbench.qlayers import QDense, QuantizedLinear, Requantizer
+from workbench.nn.integer_mode import quantized_layers
+from workbench.nn.qlayers import QDense, QuantizedLinear, Requantizer
 
 
 @dataclass(frozen=True)

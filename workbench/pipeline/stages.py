@@ -2,7 +2,7 @@
 
 A stage is a function that writes files into its own output folder. Its cache key hashes the
 stage's name, its configuration section, the code it reaches through its imports
-(`workbench.code_key`: project sources, templates, versions of the packages it uses) and the keys
+(`workbench.pipeline.code_key`: project sources, templates, versions of the packages it uses) and the keys
 of the stages it depends on, so a changed config or code version reruns that stage and everything
 downstream of it, nothing else. Outputs go to `<cache>/<stage>/<key>/`, written into a temporary
 folder and renamed when the stage finishes: an interrupted run resumes at the stage it stopped in.
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from workbench.code_key import code_fingerprint
+from workbench.pipeline.code_key import code_fingerprint
 from workbench.errors import ConfigError
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from workbench.contract import FORMAT
+from workbench.qnn.contract import FORMAT
 from workbench.errors import ConfigError
 
 DEFAULT_BITS = "4/4"

@@ -1,6 +1,6 @@
 """Paper-style PNG figures (matplotlib, Agg), generic over methods: each method is a row label.
 
-The functions take the rows of `workbench.evaluation` (dicts with `method`, `bits`, `condition`,
+The functions take the rows of `workbench.evaluation.tables` (dicts with `method`, `bits`, `condition`,
 `snr`, metric columns), so neural methods appear next to classical ones without code changes.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
-from workbench.signals import SWEEP_CONDITIONS
+from workbench.data.signals import SWEEP_CONDITIONS
 
 Row = dict[str, Any]
 MARKERS = "osD^v<>pPX*h"

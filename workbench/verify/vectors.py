@@ -48,8 +48,8 @@ class VectorSet:
 
 
 def golden_vectors(network, profiles: np.ndarray) -> VectorSet:
-    """Expected values for `profiles` from the golden integer model of a `workbench.contract.Network`."""
-    from workbench.golden import run_golden
+    """Expected values for `profiles` from the golden integer model of a `workbench.qnn.contract.Network`."""
+    from workbench.qnn.golden import run_golden
 
     result = run_golden(network, profiles)
     return VectorSet(np.asarray(profiles, dtype=np.int64), result.scores, result.found, result.pos)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from workbench.contract import ConvLayer, Network, PeakHead, RequantLayer
+from workbench.qnn.contract import ConvLayer, Network, PeakHead, RequantLayer
 from workbench.errors import ConfigError
 
 FLOAT32_EXACT_LIMIT = 1 << 24

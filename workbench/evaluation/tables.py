@@ -17,10 +17,10 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any, Iterable
 
-from workbench.datasets import Dataset, atomic_write
-from workbench.detection import Detector
-from workbench.metrics import BOOTSTRAP_DRAWS, compute_metrics, s_curve
-from workbench.signals import preset_snr
+from workbench.data.datasets import Dataset, atomic_write
+from workbench.detectors.interface import Detector
+from workbench.evaluation.metrics import BOOTSTRAP_DRAWS, compute_metrics, s_curve
+from workbench.data.signals import preset_snr
 
 ACCURACY_COLUMNS = ("method", "bits", "condition", "snr", "n", "rmse_px", "rmse_ci_low", "rmse_ci_high",
                     "bias_px", "gross_error_rate", "miss_rate", "false_alarm_rate", "n_empty", "n_good")

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 PROJECT_PACKAGES = ("workbench", "experiments")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 _IGNORED_SUFFIXES = {".pyc", ".pyo"}
 
 

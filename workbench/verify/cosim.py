@@ -20,9 +20,9 @@ import numpy as np
 from workbench.errors import ToolchainError
 from workbench.hdl.convert import convert_block
 from workbench.hdl.design import INPUT_PORTS, OUTPUT_PORTS, StreamDesign
-from workbench.hdl.simulators import icarus_compile
+from workbench.verify.simulators import icarus_compile
 from workbench.hdl.tools import find_tool, myhdl_vpi_path
-from workbench.hdl.vectors import stimulus_clocks
+from workbench.verify.vectors import stimulus_clocks
 
 RESET_CYCLES = 4
 HALF_PERIOD = 5

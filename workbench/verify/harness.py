@@ -18,9 +18,9 @@ import myhdl._intbv
 import numpy as np
 from myhdl import StopSimulation, block, delay, instance, traceSignals
 
-from workbench.contract import Network
+from workbench.qnn.contract import Network
 from workbench.errors import ConfigError, DatasetError
-from workbench.golden import check_profiles, run_golden
+from workbench.qnn.golden import check_profiles, run_golden
 from workbench.hw.top import TopDesign
 
 RESET_CYCLES = 2
@@ -286,7 +286,7 @@ def load_profiles(network: Network, data: str | Path | None, preset: str | None,
         except (OSError, ValueError) as exc:
             raise DatasetError(f"dataset {path} cannot be read: {exc}") from None
     else:
-        from workbench import signals
+        from workbench.data import signals
 
         config = signals.preset(preset, length=length, bits=network.input_bits)
         profiles, _ = signals.generate(config, count, seed)

@@ -7,7 +7,7 @@
 2. `freeze_integers(model)`: the integer weights and biases the shadow weights quantize to are
    written into each layer's integer variables.
 3. `set_integer_mode(model, True)` / `integer_scores(model, profiles)`: the model then computes the
-   `qnn-int/1` semantics exactly (see `workbench.qlayers`).
+   `qnn-int/1` semantics exactly (see `workbench.nn.qlayers`).
 
 `model_from_document(doc)` builds the Keras model in integer mode that a document describes, so that
 every document (conformance cases, random networks) can be run by the Keras layers.
@@ -20,9 +20,9 @@ from typing import Union
 import keras
 import numpy as np
 
-from workbench.contract import MAX_SHIFT, MULTIPLIER_LIMIT, Document, RequantLayer, load_network
+from workbench.qnn.contract import MAX_SHIFT, MULTIPLIER_LIMIT, Document, RequantLayer, load_network
 from workbench.errors import ConfigError, ExportError
-from workbench.qlayers import QConv1D, QDense, QuantizedLinear, Requantizer
+from workbench.nn.qlayers import QConv1D, QDense, QuantizedLinear, Requantizer
 
 QLayer = Union[QuantizedLinear, Requantizer]
 

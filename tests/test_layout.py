@@ -1,0 +1,53 @@
+"""The package layout's rules: TensorFlow only in `workbench.nn`, the hardware generator apart from the golden model."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from workbench.pipeline.code_key import import_closure
+
+PACKAGE = Path(__file__).resolve().parent.parent / "workbench"
+HEAVY = ("tensorflow", "keras", "ai_edge_litert")
+
+
+def _modules(exclude: str | None = None) -> list[str]:
+    names = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if exclude is None or parts[1:2] != (exclude,):
+            names.append(".".join(parts))
+    return names
+
+
+def test_no_module_outside_nn_imports_tensorflow_or_keras_when_imported():
+    modules = _modules(exclude="nn")
+    assert len(modules) > 30
+    script = ("import importlib, json, sys\n"
+              f"for name in {modules!r}:\n    importlib.import_module(name)\n"
+              f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                            cwd=PACKAGE.parent)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_import_check_sees_a_module_of_nn_load_tensorflow():
+    """Negative control: importing a module of `workbench.nn` does load Keras in the same check."""
+    script = ("import json, sys\nimport workbench.nn.qlayers\n"
+              f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                            cwd=PACKAGE.parent)
+    assert "keras" in json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_hardware_generator_does_not_reach_the_golden_model():
+    hw_modules = [name for name in _modules() if name.startswith("workbench.hw")]
+    assert len(hw_modules) >= 8
+    for name in hw_modules:
+        reached, _ = import_closure(name)
+        assert "workbench.qnn.golden" not in reached, f"{name} reaches the golden model"
+    reached, _ = import_closure("workbench.verify.harness")  # the verification side does (control)
+    assert "workbench.qnn.golden" in reached

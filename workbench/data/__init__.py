@@ -1,0 +1,1 @@
+"""Signals and datasets: the seeded laser-line generator and `.npz` storage."""

@@ -1,0 +1,1 @@
+"""The detector interface and the classical peak detectors."""

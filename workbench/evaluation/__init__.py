@@ -1,0 +1,1 @@
+"""Metrics, tables, figures, goals and benchmarks."""
