@@ -79,7 +79,7 @@ def test_a_stage_reruns_after_an_indirect_change_and_not_after_an_unrelated_one(
 
 @pytest.mark.parametrize("stage, needed", [
     ("training", {"workbench.detectors.interface", "workbench.data.datasets", "workbench.evaluation.metrics"}),
-    ("hardware", {"workbench.data.datasets", "workbench.evaluation.tables"}),
+    ("myhdl", {"workbench.data.datasets", "workbench.evaluation.tables"}),
     ("hdl", {"workbench.evaluation.tables"}),
 ])
 def test_real_stages_reach_the_modules_the_hand_kept_lists_missed(stage, needed):

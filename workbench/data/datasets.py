@@ -23,8 +23,6 @@ import hashlib
 import inspect
 import json
 import logging
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +31,9 @@ from typing import Any
 import numpy as np
 
 from workbench.data import signals
-from workbench.errors import ConfigError, DatasetError
 from workbench.data.signals import TRUTH_KEYS, GeneratorConfig
+from workbench.errors import ConfigError, DatasetError
+from workbench.files import atomic_write, atomic_write_text
 
 FORMAT = "qpeak-dataset/1"
 INDEX_FILE = "datasets.json"
@@ -113,27 +112,12 @@ def manifest_path(path: Path) -> Path:
     return Path(path).with_suffix(".json")
 
 
-def atomic_write(path: Path, write: Any) -> None:
-    """Call `write(file_object)` on a temporary file in the same folder, then rename it onto `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save(path: Path, profiles: np.ndarray, truth: dict[str, np.ndarray], request: dict[str, Any]) -> Dataset:
     """Write arrays, then the manifest (with the content hash), both atomically."""
     path = Path(path)
     manifest = {**request, "sha256": content_hash(profiles, truth), "length": int(profiles.shape[1])}
     atomic_write(path, lambda f: np.savez(f, profiles=profiles, **truth))
-    atomic_write(manifest_path(path), lambda f: f.write(json.dumps(manifest, indent=2).encode()))
+    atomic_write_text(manifest_path(path), json.dumps(manifest, indent=2))
     return Dataset(profiles, truth, manifest, path)
 
 
@@ -245,7 +229,7 @@ def write_split_index(splits: Splits, folder: Path) -> Path:
     index = {"train": entry(splits.train), "val": entry(splits.val),
              "test": {name: entry(ds) for name, ds in splits.test.items()}}
     path = Path(folder) / INDEX_FILE
-    atomic_write(path, lambda f: f.write(json.dumps(index, indent=2).encode()))
+    atomic_write_text(path, json.dumps(index, indent=2))
     return path
 
 

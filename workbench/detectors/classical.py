@@ -168,11 +168,6 @@ def forest(profiles: np.ndarray, window: float) -> ScoreAndPos:
     return derivative_zero_crossing(profiles, np.array([-0.5, 0.0, 0.5]), gaussian_kernel(window))
 
 
-def _gaussian_at(x: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Gaussian three-point refinement of given peak indices on background-subtracted values."""
-    return _refine3(_log_ready(x, local_background(x, p)), p, delta_gaussian)
-
-
 def most_prominent(profiles: np.ndarray, window: int) -> ScoreAndPos:
     """scipy `find_peaks`: the most prominent local maximum (prominence measured within `window` px,
     scipy's `wlen`; it is the score), Gaussian-refined."""

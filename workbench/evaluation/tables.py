@@ -17,7 +17,8 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any, Iterable
 
-from workbench.data.datasets import Dataset, atomic_write
+from workbench.data.datasets import Dataset
+from workbench.files import atomic_write_text
 from workbench.detectors.interface import Detector
 from workbench.evaluation.metrics import BOOTSTRAP_DRAWS, compute_metrics, s_curve
 from workbench.data.signals import preset_snr
@@ -87,7 +88,7 @@ def write_csv(rows: list[Row], path: Path | str, columns: tuple[str, ...] = ACCU
     writer.writerow(columns)
     writer.writerows([[_format(row.get(c)) for c in columns] for row in rows])
     path = Path(path)
-    atomic_write(path, lambda f: f.write(buffer.getvalue().encode()))
+    atomic_write_text(path, buffer.getvalue())
     return path
 
 

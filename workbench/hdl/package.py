@@ -20,7 +20,7 @@ from pathlib import Path
 
 from workbench.hdl.convert import convert_design
 from workbench.hdl.design import PortInfo, StreamDesign
-from workbench.hdl.files import atomic_folder
+from workbench.files import atomic_folder
 from workbench.verify.testbench import drain_cycles, write_testbenches
 from workbench.verify.vectors import (EXPECTED_RESULTS, EXPECTED_SCORES, MANIFEST, STIMULUS, STIMULUS_GAPS,
                                    VectorSet, write_vectors)

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from workbench.errors import ToolchainError
-from workbench.hdl.files import atomic_write_text
+from workbench.files import atomic_write_text
 from workbench.hdl.tools import run_tool, tail
 
 DEFAULT_CACHE = Path(__file__).resolve().parents[2] / "data" / "cache" / "yosys"
@@ -61,10 +61,6 @@ class SynthResult:
     seconds: float
     netlist_hash: str
     cached: bool = False
-
-    def clock_estimate_mhz(self, part: str) -> float:
-        """Estimated pre-route clock: 1 / (arrival x ROUTING_FACTOR), capped at the fabric limit."""
-        return estimated_clock_mhz(self.arrival_ns, part)
 
 
 def fabric_limit_mhz(part: str) -> float:

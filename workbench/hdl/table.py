@@ -16,7 +16,7 @@ from pathlib import Path
 
 from workbench.qnn.contract import Network
 from workbench.hdl.estimates import analytic_estimate, network_bits, throughput_fields
-from workbench.hdl.files import atomic_write_text
+from workbench.files import atomic_write_text
 from workbench.hdl.synth import SynthResult, estimated_clock_mhz
 
 COLUMNS = ("model", "weight_bits", "act_bits", "lanes", "luts", "ffs", "carry4", "dsps", "brams",

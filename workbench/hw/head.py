@@ -72,7 +72,7 @@ def pos_bits(head: PeakHead, profile_length: int) -> int:
 
 
 @block
-def peak_head(clk: Any, rst: Any, scores: Stream, found: Any, pos: Any, result_valid: Any,
+def peak_head_unit(clk: Any, rst: Any, scores: Stream, found: Any, pos: Any, result_valid: Any,
               head: PeakHead, profile_length: int) -> Any:
     """The head over the score stream `scores` (one field per lane), driving `found`, `pos`, `result_valid`."""
     lanes = scores.lanes

@@ -29,9 +29,6 @@ class Fmt:
         """Bits the field takes in a packed bus."""
         return max(1, int(self.hi).bit_length()) if self.raw else bit_width(self.lo, self.hi)
 
-    def union(self, other: "Fmt") -> "Fmt":
-        """The smallest (two's complement) format holding both ranges."""
-        return Fmt(min(self.lo, other.lo), max(self.hi, other.hi))
 
 
 @dataclass
@@ -50,13 +47,6 @@ class Stream:
         """Fields per pixel."""
         return len(self.fields) // self.lanes
 
-    def offset(self, index: int) -> int:
-        """Bit offset of field `index` in the bus."""
-        return field_offsets(self.fields)[index]
-
-    def read(self, name: str, index: int) -> str:
-        """Source expression reading field `index` of the bus bound to `name` (signed unless raw)."""
-        return read_field(name, self.fields, index)
 
 
 def field_offsets(fields: Sequence[Fmt]) -> list[int]:
@@ -83,9 +73,3 @@ def new_stream(fields: Sequence[Fmt], lanes: int) -> Stream:
     """A stream on fresh signals."""
     return Stream(bus_signal(fields), tuple(fields), lanes, Signal(bool(0)), Signal(bool(0)), Signal(bool(0)))
 
-
-def write_fields(emitter: Any, name: str, fields: Sequence[Fmt], sources: Sequence[str]) -> None:
-    """Emit statements packing one signed variable per field into the bus variable `name`."""
-    offsets = field_offsets(fields)
-    for index, (fmt, source) in enumerate(zip(fields, sources)):
-        emitter.line(f"{name}[{offsets[index + 1]}:{offsets[index]}] = {source}[{fmt.width}:]")

@@ -38,7 +38,7 @@ from myhdl import ResetSignal, Signal, block, intbv
 from workbench.qnn.contract import ConvLayer, Network, bit_width, load_network
 from workbench.errors import ConfigError
 from workbench.hw.codegen import Emitter, render
-from workbench.hw.head import head_latency, peak_head, pos_bits
+from workbench.hw.head import head_latency, peak_head_unit, pos_bits
 from workbench.hw.mac import conv_latency, conv_layer, conv_stream
 from workbench.hw.requant import requant_latency, requant_stream, requantizer
 from workbench.hw.stream import Fmt, Stream
@@ -145,7 +145,7 @@ def peak_detector(clk: Any, rst: Any, s_tdata: Any, s_tvalid: Any, s_tuser: Any,
             instances.append(requantizer(clk, rst, stream, out, layer, pipeline, threshold_bits))
         stream = out
     instances.append(score_ports(stream, m_score_tdata, m_score_tvalid, m_score_tuser, m_score_tlast))
-    instances.append(peak_head(clk, rst, stream, m_found, m_pos, m_result_tvalid, network.head, profile_length))
+    instances.append(peak_head_unit(clk, rst, stream, m_found, m_pos, m_result_tvalid, network.head, profile_length))
     return instances
 
 

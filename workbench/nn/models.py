@@ -7,13 +7,14 @@ The default network does 464 multiply-accumulates per pixel.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import keras
 
 from workbench.errors import ConfigError
-from workbench.nn.qlayers import QConv1D, QDense, Requantizer, activation_range, check_bits
+from workbench.nn.qlayers import QConv1D, QDense, Requantizer, check_bits
+from workbench.qnn.contract import activation_range
 
 LAYER_KINDS = ("conv", "dense")
 
@@ -83,10 +84,6 @@ class NetworkSpec:
         """File-safe name of the quantized network: `qat_4-4`, `qat_6-4-4-6_4-3-3`."""
         label = self.bits_label
         return "qat_" + (label.replace("/", "_") if "-" in label else label.replace("/", "-"))
-
-    def with_bits(self, weight_bits: tuple[int, ...], act_bits: tuple[int, ...]) -> "NetworkSpec":
-        """The same topology at other precisions."""
-        return replace(self, weight_bits=tuple(weight_bits), act_bits=tuple(act_bits))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description."""

@@ -33,8 +33,8 @@ import numpy as np
 import tensorflow as tf
 
 from workbench.errors import ConfigError
+from workbench.qnn.contract import MAX_BITS, MIN_BITS, activation_range
 
-MIN_BITS, MAX_BITS = 2, 8
 SCALE_MODES = ("learned", "pow2", "pact")
 PACKAGE = "qpeak"
 
@@ -59,11 +59,6 @@ def check_bits(bits: Any, what: str) -> int:
     if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not MIN_BITS <= bits <= MAX_BITS:
         raise ConfigError(f"{what} is {bits!r}; allowed: an integer from {MIN_BITS} to {MAX_BITS}")
     return int(bits)
-
-
-def activation_range(bits: int, signed: bool) -> tuple[int, int]:
-    """`(lo, hi)` of a requantizer's output."""
-    return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
 
 
 class QuantizedLinear(keras.layers.Layer):
@@ -122,10 +117,6 @@ class QuantizedLinear(keras.layers.Layer):
         """The integer-valued kernel `clip(round(w / s_w), -Q, Q)` (straight-through)."""
         q = float(self.weight_limit)
         return tf.clip_by_value(ste_round(self.kernel / scale), -q, q)
-
-    def accumulator_scale(self) -> tf.Tensor:
-        """Float value of one accumulator unit per channel: `input_scale * s_w`."""
-        return self.input_scale * self.weight_scale()
 
     def call(self, inputs: tf.Tensor) -> tf.Tensor:
         if self.integer_mode:

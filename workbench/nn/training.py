@@ -176,15 +176,13 @@ class PeakLoss(keras.losses.Loss):
 
 
 class _EpochLog(keras.callbacks.Callback):
-    """Records loss, validation loss and seconds of every epoch, reports each through `progress`, and
-    restores the weights of the best validation epoch when training ends (stopped early or not)."""
+    """Records loss, validation loss and seconds of every epoch and reports each through `progress`."""
 
     def __init__(self, label: str, total: int, progress: Callable[[str], None]) -> None:
         super().__init__()
         self.label, self.total, self.progress = label, total, progress
         self.epochs: list[dict[str, float]] = []
         self._start = 0.0
-        self._best: tuple[float, list] | None = None
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._start = time.perf_counter()
@@ -194,14 +192,8 @@ class _EpochLog(keras.callbacks.Callback):
         row = {"epoch": epoch + 1, "loss": float(logs.get("loss", np.nan)),
                "val_loss": float(logs.get("val_loss", np.nan)), "seconds": round(time.perf_counter() - self._start, 3)}
         self.epochs.append(row)
-        if self._best is None or row["val_loss"] < self._best[0]:
-            self._best = (row["val_loss"], self.model.get_weights())
         self.progress(f"{self.label}: epoch {row['epoch']}/{self.total} loss {row['loss']:.5f} "
                       f"val_loss {row['val_loss']:.5f} ({row['seconds']:.1f} s)")
-
-    def on_train_end(self, logs: dict | None = None) -> None:
-        if self._best is not None:
-            self.model.set_weights(self._best[1])
 
 
 def seed_everything(seed: int) -> None:
@@ -218,7 +210,8 @@ def fit(model: keras.Model, train: TrainingData, val: TrainingData, *, epochs: i
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=PeakLoss(position_weight))
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     epoch_log = _EpochLog(label, epochs, progress)
-    stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience)
+    # Keras restores the best validation epoch's weights when training ends, stopped early or not.
+    stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
     saver = keras.callbacks.ModelCheckpoint(str(checkpoint), monitor="val_loss", save_best_only=True)
     model.fit(train.inputs, train.targets, validation_data=(val.inputs, val.targets), epochs=epochs,
               batch_size=batch_size, shuffle=True, verbose=0, callbacks=[epoch_log, stopper, saver])

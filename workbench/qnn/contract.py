@@ -30,6 +30,11 @@ MAX_WINDOW = 8
 Document = dict[str, Any]
 
 
+def activation_range(bits: int, signed: bool) -> tuple[int, int]:
+    """`(lo, hi)` of a requantizer's output: two's complement when signed, else `[0, 2^bits - 1]`."""
+    return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+
+
 @dataclass(frozen=True)
 class ConvLayer:
     """A `qconv1d` or `qdense` layer; weights are always `(kernel_size, in_channels, out_channels)`."""
@@ -66,12 +71,12 @@ class RequantLayer:
     @property
     def lo(self) -> int:
         """Smallest output value."""
-        return -(1 << (self.bits - 1)) if self.signed else 0
+        return activation_range(self.bits, self.signed)[0]
 
     @property
     def hi(self) -> int:
         """Largest output value."""
-        return (1 << (self.bits - 1)) - 1 if self.signed else (1 << self.bits) - 1
+        return activation_range(self.bits, self.signed)[1]
 
     @property
     def rounding(self) -> int:
@@ -178,7 +183,7 @@ def fill_ranges(document: Document) -> Document:
             shift = _int_in(entry.get("shift"), 0, MAX_SHIFT, f"{where} shift")
             entry["prod_min"], entry["prod_max"] = requant_prod_range(
                 np.array(acc[0], dtype=object), np.array(acc[1], dtype=object), multiplier, shift)
-            lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+            lo, hi = activation_range(bits, signed)
             acc = None
         else:
             raise ContractError(f"{where}: unknown layer type {kind!r}; allowed: qconv1d, qdense, requantizer")

@@ -9,14 +9,14 @@ from pathlib import Path
 
 from workbench.errors import ConfigError
 from workbench.hdl.package import HdlPackage
-from workbench.verify.simulators import Verdict, require_pass, run_ghdl, run_icarus
+from workbench.verify.simulators import TestbenchVerdict, require_pass, run_ghdl, run_icarus
 from workbench.verify.vectors import EXPECTED_RESULTS, EXPECTED_SCORES, STIMULUS, STIMULUS_GAPS
 
 SIMULATORS = ("ghdl", "icarus")
 
 
 def run_testbench(package: HdlPackage, simulator: str, stimulus: str = STIMULUS, *,
-                  timeout_s: float = 600, vectors: Path | None = None) -> Verdict:
+                  timeout_s: float = 600, vectors: Path | None = None) -> TestbenchVerdict:
     """Run one testbench ('ghdl': VHDL, 'icarus': Verilog) on one stimulus file; returns its verdict.
 
     `vectors` runs it on another vector folder written for the same design (e.g. fewer profiles).
@@ -34,7 +34,7 @@ def run_testbench(package: HdlPackage, simulator: str, stimulus: str = STIMULUS,
 
 def verify_package(package: HdlPackage, simulators: tuple[str, ...] = SIMULATORS,
                    stimuli: tuple[str, ...] = (STIMULUS, STIMULUS_GAPS), *,
-                   timeout_s: float = 600) -> list[Verdict]:
+                   timeout_s: float = 600) -> list[TestbenchVerdict]:
     """Run every simulator on every stimulus; raises HdlVerificationError on the first failure."""
     return [require_pass(run_testbench(package, simulator, stimulus, timeout_s=timeout_s),
                          package.design["values"])

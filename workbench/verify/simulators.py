@@ -32,7 +32,7 @@ class HdlVerificationError(WorkbenchError):
 
 
 @dataclass(frozen=True)
-class Verdict:
+class TestbenchVerdict:
     """The outcome of one testbench run."""
 
     simulator: str
@@ -49,18 +49,18 @@ class Verdict:
         return self.clocks / self.seconds if self.seconds > 0 else 0.0
 
 
-def parse_verdict(simulator: str, output: str, seconds: float, clocks: int) -> Verdict:
+def parse_verdict(simulator: str, output: str, seconds: float, clocks: int) -> TestbenchVerdict:
     """Read the verdict line from a testbench's output; no verdict line raises HdlVerificationError."""
     found = VERDICT.findall(output)
     if len(found) != 1:
         raise HdlVerificationError(f"{simulator}: expected exactly one VERDICT line, found {len(found)}:\n"
                                    f"{tail(output)}")
     word, compared, mismatches = found[0]
-    return Verdict(simulator, word == "PASS" and int(mismatches) == 0, int(compared), int(mismatches),
+    return TestbenchVerdict(simulator, word == "PASS" and int(mismatches) == 0, int(compared), int(mismatches),
                    seconds, clocks, output)
 
 
-def require_pass(verdict: Verdict, expected_values: int) -> Verdict:
+def require_pass(verdict: TestbenchVerdict, expected_values: int) -> TestbenchVerdict:
     """Raise HdlVerificationError unless the run passed and compared exactly `expected_values` values."""
     if not verdict.passed:
         raise HdlVerificationError(f"{verdict.simulator}: {verdict.mismatches} mismatches "
@@ -85,7 +85,7 @@ def ghdl_elaborate(vhdl_files: list[Path], top: str, workdir: Path, *, timeout_s
 
 
 def run_ghdl(vhdl_files: list[Path], testbench: Path, top: str, stimulus: Path, scores: Path,
-             results: Path, drain: int, *, timeout_s: float = 300) -> Verdict:
+             results: Path, drain: int, *, timeout_s: float = 300) -> TestbenchVerdict:
     """Analyse, elaborate and run the VHDL testbench `tb_<top>` in GHDL; returns its verdict."""
     tb = f"tb_{top}"
     with tempfile.TemporaryDirectory(prefix="ghdl-") as tmp:
@@ -107,7 +107,7 @@ def icarus_compile(verilog_files: list[Path], top: str, output: Path, *, timeout
 
 
 def run_icarus(verilog_files: list[Path], testbench: Path, top: str, stimulus: Path, scores: Path,
-               results: Path, drain: int, *, timeout_s: float = 300) -> Verdict:
+               results: Path, drain: int, *, timeout_s: float = 300) -> TestbenchVerdict:
     """Compile and run the Verilog testbench `tb_<top>` in Icarus; returns its verdict."""
     with tempfile.TemporaryDirectory(prefix="icarus-") as tmp:
         image = Path(tmp) / "tb.vvp"

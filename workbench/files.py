@@ -6,7 +6,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Callable, Iterator
 
 
 @contextlib.contextmanager
@@ -25,16 +25,27 @@ def atomic_folder(final: Path) -> Iterator[Path]:
     tmp.rename(final)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a text file through a temporary file in the same folder and rename it into place."""
+def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Call `write(binary_file)` on a temporary file beside `path`, then rename it into place.
+
+    The file is flushed to disk before the rename and gets the ordinary mode 0644 (mkstemp's is 0600);
+    on any error the temporary file is removed and `path` is left as it was.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; make it an ordinary file
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a UTF-8 text file atomically (see `atomic_write`)."""
+    atomic_write(path, lambda handle: handle.write(text.encode()))

@@ -1,4 +1,4 @@
-"""Stage `hardware`: the MyHDL streaming hardware of a trained model, simulated cycle by cycle.
+"""Stage `myhdl`: the MyHDL streaming hardware of a trained model, simulated cycle by cycle.
 
 Drives test profiles through `workbench.hw` (with the pipelining the HDL flow uses; one beat per clock, then with random gaps in `tvalid`)
 for each lane count and compares every score and every `(found, pos)` with the golden model.
@@ -72,7 +72,7 @@ def run(ctx: StageContext) -> None:
 
 
 STAGE = Stage(
-    name="hardware",
+    name="myhdl",
     run=run,
     depends=("datasets", "training"),
     description="cycle-by-cycle MyHDL simulation against the golden model",
