@@ -51,3 +51,12 @@ def test_hardware_generator_does_not_reach_the_golden_model():
         assert "workbench.qnn.golden" not in reached, f"{name} reaches the golden model"
     reached, _ = import_closure("workbench.verify.harness")  # the verification side does (control)
     assert "workbench.qnn.golden" in reached
+
+
+def test_default_folders_lie_in_the_repository_data_folder_not_in_the_package():
+    from workbench.data.datasets import DEFAULT_DATA_DIR
+    from workbench.hdl.synth import DEFAULT_CACHE
+
+    data = PACKAGE.parent / "data"
+    assert DEFAULT_DATA_DIR == data / "datasets"
+    assert DEFAULT_CACHE == data / "cache" / "yosys"

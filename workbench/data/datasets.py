@@ -37,7 +37,7 @@ from workbench.files import atomic_write, atomic_write_text
 
 FORMAT = "qpeak-dataset/1"
 INDEX_FILE = "datasets.json"
-DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "datasets"
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "datasets"
 TEST_CONDITIONS = ("mixed", *signals.SWEEP_CONDITIONS, "sigma_0.7", "sigma_1.5", "sigma_3",
                    "reflections", "no_reflections", "saturated", "unsaturated", "speckle")
 """Test conditions of the benchmark (preset names); the `snr_*` ones form the SNR sweep."""
