@@ -81,6 +81,22 @@ def test_train_and_export_commands(tmp_path):
     assert main(["export", str(tmp_path / "missing.keras")]) == 2
 
 
+def test_train_command_float_records_its_calibrated_threshold(tmp_path):
+    from workbench.cli import main
+    from workbench.data.datasets import preset_splits
+    from workbench.nn.detectors import calibrated_float
+
+    out = tmp_path / "models"
+    args = ["--train", "200", "--val", "200", "--length", "64", "--epochs", "1", "--seed", "3"]
+    assert main(["train", "--float", "--out", str(out), *args, "--data-dir", str(tmp_path / "data")]) == 0
+    threshold = read_log(out / "float.keras")["threshold"]
+    assert not (out / "float.json").exists()  # no qnn-int/1 document for the float twin
+    val = preset_splits("mixed", 3, {"val": 200}, 64, tmp_path / "data")["val"]
+    model = keras.models.load_model(out / "float.keras", compile=False)
+    recalibrated = calibrated_float("float", model, val.profiles[val.truth["empty"]])
+    assert recalibrated.threshold == pytest.approx(threshold, rel=1e-6)
+
+
 def test_peak_loss_position_term_is_the_vertex_error_and_serializes():
     from workbench.nn.training import PeakLoss
 

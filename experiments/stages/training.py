@@ -60,56 +60,45 @@ def _training_row(trained: Any) -> dict[str, Any]:
 def run(ctx: StageContext) -> None:
     import keras
 
-    from workbench.evaluation import tables
-
-    from workbench.nn import models, training
     from workbench.data.datasets import load_stage_splits
     from workbench.errors import WorkbenchError
-    from workbench.nn.export import save_document
-    from workbench.nn.detectors import calibrated_export, calibrated_float
+    from workbench.evaluation import tables
+    from workbench.nn import models, training
+    from workbench.nn.detector_training import prepare_sets, train_detector
 
     s = ctx.settings
     splits = load_stage_splits(ctx.dep("datasets"))
     train_set, val_set = _cap(splits.train, s["train_profiles"]), _cap(splits.val, s["val_profiles"])
     tests = {name: _cap(ds, s["test_profiles"]) for name, ds in splits.test.items()}
-    empty_val = val_set.profiles[val_set.truth["empty"]]
     config = training.TrainConfig(epochs=s["epochs"], finetune_epochs=s["finetune_epochs"], patience=s["patience"],
                                   batch_size=s["batch_size"], seed=ctx.config.seed)
-    full_scale = train_set.config.full_scale
-    train = training.training_data(train_set.profiles, train_set.truth, config, full_scale)
-    val = training.training_data(val_set.profiles, val_set.truth, config, full_scale)
-    input_bits = int(train_set.config.bits)
+    sets = prepare_sets(train_set, val_set, config)
     folder = ctx.out / "models"
     progress = lambda line: ctx.log.info("  %s", line)  # noqa: E731
     detectors, training_rows, bitexact_rows, sweep = [], [], [], {}
 
-    float_run = training.train_float(models.default_spec("8/8", input_bits=input_bits), train, val, config, folder,
-                                     name="float", progress=progress)
-    training_rows.append(_training_row(float_run))
-    detectors.append(calibrated_float("nn_float", float_run.model, empty_val))
+    float_run = train_detector(models.default_spec("8/8", input_bits=sets.input_bits), sets, config, folder,
+                               quantized=False, name="float", detector_name="nn_float", progress=progress)
+    training_rows.append(_training_row(float_run.trained))
+    detectors.append(float_run.detector)
 
     check_profiles = tests["mixed"].profiles[:s["bitexact_profiles"]]
     for bits in s["bits"]:
-        spec = models.default_spec(bits, input_bits=input_bits)
+        spec = models.default_spec(bits, input_bits=sets.input_bits)
         name = spec.qat_name
-        trained = training.train_qat(spec, train, val, config, folder, name=name, progress=progress)
-        sweep[spec.bits_label] = trained
-        training_rows.append(_training_row(trained))
-        doc, detector = calibrated_export("nn_qat", trained.model, empty_val, spec.bits_label, input_bits,
-                                          metadata={"name": name, "bits": spec.bits_label})
-        save_document(doc, folder / f"{name}.json")
-        trained.log["head"] = doc["head"]
-        training.write_log(trained.path, trained.log)
-        detectors.append(detector)
-        bitexact_rows.append(_bitexact(name, trained.model, doc, check_profiles))
-        ctx.log.info("  %s: threshold %d, Keras integer vs golden mismatches %d", name, doc["head"]["threshold"],
-                     bitexact_rows[-1]["mismatches"])
+        result = train_detector(spec, sets, config, folder, quantized=True, name=name, detector_name="nn_qat",
+                                progress=progress)
+        sweep[spec.bits_label] = result
+        training_rows.append(_training_row(result.trained))
+        detectors.append(result.detector)
+        bitexact_rows.append(_bitexact(name, result.trained.model, result.document, check_profiles))
+        ctx.log.info("  %s: threshold %d, Keras integer vs golden mismatches %d", name,
+                     result.document["head"]["threshold"], bitexact_rows[-1]["mismatches"])
 
     rows, curves = tables.evaluate(detectors, tests, seed=ctx.config.seed,
                                        s_curve_conditions=[tables.S_CURVE_CONDITION])
-    tflite_rows, tflite_table = _tflite(float_run.model, train_set, empty_val, tests, s, ctx.config.seed)
-    ablation = _ablation(train, val, config, folder / "ablation", empty_val, tests, s, input_bits, progress,
-                         ctx.config.seed, sweep)
+    tflite_rows, tflite_table = _tflite(float_run.trained.model, train_set, sets.empty_val, tests, s, ctx.config.seed)
+    ablation = _ablation(sets, config, folder / "ablation", tests, s, progress, ctx.config.seed, sweep)
 
     table_dir = ctx.out / "tables"
     tables.write_csv(rows + tflite_rows, table_dir / "accuracy_nn.csv")
@@ -170,8 +159,8 @@ def _tflite(float_model: Any, train_set: Any, empty_val: np.ndarray, tests: dict
     return averaged, table
 
 
-def _ablation(train: Any, val: Any, config: Any, folder: Path, empty_val: np.ndarray, tests: dict, s: dict,
-              input_bits: int, progress: Any, seed: int, sweep: dict[str, Any]) -> list[dict]:
+def _ablation(sets: Any, config: Any, folder: Path, tests: dict, s: dict, progress: Any, seed: int,
+              sweep: dict[str, Any]) -> list[dict]:
     """Learned alpha vs fixed power of two vs PACT-style clip, at the ablation bit widths.
 
     The learned-alpha networks are those of the main sweep (same spec, data, budget and seed).
@@ -179,22 +168,21 @@ def _ablation(train: Any, val: Any, config: Any, folder: Path, empty_val: np.nda
     from dataclasses import replace
 
     from workbench.evaluation import tables
-
-    from workbench.nn import models, training
-    from workbench.nn.detectors import calibrated_export
+    from workbench.nn import models
+    from workbench.nn.detector_training import train_detector
 
     conditions = {name: tests[name] for name in s["ablation_conditions"] if name in tests}
     out = []
     for bits in s["ablation_bits"]:
         for mode in s["ablation_modes"]:
-            spec = replace(models.default_spec(bits, input_bits=input_bits), scale_mode=mode)
+            spec = replace(models.default_spec(bits, input_bits=sets.input_bits), scale_mode=mode)
             name = f"{spec.qat_name}_{mode}"
-            trained = sweep.get(spec.bits_label) if mode == "learned" else None
-            if trained is None:
-                trained = training.train_qat(spec, train, val, config, folder, name=name, progress=progress)
-            _, detector = calibrated_export(name, trained.model, empty_val, spec.bits_label, input_bits)
-            rows, _ = tables.evaluate([detector], conditions, seed=seed)
-            best = list(trained.log["phases"].values())[-1]["best_val_loss"]
+            result = sweep.get(spec.bits_label) if mode == "learned" else None
+            if result is None:
+                result = train_detector(spec, sets, config, folder, quantized=True, name=name, detector_name=name,
+                                        progress=progress)
+            rows, _ = tables.evaluate([replace(result.detector, name=name)], conditions, seed=seed)
+            best = list(result.trained.log["phases"].values())[-1]["best_val_loss"]
             out += [{**row, "scale_mode": mode, "best_val_loss": best} for row in rows]
     return out
 

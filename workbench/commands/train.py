@@ -48,38 +48,27 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
     import logging
 
-    from workbench.data import datasets, signals
-
-    from workbench.nn import training
-    from workbench.nn.export import save_document
+    from workbench.data.datasets import DEFAULT_DATA_DIR, preset_splits
+    from workbench.nn.detector_training import prepare_sets, train_detector
     from workbench.nn.models import default_spec
-    from workbench.nn.detectors import calibrated_export, calibrated_float
+    from workbench.nn.training import TrainConfig, log_path
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    config = training.TrainConfig(epochs=args.epochs, batch_size=args.batch_size, finetune_epochs=args.finetune_epochs,
-                                  target=args.target, target_height=args.target_height, seed=args.seed,
-                                  **{key: value for key, value in (("position_weight", args.position_weight),
-                                                                   ("position_min_snr", args.position_min_snr))
-                                     if value is not None})
-    generator = signals.preset("mixed", length=args.length)
-    data_dir = args.data_dir or datasets.DEFAULT_DATA_DIR
-    sets = {split: datasets.load_or_generate(generator, datasets.split_seed(args.seed, split, "mixed"), n, data_dir,
-                                             condition="mixed")
-            for split, n in (("train", args.train), ("val", args.val))}
-    train = training.training_data(sets["train"].profiles, sets["train"].truth, config, generator.full_scale)
-    val = training.training_data(sets["val"].profiles, sets["val"].truth, config, generator.full_scale)
-    empty_val = sets["val"].profiles[sets["val"].truth["empty"]]
-    spec = dataclasses.replace(default_spec("8/8" if args.float_model else args.bits), scale_mode=args.scale_mode)
-    if args.float_model:
-        trained = training.train_float(spec, train, val, config, args.out, name=args.name or "float")
-        trained.log["threshold"] = calibrated_float("float", trained.model, empty_val).threshold
-    else:
-        name = args.name or spec.qat_name
-        trained = training.train_qat(spec, train, val, config, args.out, name=name)
-        doc, _ = calibrated_export(name, trained.model, empty_val, spec.bits_label, spec.input_bits,
-                                   metadata={"name": name, "bits": spec.bits_label})
-        trained.log["head"] = doc["head"]
-        print(f"wrote {save_document(doc, trained.path.with_suffix('.json'))}")
-    training.write_log(trained.path, trained.log)
-    print(f"wrote {trained.path} and {training.log_path(trained.path)} ({trained.log['seconds']:.1f} s)")
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, finetune_epochs=args.finetune_epochs,
+                         target=args.target, target_height=args.target_height, seed=args.seed,
+                         **{key: value for key, value in (("position_weight", args.position_weight),
+                                                          ("position_min_snr", args.position_min_snr))
+                            if value is not None})
+    splits = preset_splits("mixed", args.seed, {"train": args.train, "val": args.val}, args.length,
+                           args.data_dir or DEFAULT_DATA_DIR)
+    sets = prepare_sets(splits["train"], splits["val"], config)
+    spec = dataclasses.replace(default_spec("8/8" if args.float_model else args.bits, input_bits=sets.input_bits),
+                               scale_mode=args.scale_mode)
+    name = args.name or ("float" if args.float_model else spec.qat_name)
+    result = train_detector(spec, sets, config, args.out, quantized=not args.float_model, name=name,
+                            detector_name=name)
+    if result.document_path is not None:
+        print(f"wrote {result.document_path}")
+    trained = result.trained
+    print(f"wrote {trained.path} and {log_path(trained.path)} ({trained.log['seconds']:.1f} s)")
     return 0

@@ -196,6 +196,14 @@ def split_seed(base_seed: int, split: str, condition: str) -> int:
     return int.from_bytes(hashlib.sha256(text).digest()[:7], "big")
 
 
+def preset_splits(condition: str, base_seed: int, sizes: dict[str, int], length: int,
+                  data_dir: Path | str = DEFAULT_DATA_DIR) -> dict[str, Dataset]:
+    """One dataset per split (`{"train": 20000, "val": 5000}`) of a named preset, seeds from `split_seed`."""
+    config = signals.preset(condition, length=length)
+    return {split: load_or_generate(config, split_seed(base_seed, split, condition), n, data_dir, condition=condition)
+            for split, n in sizes.items()}
+
+
 def _check_sizes(sizes: dict[str, int]) -> None:
     for key in ("train", "val", "test"):
         value = sizes.get(key)
