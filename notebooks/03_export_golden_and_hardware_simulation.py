@@ -51,7 +51,6 @@ print("small mode" if SMALL else "default mode", "| output folder:", OUT.resolve
 
 # %%
 import copy
-import json
 import numpy as np
 import matplotlib.pyplot as plt
 

@@ -54,9 +54,7 @@ SEED = 11
 print("small mode" if SMALL else "default mode", "| output folder:", OUT.resolve())
 
 # %%
-import json
 import numpy as np
-import matplotlib.pyplot as plt
 from IPython.display import Image, Markdown, display
 
 from workbench.qnn import contract, golden

@@ -15,7 +15,7 @@ from workbench.hdl.hardware import synthesize_design
 from workbench.hdl.network import network_design
 from workbench.hdl.package import write_package
 from workbench.verify.simulators import ghdl_elaborate, verilator_lint
-from workbench.verify.vectors import VectorSet, golden_vectors, stress_profiles
+from workbench.verify.vectors import golden_vectors, stress_profiles
 from workbench.verify.check import SIMULATORS, run_testbench, verify_package
 from workbench.qnn.randnet import random_document
 

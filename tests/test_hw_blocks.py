@@ -5,7 +5,7 @@ from functools import partial
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 from myhdl import Signal, always, always_comb, block, intbv
 
 from hw_bench import pack, run_stream_block, unpack
