@@ -12,6 +12,7 @@ import numpy as np
 
 from workbench.detectors import classical
 from workbench.data.datasets import Dataset, load_stage_splits
+from workbench.evaluation.comparison import DEFAULT_REFERENCE
 from workbench.evaluation.tables import S_CURVE_COLUMNS, S_CURVE_CONDITION, evaluate, write_csv
 from workbench.pipeline.stages import Stage, StageContext
 from workbench.evaluation.plots import plot_examples
@@ -46,8 +47,9 @@ def run(ctx: StageContext) -> None:
     detectors = [tuned[name][0] for name in order]
     choices = {name: tuned[name][1] for name in names}
     (ctx.out / "classical_choices.json").write_text(json.dumps(choices, indent=2))
+    reference = tuned[DEFAULT_REFERENCE][0] if DEFAULT_REFERENCE in tuned else None
     rows, curves = evaluate(detectors, splits.test, seed=ctx.config.seed, draws=ctx.settings["draws"],
-                            s_curve_conditions=(S_CURVE_CONDITION,), workers=workers)
+                            s_curve_conditions=(S_CURVE_CONDITION,), workers=workers, reference=reference)
     rows.sort(key=lambda r: names.index(r["method"]))
     curves.sort(key=lambda r: names.index(r["method"]))
     write_csv(rows, ctx.out / "tables" / "accuracy_classical.csv")

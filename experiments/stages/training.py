@@ -41,7 +41,9 @@ ABLATION_COLUMNS = ("scale_mode", "bits", "condition", "rmse_px", "rmse_ci_low",
                     "gross_error_rate", "miss_rate", "false_alarm_rate", "best_val_loss")
 TRAINING_COLUMNS = ("model", "bits", "epochs", "best_epoch", "best_val_loss", "seconds_per_epoch", "seconds")
 AVERAGED = ("rmse_px", "rmse_ci_low", "rmse_ci_high", "bias_px", "gross_error_rate", "miss_rate",
-            "false_alarm_rate", "n_good")
+            "false_alarm_rate", "n_good", "total_error", "crlb_px", "crlb_free_px", "efficiency", "paired_n",
+            "rmse_ratio", "rmse_ratio_ci_low", "rmse_ratio_ci_high", "total_error_ratio", "total_error_ratio_ci_low",
+            "total_error_ratio_ci_high")
 
 
 def _cap(dataset: Any, limit: int | None) -> Any:
@@ -67,9 +69,12 @@ def run(ctx: StageContext) -> None:
     from workbench.errors import WorkbenchError
     from workbench.nn.export import save_document
     from workbench.nn.detectors import calibrated_export, calibrated_float
+    from workbench.detectors import classical
+    from workbench.evaluation.comparison import DEFAULT_REFERENCE
 
     s = ctx.settings
     splits = load_stage_splits(ctx.dep("datasets"))
+    reference, _ = classical.tune(DEFAULT_REFERENCE, splits.val)  # as the classical stage tunes it
     train_set, val_set = _cap(splits.train, s["train_profiles"]), _cap(splits.val, s["val_profiles"])
     tests = {name: _cap(ds, s["test_profiles"]) for name, ds in splits.test.items()}
     empty_val = val_set.profiles[val_set.truth["empty"]]
@@ -106,8 +111,8 @@ def run(ctx: StageContext) -> None:
                      bitexact_rows[-1]["mismatches"])
 
     rows, curves = tables.evaluate(detectors, tests, seed=ctx.config.seed,
-                                       s_curve_conditions=[tables.S_CURVE_CONDITION])
-    tflite_rows, tflite_table = _tflite(float_run.model, train_set, empty_val, tests, s, ctx.config.seed)
+                                   s_curve_conditions=[tables.S_CURVE_CONDITION], reference=reference)
+    tflite_rows, tflite_table = _tflite(float_run.model, train_set, empty_val, tests, s, ctx.config.seed, reference)
     ablation = _ablation(train, val, config, folder / "ablation", empty_val, tests, s, input_bits, progress,
                          ctx.config.seed, sweep)
 
@@ -142,7 +147,7 @@ def _bitexact(name: str, model: Any, doc: dict, profiles: np.ndarray) -> dict[st
 
 
 def _tflite(float_model: Any, train_set: Any, empty_val: np.ndarray, tests: dict, s: dict,
-            seed: int) -> tuple[list[dict], list[dict]]:
+            seed: int, reference: Any) -> tuple[list[dict], list[dict]]:
     """Per representative-set size: accuracy rows averaged over draws, and one table row per draw and condition."""
     from workbench.evaluation import tables
     from workbench.qnn.contract import PeakHead
@@ -157,7 +162,7 @@ def _tflite(float_model: Any, train_set: Any, empty_val: np.ndarray, tests: dict
         runner = Int8Runner(convert_int8(float_model, train_set.profiles[index]))
         detector = calibrate(integer_detector(f"tflite_int8_cal{size}", runner, head, bits="8/8"), empty_val,
                              integer=True)
-        rows, _ = tables.evaluate([detector], tests, seed=seed)
+        rows, _ = tables.evaluate([detector], tests, seed=seed, reference=reference)
         by_size.setdefault(size, []).append(rows)
         table += [{"size": size, "draw": draw, "threshold": detector.threshold, **row} for row in rows]
     averaged = []
