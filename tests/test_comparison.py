@@ -104,3 +104,19 @@ def test_evaluate_adds_the_bound_and_the_paired_columns():
     assert own["crlb_free_px"] > own["crlb_px"]
     assert other["paired_n"] > 200 and other["rmse_ratio"] > 2.0  # argmax has no sub-pixel refinement
     assert other["rmse_ratio_ci_low"] <= other["rmse_ratio"] <= other["rmse_ratio_ci_high"]
+
+
+def test_report_shows_efficiency_paired_ratio_and_total_error(tmp_path):
+    from experiments.stages.report import yardstick_section
+    from workbench.evaluation.plots import plot_metric_vs_snr
+
+    rows = [{"method": m, "bits": None, "condition": c, "snr": float(c[4:]), "rmse_px": r, "crlb_px": 0.1,
+             "efficiency": r / 0.1, "reference": "br8", "rmse_ratio": q, "rmse_ratio_ci_low": q - 0.1,
+             "rmse_ratio_ci_high": q + 0.1, "total_error": t, "total_error_ratio": t / 0.2,
+             "total_error_ratio_ci_low": 1.0, "total_error_ratio_ci_high": 2.0}
+            for m, r, q, t in (("br8", 0.12, 1.0, 0.2), ("cog", 0.25, 1.75, 0.3)) for c in ("snr_8", "snr_16")]
+    text = yardstick_section(rows)
+    assert "| cog | 2.5 | 2.5 |" in text and "| br8 | 1.2 | 1.2 |" in text
+    assert "1.75 [1.65, 1.85]" in text and "0.3 (x1.5 [1, 2])" in text
+    path = plot_metric_vs_snr(rows, "rmse_px", tmp_path / "rmse.png", "RMSE", "t", bound="crlb_px")
+    assert path.stat().st_size > 1000
