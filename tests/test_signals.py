@@ -168,3 +168,22 @@ def test_scenes_replay_the_draws_of_generate(name):
     assert abs(residual.mean()) < 0.02 and 1.5 < residual.std() < 6.0
     other = np.concatenate([p.expected for p in signals.scenes(cfg, n, 5)])
     assert np.abs(profiles - other)[inside].mean() > 3 * np.abs(residual).mean()
+
+
+def test_clean_presets_are_the_sweeps_and_nothing_else_is_clean():
+    clean = {name for name in signals.PRESETS if signals.is_clean(signals.PRESETS[name])}
+    assert set(signals.CLEAN_CONDITIONS) <= clean
+    assert len(signals.CLEAN_CONDITIONS) == 9
+    assert not clean & {"mixed", "reflections", "saturated", "speckle"}
+    assert not signals.is_clean(preset("snr_16", bits=8, amplitude_range=(1.0, 2.0), snr_range=None))
+    assert not signals.is_clean(preset("snr_16", speckle_contrast=0.1))
+    assert not signals.is_clean(preset("snr_16", reflection_fraction=0.2))
+    for name in signals.CLEAN_CONDITIONS:  # the model never saturates them: no profile at full scale near a line
+        profiles, truth = generate(preset(name, length=96), 2000, 8)
+        assert not truth["saturated"].any() and not truth["reflection"].any()
+
+
+def test_worst_case_peak_bounds_the_noiseless_peaks():
+    cfg = preset("snr_64", length=96)
+    scene = next(signals.scenes(cfg, 3000, 1))
+    assert scene.expected.max() <= signals.worst_case_peak(cfg) < cfg.full_scale

@@ -18,7 +18,7 @@ from workbench.evaluation.tables import (ACCURACY_COLUMNS, BITEXACT_COLUMNS, S_C
 from workbench.evaluation.goals import Verdict, all_verdicts
 from workbench.pipeline.stages import Stage, StageContext
 from workbench.evaluation.plots import method_label, plot_metric_vs_snr, plot_s_curves
-from workbench.data.signals import SWEEP_CONDITIONS
+from workbench.data.signals import CLEAN_CONDITIONS, SWEEP_CONDITIONS
 
 
 def _files(ctx: StageContext, pattern: str) -> list[Path]:
@@ -70,7 +70,8 @@ def yardstick_section(rows: list[dict]) -> str:
         "clipped pixels as censored data (`docs/yardstick.md`). 1 is the best an unbiased estimator can do; "
         "RMSE counts only errors within 1 px, so values below 1 at SNR 4 and below are truncation: judge at "
         "SNR >= 8. On `speckle` the bound is optimistic (speckle is not in the noise model). "
-        f"Bound over {reference}'s lines (px): {'; '.join(bounds) or '-'}.", "",
+        f"Bound over {reference}'s lines (px): {'; '.join(bounds) or '-'}. Clean presets (no reflections, no "
+        f"speckle, no saturation in the model): {', '.join(CLEAN_CONDITIONS)}.", "",
         "### Efficiency (RMSE / Cramér–Rao bound) against SNR", "",
         pivot_markdown(rows, sweep, lambda r: _cell(r.get("efficiency"))),
         "### Efficiency in the other conditions", "", pivot_markdown(rows, others, lambda r: _cell(r.get("efficiency"))),

@@ -152,6 +152,29 @@ PRESETS: dict[str, GeneratorConfig] = {
 """Named conditions. `mixed` is the training/validation distribution; the others are test conditions."""
 
 
+CLEAN_CONDITIONS = (*SWEEP_CONDITIONS, "sigma_0.7", "sigma_1.5", "sigma_3")
+"""The clean presets (`is_clean`): the SNR and sigma sweeps. "Clean" means this everywhere."""
+
+
+def worst_case_peak(config: GeneratorConfig) -> float:
+    """The largest noiseless expected value (DN) a line's peak pixel can have, reflections and speckle
+    aside: the highest background (offset + half the slope + bump) under the brightest, widest line."""
+    background = config.full_scale * (config.offset_range[1] + config.slope_max / 2 + config.bump_max)
+    sigma = np.array([config.sigma_range[1]])
+    if config.snr_range is not None:
+        amplitude = amplitude_for_snr(np.array([config.snr_range[1]]), np.array([background]), sigma, config)
+    else:
+        amplitude = np.array([config.amplitude_range[1] * config.full_scale])
+    return float(background + peak_fraction(sigma)[0] * amplitude[0])
+
+
+def is_clean(config: GeneratorConfig) -> bool:
+    """No secondary reflections, no speckle, and no saturation in the model: the noiseless expectation
+    stays below full scale - 1/2 (noise alone may still clip a pixel in an extreme corner)."""
+    return (config.reflection_fraction == 0 and config.speckle_contrast == 0
+            and worst_case_peak(config) < config.full_scale - 0.5)
+
+
 def preset(name: str, **overrides: Any) -> GeneratorConfig:
     """A named preset, optionally with some parameters replaced; validated."""
     if name not in PRESETS:
