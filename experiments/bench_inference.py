@@ -64,6 +64,15 @@ def classical_methods() -> dict[str, tuple[str, object]]:
     return {name: ("classical", make_detector(name).detect) for name in METHODS}
 
 
+def offline_methods(config: object) -> dict[str, tuple[str, object]]:
+    """`name -> (kind, profiles -> result)` of the offline references (the Gaussian fit seeded by BR8)
+    under the noise model of a generator configuration."""
+    from workbench.detectors.classical import make_detector
+    from workbench.detectors.gaussian_fit import NAME, gaussian_fit_detector
+
+    return {NAME: ("offline reference", gaussian_fit_detector(make_detector("br8"), config).detect)}
+
+
 def measure(methods: dict[str, tuple[str, object]], profiles: np.ndarray, batch_sizes: tuple[int, ...],
             repeats: int, single_profiles: int) -> list[Timing]:
     """Time every method at every batch size (batch 1 runs over the first `single_profiles` profiles)."""

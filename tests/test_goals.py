@@ -74,3 +74,18 @@ def test_network_vs_reference_uses_the_targets_per_snr():
     rows[0] = _paired_row("snr_8", 1.25, 1.2, 1.33)            # 1.25 passes at SNR 32, not at SNR 8
     assert network_vs_reference(rows)[0].status == "missed"
     assert [v.status for v in network_vs_reference([])] == ["not measured", "not measured"]
+
+
+def test_fit_efficiency_goal_covers_the_clean_presets_at_snr_16_and_above():
+    from workbench.evaluation.goals import fit_efficiency
+
+    def row(condition, rmse, low, high):
+        return {"method": "gauss_fit", "bits": None, "condition": condition, "rmse_px": rmse, "rmse_ci_low": low,
+                "rmse_ci_high": high, "crlb_px": 0.1, "efficiency": rmse / 0.1}
+
+    rows = [row("snr_16", 0.105, 0.10, 0.112), row("sigma_3", 0.108, 0.10, 0.114), row("snr_8", 0.5, 0.4, 0.6)]
+    verdict = fit_efficiency(rows)
+    assert verdict.status == "met" and "snr_8" not in verdict.evidence and "sigma_3: 1.080" in verdict.evidence
+    rows.append(row("snr_64", 0.13, 0.12, 0.14))
+    assert fit_efficiency(rows).status == "missed"
+    assert fit_efficiency([]).status == "not measured"

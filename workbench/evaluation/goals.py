@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from workbench.data.signals import CLEAN_CONDITIONS, preset_snr
 from workbench.hdl.estimates import PAPER_GPIX_PER_S
 
 Row = dict[str, Any]
@@ -27,6 +28,8 @@ TFLITE_REFERENCE = "tflite_int8_cal500"
 RATIO_MARGIN = 0.05
 PAIRED_RATIO_TARGETS = {"snr_8": 1.0, "snr_16": 1.0, "snr_32": 1.3, "snr_64": 1.3}  # 4/4 vs BR8, common lines
 TOTAL_ERROR_CONDITIONS = ("snr_4", "snr_8", "snr_16", "snr_32", "snr_64")             # 4/4 total error <= BR8's
+FIT_METHOD = "gauss_fit"
+FIT_EFFICIENCY = 1.10  # the offline Gaussian fit's efficiency on the clean presets at SNR >= 16
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,21 @@ def network_vs_reference(rows: list[Row], bits: str = "4/4") -> list[Verdict]:
                     "(paired ratio rule)", _combine(total[0]), "; ".join(total[1]) or "rows absent")]
 
 
+def fit_efficiency(rows: list[Row]) -> Verdict:
+    """The offline Gaussian fit within 10% of the known-parameters bound on the clean presets at SNR >= 16
+    (ratio rule on RMSE / crlb_px, its interval the RMSE's bootstrap interval over the same bound)."""
+    statuses, parts = [], []
+    for condition in CLEAN_CONDITIONS:
+        row = _find(rows, FIT_METHOD, None, condition)
+        if row is None or row.get("efficiency") is None or (preset_snr(condition) or 0) < 16:
+            continue
+        low, high = row["rmse_ci_low"] / row["crlb_px"], row["rmse_ci_high"] / row["crlb_px"]
+        statuses.append(ratio_status(row["efficiency"], low, high, FIT_EFFICIENCY))
+        parts.append(f"{condition}: {row['efficiency']:.3f} [{low:.3f}, {high:.3f}]")
+    return Verdict(f"offline Gaussian fit efficiency at most {FIT_EFFICIENCY:g} on the clean presets at SNR >= 16",
+                   _combine([s for s in statuses if s != "not measured"]), "; ".join(parts) or "rows absent")
+
+
 def bit_exactness(rows: list[Row]) -> Verdict:
     """Every implementation compared with the golden model: some values compared, no mismatch."""
     if not rows:
@@ -196,4 +214,4 @@ def throughput(rows: list[Row]) -> Verdict:
 def all_verdicts(accuracy: list[Row], bitexact: list[Row], hardware: list[Row], classical: Iterable[str]) -> list[Verdict]:
     """Every goal of the study, in report order."""
     return (quantized_vs_float(accuracy) + [qat_vs_tflite(accuracy)] + qat_vs_classical(accuracy, classical)
-            + network_vs_reference(accuracy) + [bit_exactness(bitexact), throughput(hardware)])
+            + network_vs_reference(accuracy) + [fit_efficiency(accuracy), bit_exactness(bitexact), throughput(hardware)])
