@@ -65,12 +65,14 @@ def classical_methods() -> dict[str, tuple[str, object]]:
 
 
 def offline_methods(config: object) -> dict[str, tuple[str, object]]:
-    """`name -> (kind, profiles -> result)` of the offline references (the Gaussian fit seeded by BR8)
-    under the noise model of a generator configuration."""
+    """`name -> (kind, profiles -> result)` of the offline references: the Gaussian fit seeded by BR8
+    (under the noise model of a generator configuration) and the matched filter."""
+    from workbench.detectors import gaussian_fit, matched_filter
     from workbench.detectors.classical import make_detector
-    from workbench.detectors.gaussian_fit import NAME, gaussian_fit_detector
 
-    return {NAME: ("offline reference", gaussian_fit_detector(make_detector("br8"), config).detect)}
+    return {gaussian_fit.NAME: ("offline reference",
+                                gaussian_fit.gaussian_fit_detector(make_detector("br8"), config).detect),
+            matched_filter.NAME: ("offline reference", matched_filter.matched_filter_detector().detect)}
 
 
 def measure(methods: dict[str, tuple[str, object]], profiles: np.ndarray, batch_sizes: tuple[int, ...],

@@ -1,7 +1,9 @@
 """Stage `classical`: tune every classical detector on validation data, evaluate on every test condition.
 
-The offline Gaussian-fit reference (`workbench.detectors.gaussian_fit`, seeded by the tuned BR8, not an
-FPGA method) is evaluated beside them as `gauss_fit`; every row is paired with BR8. Writes
+The offline references, not FPGA methods, are evaluated beside them: the Gaussian fit
+(`workbench.detectors.gaussian_fit`, seeded by the tuned BR8) as `gauss_fit`, the localisation optimum,
+and the matched filter (`workbench.detectors.matched_filter`, threshold for 1% false alarms on the empty
+validation profiles) as `matched_filter`, the detection optimum. Every row is paired with BR8. Writes
 `tables/accuracy_classical.csv`, `tables/s_curve_classical.csv`, `classical_choices.json` (chosen windows
 and thresholds), `figures/examples_classical.png` and `report/classical.md`.
 """
@@ -14,6 +16,8 @@ import numpy as np
 
 from workbench.detectors import classical
 from workbench.detectors.gaussian_fit import NAME as FIT_NAME, gaussian_fit_detector
+from workbench.detectors.interface import calibrate
+from workbench.detectors.matched_filter import NAME as MATCHED_NAME, matched_filter_detector
 from workbench.data.datasets import Dataset, load_stage_splits
 from workbench.evaluation.comparison import DEFAULT_REFERENCE
 from workbench.evaluation.tables import S_CURVE_COLUMNS, S_CURVE_CONDITION, evaluate, write_csv
@@ -53,7 +57,8 @@ def run(ctx: StageContext) -> None:
     reference = tuned[DEFAULT_REFERENCE][0] if DEFAULT_REFERENCE in tuned else None
     if reference is not None:
         detectors.append(gaussian_fit_detector(reference, splits.val.config))
-    order = [*names, FIT_NAME]
+    detectors.append(calibrate(matched_filter_detector(), splits.val.profiles[splits.val.truth["empty"]]))
+    order = [*names, FIT_NAME, MATCHED_NAME]
     rows, curves = evaluate(detectors, splits.test, seed=ctx.config.seed, draws=ctx.settings["draws"],
                             s_curve_conditions=(S_CURVE_CONDITION,), workers=workers, reference=reference)
     rows.sort(key=lambda r: order.index(r["method"]))
