@@ -120,3 +120,34 @@ def test_report_shows_efficiency_paired_ratio_and_total_error(tmp_path):
     assert "1.75 [1.65, 1.85]" in text and "0.3 (x1.5 [1, 2])" in text
     path = plot_metric_vs_snr(rows, "rmse_px", tmp_path / "rmse.png", "RMSE", "t", bound="crlb_px")
     assert path.stat().st_size > 1000
+
+
+def test_report_names_the_test_seeds_and_logs_every_lockbox_use(tmp_path):
+    import json
+    import logging
+
+    from experiments.stages.report import LOCKBOX_LOG, seeds_section
+    from workbench.pipeline.stages import RunConfig, StageContext
+
+    folder = tmp_path / "datasets"
+    folder.mkdir()
+    entry = {"seed": 11, "n": 300}
+    index = {"train": entry, "val": {"seed": 12, "n": 100}, "test": {"snr_8": {"seed": 13, "n": 300}},
+             "val_conditions": {"snr_8": entry}, "test_split": "test"}
+    (folder / "datasets.json").write_text(json.dumps(index))
+    (folder / "stage.json").write_text(json.dumps({"key": "abc"}))
+    cache = tmp_path / "cache" / "stages"
+
+    def section(lockbox: bool) -> str:
+        ctx = StageContext("report", tmp_path, {"datasets": folder}, RunConfig("quick", 2023, lockbox), {},
+                           logging.getLogger("t"), cache)
+        return seeds_section(ctx)
+
+    text = section(False)
+    assert "| snr_8 | 13 | 300 |" in text and "development" in text and not (cache.parent / LOCKBOX_LOG).exists()
+    index["test_split"] = "lockbox"
+    (folder / "datasets.json").write_text(json.dumps(index))
+    section(True)
+    text = section(True)
+    assert "LOCKBOX" in text and text.count("datasets_key=abc") == 2
+    assert len((cache.parent / LOCKBOX_LOG).read_text().splitlines()) == 2

@@ -8,6 +8,7 @@ the report by writing such files.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from pathlib import Path
@@ -115,6 +116,33 @@ def setup_section(ctx: StageContext) -> str:
     return "\n".join(lines) + "\n"
 
 
+LOCKBOX_LOG = "lockbox_uses.log"  # beside the stage cache: one line per report made from lockbox test sets
+
+
+def seeds_section(ctx: StageContext) -> str:
+    """Which seeds made the test sets every accuracy table comes from; each use of the lockbox logged."""
+    if "datasets" not in ctx.deps:
+        return ""
+    index = json.loads((ctx.deps["datasets"] / "datasets.json").read_text())
+    split = index.get("test_split", "test")
+    lines = ["## Test data", "",
+             f"Every accuracy table comes from the test sets below: seeds of the **{split}** namespace "
+             f"({'the LOCKBOX, for final studies only' if split == 'lockbox' else 'development; the lockbox is unused'}), "
+             f"derived from base seed {ctx.config.seed}. Validation sets (training: seed {index['val']['seed']}; "
+             f"one per condition: {len(index.get('val_conditions', {}))}) come from seeds disjoint from them.", "",
+             "| condition | test seed | profiles |", "|---|---|---|"]
+    lines += [f"| {name} | {entry['seed']} | {entry['n']} |" for name, entry in index["test"].items()]
+    if split == "lockbox":
+        log_path = ctx.cache_root.parent / LOCKBOX_LOG
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("a") as handle:
+            handle.write(f"{stamp} mode={ctx.config.mode} base_seed={ctx.config.seed} "
+                         f"datasets_key={json.loads((ctx.deps['datasets'] / 'stage.json').read_text())['key']}\n")
+        lines += ["", f"Uses of the lockbox so far (`{log_path}`):", "", "```", log_path.read_text().rstrip(), "```"]
+    return "\n".join(lines) + "\n"
+
+
 def verdict_section(verdicts: list[Verdict], mode: str) -> str:
     """One line per goal of the study."""
     caveat = " Quick-mode networks are trained briefly: judge the paper's claims on `--full`." if mode == "quick" else ""
@@ -177,7 +205,7 @@ def run(ctx: StageContext) -> None:
     drawn = {path.name for path in made if path}
     dep_figures = [path for path in _files(ctx, "figures/*.png") if path.name not in drawn]
     parts = [f"# qpeak-workbench results ({ctx.config.mode} mode, seed {ctx.config.seed})", "",
-             setup_section(ctx),
+             setup_section(ctx), seeds_section(ctx),
              verdict_section(all_verdicts(rows, bitexact, hardware, classical.METHODS), ctx.config.mode)]
     if rows:
         parts += [accuracy_section(rows), yardstick_section(rows)]
