@@ -64,6 +64,17 @@ def classical_methods() -> dict[str, tuple[str, object]]:
     return {name: ("classical", make_detector(name).detect) for name in METHODS}
 
 
+def offline_methods(config: object) -> dict[str, tuple[str, object]]:
+    """`name -> (kind, profiles -> result)` of the offline references: the Gaussian fit seeded by BR8
+    (under the noise model of a generator configuration) and the matched filter."""
+    from workbench.detectors import gaussian_fit, matched_filter
+    from workbench.detectors.classical import make_detector
+
+    return {gaussian_fit.NAME: ("offline reference",
+                                gaussian_fit.gaussian_fit_detector(make_detector("br8"), config).detect),
+            matched_filter.NAME: ("offline reference", matched_filter.matched_filter_detector().detect)}
+
+
 def measure(methods: dict[str, tuple[str, object]], profiles: np.ndarray, batch_sizes: tuple[int, ...],
             repeats: int, single_profiles: int) -> list[Timing]:
     """Time every method at every batch size (batch 1 runs over the first `single_profiles` profiles)."""

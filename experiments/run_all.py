@@ -56,6 +56,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--stages", default=None,
                         help="comma-separated stages to run (their dependencies run or load from cache)")
     parser.add_argument("--seed", type=int, default=2023, help="base seed of every dataset and training run")
+    parser.add_argument("--lockbox", action="store_true",
+                        help="test on the lockbox seeds (final studies only; every use is logged in the report); "
+                             "without it the test sets come from the development seeds")
     parser.add_argument("--cache", type=Path, default=ROOT / "data" / "cache" / "stages",
                         help="stage cache folder")
     return parser.parse_args(argv)
@@ -79,12 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or ROOT / "results" / f"{stamp}-{args.mode}"
     out.mkdir(parents=True, exist_ok=True)
     log = make_logger(out / "run_all.log")
-    config = RunConfig(mode=args.mode, seed=args.seed)
+    config = RunConfig(mode=args.mode, seed=args.seed, lockbox=args.lockbox)
     try:
         selected = args.stages.split(",") if args.stages else None
         stages = order_stages(available_stages(), selected)
-        log.info("run_all %s mode, seed %d, stages %s -> %s", args.mode, args.seed,
-                 [s.name for s in stages], out)
+        log.info("run_all %s mode, seed %d, %s test seeds, stages %s -> %s", args.mode, args.seed,
+                 "LOCKBOX" if args.lockbox else "development", [s.name for s in stages], out)
         outputs = run_stages(stages, config, args.cache, log)
     except WorkbenchError as exc:
         log.error("run_all: error: %s", exc)

@@ -107,3 +107,28 @@ def test_index_with_tampered_hash_is_rejected(tmp_path):
     index_path.write_text(json.dumps(index))
     with pytest.raises(DatasetError, match="different hash"):
         load_stage_splits(tmp_path)
+
+
+def test_lockbox_test_sets_and_validation_per_condition(tmp_path):
+    sizes = {"train": 20, "val": 20, "test": 30, "val_condition": 25}
+    conditions = ("snr_8", "sigma_3")
+    dev = benchmark_splits(5, sizes, tmp_path, conditions=conditions, length=64)
+    lockbox = benchmark_splits(5, sizes, tmp_path, conditions=conditions, test_split="lockbox", length=64)
+    assert dev.test_split == "test" and lockbox.test_split == "lockbox"
+    # development test seeds are those of before (namespace `test`); the lockbox's are others
+    assert dev.test["snr_8"].manifest["seed"] == datasets.split_seed(5, "test", "snr_8")
+    assert lockbox.train.manifest["sha256"] == dev.train.manifest["sha256"]
+    seeds = {name: (dev.test[name].manifest["seed"], lockbox.test[name].manifest["seed"],
+                    dev.val_by_condition[name].manifest["seed"]) for name in conditions}
+    assert all(len(set(s)) == 3 for s in seeds.values())
+    assert dev.test["snr_8"].manifest["sha256"] != lockbox.test["snr_8"].manifest["sha256"]
+    assert set(dev.val_by_condition) == set(conditions) and len(dev.val_by_condition["sigma_3"]) == 25
+    assert dev.val_by_condition["snr_8"].condition == "snr_8-val"
+    datasets.write_split_index(lockbox, tmp_path)
+    again = load_stage_splits(tmp_path)
+    assert again.test_split == "lockbox" and set(again.val_by_condition) == set(conditions)
+    assert again.test["sigma_3"].manifest["sha256"] == lockbox.test["sigma_3"].manifest["sha256"]
+    with pytest.raises(ConfigError, match="test split 'final' unknown"):
+        benchmark_splits(5, sizes, tmp_path, conditions=conditions, test_split="final")
+    no_extra = benchmark_splits(5, {"train": 20, "val": 20, "test": 30}, tmp_path, conditions=conditions, length=64)
+    assert no_extra.val_by_condition == {}

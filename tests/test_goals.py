@@ -44,3 +44,48 @@ def test_throughput_names_the_fewest_lanes_reaching_the_paper():
     verdict = throughput(rows)
     assert verdict.status == "met" and "16 lanes" in verdict.evidence
     assert throughput(rows[:1]).status == "missed"
+
+
+def test_ratio_rule_needs_the_point_at_the_target_and_the_upper_bound_within_the_margin():
+    from workbench.evaluation.goals import ratio_status
+
+    assert ratio_status(1.0, 0.95, 1.05, 1.0) == "met"          # upper bound exactly target + 0.05
+    assert ratio_status(0.98, 0.9, 1.06, 1.0) == "undecided"    # upper bound beyond the margin
+    assert ratio_status(1.02, 0.99, 1.04, 1.0) == "undecided"   # point above the target
+    assert ratio_status(1.2, 1.1, 1.3, 1.0) == "missed"         # the whole interval above the target
+    assert ratio_status(float("nan"), 0, 0, 1.0) == "not measured"
+
+
+def _paired_row(condition, ratio, low, high, total=0.9, total_low=0.85, total_high=0.95):
+    return {"method": "nn_qat", "bits": "4/4", "condition": condition, "reference": "br8", "rmse_ratio": ratio,
+            "rmse_ratio_ci_low": low, "rmse_ratio_ci_high": high, "total_error_ratio": total,
+            "total_error_ratio_ci_low": total_low, "total_error_ratio_ci_high": total_high}
+
+
+def test_network_vs_reference_uses_the_targets_per_snr():
+    from workbench.evaluation.goals import network_vs_reference
+
+    rows = [_paired_row("snr_8", 0.99, 0.95, 1.03), _paired_row("snr_32", 1.25, 1.2, 1.33)]
+    paired, total = network_vs_reference(rows)
+    assert paired.status == "met" and "snr_32: 1.250 [1.200, 1.330] vs target 1.3" in paired.evidence
+    assert "br8" in paired.goal and total.status == "met"
+    rows[1] = _paired_row("snr_32", 1.25, 1.2, 1.33, total=1.1, total_low=1.02, total_high=1.2)
+    assert network_vs_reference(rows)[1].status == "missed"
+    rows[0] = _paired_row("snr_8", 1.25, 1.2, 1.33)            # 1.25 passes at SNR 32, not at SNR 8
+    assert network_vs_reference(rows)[0].status == "missed"
+    assert [v.status for v in network_vs_reference([])] == ["not measured", "not measured"]
+
+
+def test_fit_efficiency_goal_covers_the_clean_presets_at_snr_16_and_above():
+    from workbench.evaluation.goals import fit_efficiency
+
+    def row(condition, rmse, low, high):
+        return {"method": "gauss_fit", "bits": None, "condition": condition, "rmse_px": rmse, "rmse_ci_low": low,
+                "rmse_ci_high": high, "crlb_px": 0.1, "efficiency": rmse / 0.1}
+
+    rows = [row("snr_16", 0.105, 0.10, 0.112), row("sigma_3", 0.108, 0.10, 0.114), row("snr_8", 0.5, 0.4, 0.6)]
+    verdict = fit_efficiency(rows)
+    assert verdict.status == "met" and "snr_8" not in verdict.evidence and "sigma_3: 1.080" in verdict.evidence
+    rows.append(row("snr_64", 0.13, 0.12, 0.14))
+    assert fit_efficiency(rows).status == "missed"
+    assert fit_efficiency([]).status == "not measured"

@@ -71,7 +71,9 @@ def test_evaluation_rows_csv_roundtrip_merge_and_worker_independence(tmp_path):
     from workbench.evaluation.tables import ACCURACY_COLUMNS, evaluate, merge_csv, read_csv, write_csv
     from workbench.data.signals import generate, preset
 
-    sets = {name: Dataset(*generate(preset(name, length=64), 150, i), {}) for i, name in enumerate(("snr_8", "mixed"))}
+    configs = {name: preset(name, length=64) for name in ("snr_8", "mixed")}
+    sets = {name: Dataset(*generate(cfg, 150, i), {"config": cfg.to_dict(), "seed": i, "n": 150})
+            for i, (name, cfg) in enumerate(configs.items())}
     detectors = [make_detector("argmax"), make_detector("cog", 2)]
     rows, curves = evaluate(detectors, sets, draws=50, s_curve_conditions=("snr_8",))
     rows2, curves2 = evaluate(detectors, sets, draws=50, s_curve_conditions=("snr_8",), workers=2)

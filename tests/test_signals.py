@@ -130,3 +130,60 @@ def test_hundred_thousand_profiles_in_seconds():
     profiles, _ = generate(GeneratorConfig(), 100_000, 11)
     assert profiles.shape == (100_000, 256)
     assert time.perf_counter() - start < 15.0
+
+
+# content hashes of `generate(preset(name, length=96), 300, 11)` made by the generator before the noiseless
+# scenes were split out of it (commit 89315a5's signals.py): existing datasets must keep their content
+PRESET_HASHES = {
+    "mixed": "a22fd155e84dffac", "snr_2": "776deb91560fd7d4", "snr_4": "6d86b2bda9f17b9c",
+    "snr_8": "aced984f163e5b5f", "snr_16": "3da88fb41937bc66", "snr_32": "cadb4e8aae0166a2",
+    "snr_64": "6f18040efe5adf7e", "sigma_0.7": "f2ed48e88dac9161", "sigma_1.5": "601054e908ba981f",
+    "sigma_3": "6d4709c8901de65a", "reflections": "1481a17488f6a78e", "no_reflections": "67d43c9aeb0326a8",
+    "saturated": "165cfdb896f36571", "unsaturated": "36514f68e5407ba2", "speckle": "81830923daa97775",
+}
+
+
+def test_existing_presets_keep_their_content_hash():
+    hashes = {name: content_hash(*generate(preset(name, length=96), 300, 11))[:16] for name in PRESET_HASHES}
+    assert len(hashes) == 15 and hashes == PRESET_HASHES
+    assert content_hash(*generate(preset("mixed", length=96), 300, 12))[:16] != PRESET_HASHES["mixed"]
+
+
+@pytest.mark.parametrize("name", ["mixed", "speckle"])
+def test_scenes_replay_the_draws_of_generate(name):
+    cfg = preset(name, length=96)
+    n = signals.CHUNK + 50  # two chunks
+    profiles, truth = generate(cfg, n, 4)
+    parts = list(signals.scenes(cfg, n, 4))
+    assert [p.expected.shape for p in parts] == [(signals.CHUNK, 96), (50, 96)]
+    scene = {key: np.concatenate([getattr(p, key) for p in parts]) for key in ("expected", "centre", "empty",
+                                                                                "amplitude", "reflection")}
+    assert np.array_equal(scene["empty"], truth["empty"]) and np.array_equal(scene["reflection"], truth["reflection"])
+    line = ~truth["empty"]
+    assert np.array_equal(scene["centre"][line], truth["centre"][line])
+    assert np.array_equal(scene["amplitude"], truth["amplitude"])
+    # the noise is drawn around the expectation: unsaturated residuals have mean ~0 and the model's spread
+    inside = (scene["expected"] > 20) & (scene["expected"] < cfg.full_scale - 40)  # far from both clipping limits
+    residual = (profiles - scene["expected"])[inside]
+    assert abs(residual.mean()) < 0.02 and 1.5 < residual.std() < 6.0
+    other = np.concatenate([p.expected for p in signals.scenes(cfg, n, 5)])
+    assert np.abs(profiles - other)[inside].mean() > 3 * np.abs(residual).mean()
+
+
+def test_clean_presets_are_the_sweeps_and_nothing_else_is_clean():
+    clean = {name for name in signals.PRESETS if signals.is_clean(signals.PRESETS[name])}
+    assert set(signals.CLEAN_CONDITIONS) <= clean
+    assert len(signals.CLEAN_CONDITIONS) == 9
+    assert not clean & {"mixed", "reflections", "saturated", "speckle"}
+    assert not signals.is_clean(preset("snr_16", bits=8, amplitude_range=(1.0, 2.0), snr_range=None))
+    assert not signals.is_clean(preset("snr_16", speckle_contrast=0.1))
+    assert not signals.is_clean(preset("snr_16", reflection_fraction=0.2))
+    for name in signals.CLEAN_CONDITIONS:  # the model never saturates them: no profile at full scale near a line
+        profiles, truth = generate(preset(name, length=96), 2000, 8)
+        assert not truth["saturated"].any() and not truth["reflection"].any()
+
+
+def test_worst_case_peak_bounds_the_noiseless_peaks():
+    cfg = preset("snr_64", length=96)
+    scene = next(signals.scenes(cfg, 3000, 1))
+    assert scene.expected.max() <= signals.worst_case_peak(cfg) < cfg.full_scale

@@ -49,7 +49,8 @@ def run(ctx: StageContext) -> None:
     profiles = splits.test["mixed"].profiles[:s["profiles"]]
     calibration = splits.train.profiles[:100]
     models = ctx.dep("training") / "models"
-    methods = {**bench_inference.network_methods(models, calibration), **bench_inference.classical_methods()}
+    methods = {**bench_inference.network_methods(models, calibration), **bench_inference.classical_methods(),
+               **bench_inference.offline_methods(splits.val.config)}
     timings = bench_inference.measure(methods, profiles, tuple(s["batch_sizes"]), s["repeats"], s["single_profiles"])
     network = load_network(pick_document(models))
     for lanes in s["simulator_lanes"]:

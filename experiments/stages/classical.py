@@ -1,7 +1,11 @@
 """Stage `classical`: tune every classical detector on validation data, evaluate on every test condition.
 
-Writes `tables/accuracy_classical.csv`, `tables/s_curve_classical.csv`, `classical_choices.json`
-(chosen windows and thresholds), `figures/examples_classical.png` and `report/classical.md`.
+The offline references, not FPGA methods, are evaluated beside them: the Gaussian fit
+(`workbench.detectors.gaussian_fit`, seeded by the tuned BR8) as `gauss_fit`, the localisation optimum,
+and the matched filter (`workbench.detectors.matched_filter`, threshold for 1% false alarms on the empty
+validation profiles) as `matched_filter`, the detection optimum. Every row is paired with BR8. Writes
+`tables/accuracy_classical.csv`, `tables/s_curve_classical.csv`, `classical_choices.json` (chosen windows
+and thresholds), `figures/examples_classical.png` and `report/classical.md`.
 """
 from __future__ import annotations
 
@@ -11,7 +15,11 @@ import os
 import numpy as np
 
 from workbench.detectors import classical
+from workbench.detectors.gaussian_fit import NAME as FIT_NAME, gaussian_fit_detector
+from workbench.detectors.interface import calibrate
+from workbench.detectors.matched_filter import NAME as MATCHED_NAME, matched_filter_detector
 from workbench.data.datasets import Dataset, load_stage_splits
+from workbench.evaluation.comparison import DEFAULT_REFERENCE
 from workbench.evaluation.tables import S_CURVE_COLUMNS, S_CURVE_CONDITION, evaluate, write_csv
 from workbench.pipeline.stages import Stage, StageContext
 from workbench.evaluation.plots import plot_examples
@@ -46,10 +54,15 @@ def run(ctx: StageContext) -> None:
     detectors = [tuned[name][0] for name in order]
     choices = {name: tuned[name][1] for name in names}
     (ctx.out / "classical_choices.json").write_text(json.dumps(choices, indent=2))
+    reference = tuned[DEFAULT_REFERENCE][0] if DEFAULT_REFERENCE in tuned else None
+    if reference is not None:
+        detectors.append(gaussian_fit_detector(reference, splits.val.config))
+    detectors.append(calibrate(matched_filter_detector(), splits.val.profiles[splits.val.truth["empty"]]))
+    order = [*names, FIT_NAME, MATCHED_NAME]
     rows, curves = evaluate(detectors, splits.test, seed=ctx.config.seed, draws=ctx.settings["draws"],
-                            s_curve_conditions=(S_CURVE_CONDITION,), workers=workers)
-    rows.sort(key=lambda r: names.index(r["method"]))
-    curves.sort(key=lambda r: names.index(r["method"]))
+                            s_curve_conditions=(S_CURVE_CONDITION,), workers=workers, reference=reference)
+    rows.sort(key=lambda r: order.index(r["method"]))
+    curves.sort(key=lambda r: order.index(r["method"]))
     write_csv(rows, ctx.out / "tables" / "accuracy_classical.csv")
     write_csv(curves, ctx.out / "tables" / "s_curve_classical.csv", S_CURVE_COLUMNS)
     mixed = splits.test["mixed"]

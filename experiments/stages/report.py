@@ -8,6 +8,7 @@ the report by writing such files.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from pathlib import Path
@@ -18,7 +19,7 @@ from workbench.evaluation.tables import (ACCURACY_COLUMNS, BITEXACT_COLUMNS, S_C
 from workbench.evaluation.goals import Verdict, all_verdicts
 from workbench.pipeline.stages import Stage, StageContext
 from workbench.evaluation.plots import method_label, plot_metric_vs_snr, plot_s_curves
-from workbench.data.signals import SWEEP_CONDITIONS
+from workbench.data.signals import CLEAN_CONDITIONS, SWEEP_CONDITIONS
 
 
 def _files(ctx: StageContext, pattern: str) -> list[Path]:
@@ -44,6 +45,42 @@ def pivot_markdown(rows: list[dict], conditions: list[str], cell) -> str:
 
 def _rmse_cell(row: dict) -> str:
     return f"{_cell(row['rmse_px'])} [{_cell(row['rmse_ci_low'])}, {_cell(row['rmse_ci_high'])}]"
+
+
+def _ratio_cell(row: dict) -> str:
+    return f"{_cell(row.get('rmse_ratio'))} [{_cell(row.get('rmse_ratio_ci_low'))}, {_cell(row.get('rmse_ratio_ci_high'))}]"
+
+
+def _total_error_cell(row: dict) -> str:
+    return (f"{_cell(row.get('total_error'))} (x{_cell(row.get('total_error_ratio'))} "
+            f"[{_cell(row.get('total_error_ratio_ci_low'))}, {_cell(row.get('total_error_ratio_ci_high'))}])")
+
+
+def yardstick_section(rows: list[dict]) -> str:
+    """Markdown for the yardstick columns: efficiency, the paired ratio against the reference, total error."""
+    conditions = list(dict.fromkeys(r["condition"] for r in rows))
+    sweep = [c for c in SWEEP_CONDITIONS if c in conditions]
+    others = [c for c in conditions if c not in sweep]
+    reference = next((r["reference"] for r in rows if r.get("reference")), "the reference")
+    bounds = [f"{c}: {_cell(r['crlb_px'])}" for c in sweep
+              for r in [next((r for r in rows if r["condition"] == c and r["method"] == reference), None)] if r]
+    return "\n".join([
+        "## Against the yardstick", "",
+        "Efficiency is RMSE / `crlb_px`, `crlb_px` the square root of the mean Cramér–Rao bound of the centre "
+        "(other parameters known) over the lines that row's RMSE uses, under the generator's noise model with "
+        "clipped pixels as censored data (`docs/yardstick.md`). 1 is the best an unbiased estimator can do; "
+        "RMSE counts only errors within 1 px, so values below 1 at SNR 4 and below are truncation: judge at "
+        "SNR >= 8. On `speckle` the bound is optimistic (speckle is not in the noise model). "
+        f"Bound over {reference}'s lines (px): {'; '.join(bounds) or '-'}. Clean presets (no reflections, no "
+        f"speckle, no saturation in the model): {', '.join(CLEAN_CONDITIONS)}.", "",
+        "### Efficiency (RMSE / Cramér–Rao bound) against SNR", "",
+        pivot_markdown(rows, sweep, lambda r: _cell(r.get("efficiency"))),
+        "### Efficiency in the other conditions", "", pivot_markdown(rows, others, lambda r: _cell(r.get("efficiency"))),
+        f"### RMSE ratio to {reference} on the lines both find within 1 px (paired bootstrap 95% interval)", "",
+        pivot_markdown(rows, sweep + others, _ratio_cell),
+        f"### Total error `mean(min(err^2, 1))`, a missed line counted as 1 (px^2), and its ratio to {reference}",
+        "", pivot_markdown(rows, sweep + others, _total_error_cell),
+    ])
 
 
 def accuracy_section(rows: list[dict]) -> str:
@@ -76,6 +113,33 @@ def setup_section(ctx: StageContext) -> str:
     for name, folder in ctx.deps.items():
         record = json.loads((folder / "stage.json").read_text())
         lines.append(f"| {name} | `{record['key']}` | {record['seconds']} |")
+    return "\n".join(lines) + "\n"
+
+
+LOCKBOX_LOG = "lockbox_uses.log"  # beside the stage cache: one line per report made from lockbox test sets
+
+
+def seeds_section(ctx: StageContext) -> str:
+    """Which seeds made the test sets every accuracy table comes from; each use of the lockbox logged."""
+    if "datasets" not in ctx.deps:
+        return ""
+    index = json.loads((ctx.deps["datasets"] / "datasets.json").read_text())
+    split = index.get("test_split", "test")
+    lines = ["## Test data", "",
+             f"Every accuracy table comes from the test sets below: seeds of the **{split}** namespace "
+             f"({'the LOCKBOX, for final studies only' if split == 'lockbox' else 'development; the lockbox is unused'}), "
+             f"derived from base seed {ctx.config.seed}. Validation sets (training: seed {index['val']['seed']}; "
+             f"one per condition: {len(index.get('val_conditions', {}))}) come from seeds disjoint from them.", "",
+             "| condition | test seed | profiles |", "|---|---|---|"]
+    lines += [f"| {name} | {entry['seed']} | {entry['n']} |" for name, entry in index["test"].items()]
+    if split == "lockbox":
+        log_path = ctx.cache_root.parent / LOCKBOX_LOG
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("a") as handle:
+            handle.write(f"{stamp} mode={ctx.config.mode} base_seed={ctx.config.seed} "
+                         f"datasets_key={json.loads((ctx.deps['datasets'] / 'stage.json').read_text())['key']}\n")
+        lines += ["", f"Uses of the lockbox so far (`{log_path}`):", "", "```", log_path.read_text().rstrip(), "```"]
     return "\n".join(lines) + "\n"
 
 
@@ -122,7 +186,15 @@ def run(ctx: StageContext) -> None:
     curves = merge_csv(_files(ctx, "tables/s_curve_*.csv"), tables / "s_curve.csv", S_CURVE_COLUMNS)
     made = [
         plot_metric_vs_snr(rows, "rmse_px", figures / "rmse_vs_snr.png", "sub-pixel RMSE (px)",
-                           "Sub-pixel RMSE against SNR (95% bootstrap intervals)", ci=("rmse_ci_low", "rmse_ci_high")),
+                           "Sub-pixel RMSE against SNR (95% bootstrap intervals)", ci=("rmse_ci_low", "rmse_ci_high"),
+                           bound="crlb_px"),
+        plot_metric_vs_snr(rows, "efficiency", figures / "efficiency_vs_snr.png", "RMSE / Cramér–Rao bound",
+                           "Efficiency against SNR (known-parameters bound)", level=(1.0, "the bound")),
+        plot_metric_vs_snr(rows, "rmse_ratio", figures / "rmse_ratio_vs_snr.png", "RMSE ratio on common lines",
+                           "RMSE relative to the reference on the lines both find (paired 95% intervals)",
+                           ci=("rmse_ratio_ci_low", "rmse_ratio_ci_high"), level=(1.0, "reference")),
+        plot_metric_vs_snr(rows, "total_error", figures / "total_error_vs_snr.png", "mean(min(err^2, 1)) (px^2)",
+                           "Total error, missed lines counted as 1, against SNR"),
         plot_metric_vs_snr(rows, "gross_error_rate", figures / "gross_error_vs_snr.png",
                            "gross-error rate (|error| > 1 px)", "Gross errors against SNR"),
         plot_metric_vs_snr(rows, "miss_rate", figures / "miss_rate_vs_snr.png", "miss rate",
@@ -133,10 +205,10 @@ def run(ctx: StageContext) -> None:
     drawn = {path.name for path in made if path}
     dep_figures = [path for path in _files(ctx, "figures/*.png") if path.name not in drawn]
     parts = [f"# qpeak-workbench results ({ctx.config.mode} mode, seed {ctx.config.seed})", "",
-             setup_section(ctx),
+             setup_section(ctx), seeds_section(ctx),
              verdict_section(all_verdicts(rows, bitexact, hardware, classical.METHODS), ctx.config.mode)]
     if rows:
-        parts.append(accuracy_section(rows))
+        parts += [accuracy_section(rows), yardstick_section(rows)]
     if bitexact:
         parts.append(bitexact_section(bitexact))
     parts += ["## Figures", ""]

@@ -41,7 +41,9 @@ ABLATION_COLUMNS = ("scale_mode", "bits", "condition", "rmse_px", "rmse_ci_low",
                     "gross_error_rate", "miss_rate", "false_alarm_rate", "best_val_loss")
 TRAINING_COLUMNS = ("model", "bits", "epochs", "best_epoch", "best_val_loss", "seconds_per_epoch", "seconds")
 AVERAGED = ("rmse_px", "rmse_ci_low", "rmse_ci_high", "bias_px", "gross_error_rate", "miss_rate",
-            "false_alarm_rate", "n_good")
+            "false_alarm_rate", "n_good", "total_error", "crlb_px", "crlb_free_px", "efficiency", "paired_n",
+            "rmse_ratio", "rmse_ratio_ci_low", "rmse_ratio_ci_high", "total_error_ratio", "total_error_ratio_ci_low",
+            "total_error_ratio_ci_high")
 
 
 def _cap(dataset: Any, limit: int | None) -> Any:
@@ -65,9 +67,12 @@ def run(ctx: StageContext) -> None:
     from workbench.evaluation import tables
     from workbench.nn import models, training
     from workbench.nn.detector_training import prepare_sets, train_detector
+    from workbench.detectors import classical
+    from workbench.evaluation.comparison import DEFAULT_REFERENCE
 
     s = ctx.settings
     splits = load_stage_splits(ctx.dep("datasets"))
+    reference, _ = classical.tune(DEFAULT_REFERENCE, splits.val)  # as the classical stage tunes it
     train_set, val_set = _cap(splits.train, s["train_profiles"]), _cap(splits.val, s["val_profiles"])
     tests = {name: _cap(ds, s["test_profiles"]) for name, ds in splits.test.items()}
     config = training.TrainConfig(epochs=s["epochs"], finetune_epochs=s["finetune_epochs"], patience=s["patience"],
@@ -96,8 +101,9 @@ def run(ctx: StageContext) -> None:
                      result.document["head"]["threshold"], bitexact_rows[-1]["mismatches"])
 
     rows, curves = tables.evaluate(detectors, tests, seed=ctx.config.seed,
-                                       s_curve_conditions=[tables.S_CURVE_CONDITION])
-    tflite_rows, tflite_table = _tflite(float_run.trained.model, train_set, sets.empty_val, tests, s, ctx.config.seed)
+                                   s_curve_conditions=[tables.S_CURVE_CONDITION], reference=reference)
+    tflite_rows, tflite_table = _tflite(float_run.trained.model, train_set, sets.empty_val, tests, s, ctx.config.seed,
+                                        reference)
     ablation = _ablation(sets, config, folder / "ablation", tests, s, progress, ctx.config.seed, sweep)
 
     table_dir = ctx.out / "tables"
@@ -131,7 +137,7 @@ def _bitexact(name: str, model: Any, doc: dict, profiles: np.ndarray) -> dict[st
 
 
 def _tflite(float_model: Any, train_set: Any, empty_val: np.ndarray, tests: dict, s: dict,
-            seed: int) -> tuple[list[dict], list[dict]]:
+            seed: int, reference: Any) -> tuple[list[dict], list[dict]]:
     """Per representative-set size: accuracy rows averaged over draws, and one table row per draw and condition."""
     from workbench.evaluation import tables
     from workbench.qnn.contract import PeakHead
@@ -146,7 +152,7 @@ def _tflite(float_model: Any, train_set: Any, empty_val: np.ndarray, tests: dict
         runner = Int8Runner(convert_int8(float_model, train_set.profiles[index]))
         detector = calibrate(integer_detector(f"tflite_int8_cal{size}", runner, head, bits="8/8"), empty_val,
                              integer=True)
-        rows, _ = tables.evaluate([detector], tests, seed=seed)
+        rows, _ = tables.evaluate([detector], tests, seed=seed, reference=reference)
         by_size.setdefault(size, []).append(rows)
         table += [{"size": size, "draw": draw, "threshold": detector.threshold, **row} for row in rows]
     averaged = []

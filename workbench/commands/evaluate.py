@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from workbench.detectors import classical
     from workbench.evaluation import plots
     from workbench.data.datasets import load_or_generate, regenerate_from_manifest, split_seed
+    from workbench.evaluation.comparison import DEFAULT_REFERENCE
     from workbench.evaluation.tables import S_CURVE_COLUMNS, evaluate, write_csv
 
     names = list(classical.METHODS) if args.methods == "all" else args.methods.split(",")
@@ -52,8 +53,9 @@ def run(args: argparse.Namespace) -> int:
                                       condition=f"{first.condition}-val")
     tuned = classical.tune_all(names, validation)
     detectors = [det for det, _ in tuned]
+    reference = next((det for det, name in zip(detectors, names) if name == DEFAULT_REFERENCE), None)
     rows, curves = evaluate(detectors, test_sets, seed=args.seed, draws=args.draws,
-                            s_curve_conditions=tuple(test_sets))
+                            s_curve_conditions=tuple(test_sets), reference=reference)
     out = args.out
     write_csv(rows, out / "accuracy.csv")
     write_csv(curves, out / "s_curve.csv", S_CURVE_COLUMNS)

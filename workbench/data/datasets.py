@@ -8,8 +8,10 @@ Stable public names, used by training and hardware code as well:
 - `Dataset.manifest`: dict with `format`, `condition`, `config` (generator parameters), `seed`, `n`,
   `generator` (hash of the generator's source) and `sha256` (content hash of the arrays);
 - `load_or_generate(config, seed, n, path_or_dir, condition=...)`, `load(path)`;
-- `benchmark_splits(base_seed, sizes, data_dir)`: train / val (preset `mixed`) and one test set per
-  evaluation condition, each from its own seed (all seeds distinct);
+- `benchmark_splits(base_seed, sizes, data_dir, test_split=...)`: train / val (preset `mixed`), one test
+  set per evaluation condition and, when `sizes` has `val_condition`, one validation set per condition,
+  each from its own seed (all seeds distinct). Test seeds come from the development namespace `test`
+  or, only when asked for, the lockbox namespace `lockbox` (`TEST_SPLITS`);
 - `write_split_index(splits, folder)` / `load_stage_splits(folder)`: the run_all `datasets` stage's
   index file and its reader, returning the same `Splits`.
 
@@ -24,7 +26,7 @@ import inspect
 import json
 import logging
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,8 @@ DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "datasets"
 TEST_CONDITIONS = ("mixed", *signals.SWEEP_CONDITIONS, "sigma_0.7", "sigma_1.5", "sigma_3",
                    "reflections", "no_reflections", "saturated", "unsaturated", "speckle")
 """Test conditions of the benchmark (preset names); the `snr_*` ones form the SNR sweep."""
+TEST_SPLITS = ("test", "lockbox")
+"""Seed namespaces of the test sets: `test` for development and quick runs, `lockbox` for final studies only."""
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +78,14 @@ class Dataset:
 
 @dataclass
 class Splits:
-    """The benchmark: training and validation sets and one test set per condition."""
+    """The benchmark: training and validation sets, one test set per condition (from the seed namespace
+    `test_split`) and, when made, one validation set per condition."""
 
     train: Dataset
     val: Dataset
     test: dict[str, Dataset]
+    val_by_condition: dict[str, Dataset] = field(default_factory=dict)
+    test_split: str = "test"
 
 
 def generator_hash() -> str:
@@ -205,37 +212,50 @@ def preset_splits(condition: str, base_seed: int, sizes: dict[str, int], length:
 
 
 def _check_sizes(sizes: dict[str, int]) -> None:
-    for key in ("train", "val", "test"):
+    for key in ("train", "val", "test", *(("val_condition",) if "val_condition" in sizes else ())):
         value = sizes.get(key)
         if not isinstance(value, int) or not 1 <= value <= signals.MAX_PROFILES:
             raise ConfigError(f"split size {key}={value!r} invalid; allowed 1..{signals.MAX_PROFILES}")
 
 
 def benchmark_splits(base_seed: int, sizes: dict[str, int], data_dir: Path | str = DEFAULT_DATA_DIR,
-                     conditions: tuple[str, ...] = TEST_CONDITIONS, **overrides: Any) -> Splits:
-    """Train and validation sets (preset `mixed`) and a test set per condition, from distinct seeds.
+                     conditions: tuple[str, ...] = TEST_CONDITIONS, test_split: str = "test",
+                     **overrides: Any) -> Splits:
+    """Train and validation sets (preset `mixed`), a test set per condition and, when `sizes` has
+    `val_condition`, a validation set per condition, all from distinct seeds.
 
-    `sizes` has keys `train`, `val`, `test` (profiles per test condition); `overrides` replace
-    generator parameters in every preset (e.g. `length=128`).
+    `sizes` has keys `train`, `val`, `test` (profiles per test condition) and optionally `val_condition`;
+    `test_split` is the test seeds' namespace (`TEST_SPLITS`: `lockbox` only for final studies);
+    `overrides` replace generator parameters in every preset (e.g. `length=128`).
     """
     _check_sizes(sizes)
+    if test_split not in TEST_SPLITS:
+        raise ConfigError(f"test split {test_split!r} unknown; allowed {TEST_SPLITS}")
     plan = [("train", "mixed", sizes["train"]), ("val", "mixed", sizes["val"])]
-    plan += [("test", name, sizes["test"]) for name in conditions]
+    plan += [(test_split, name, sizes["test"]) for name in conditions]
+    if "val_condition" in sizes:
+        plan += [("val_condition", name, sizes["val_condition"]) for name in conditions]
     seeds = [split_seed(base_seed, split, name) for split, name, _ in plan]
     if len(set(seeds)) != len(seeds):
         raise ConfigError(f"derived seeds collide for base seed {base_seed}; choose another seed")
-    made = [load_or_generate(signals.preset(name, **overrides), seed, n, data_dir, condition=name)
-            for (_, name, n), seed in zip(plan, seeds)]
-    return Splits(made[0], made[1], {name: ds for (_, name, _), ds in zip(plan[2:], made[2:])})
+    made = [load_or_generate(signals.preset(name, **overrides), seed, n, data_dir,
+                             condition=name if split in ("train", "val", test_split) else f"{name}-val")
+            for (split, name, n), seed in zip(plan, seeds)]
+    by_split: dict[str, dict[str, Dataset]] = {}
+    for (split, name, _), dataset in zip(plan[2:], made[2:]):
+        by_split.setdefault(split, {})[name] = dataset
+    return Splits(made[0], made[1], by_split.get(test_split, {}), by_split.get("val_condition", {}), test_split)
 
 
 def write_split_index(splits: Splits, folder: Path) -> Path:
-    """Write `datasets.json` (file, seed, n, config, hash of every split) into `folder`."""
+    """Write `datasets.json` (file, seed, n, config, hash of every split, the test seeds' namespace) into `folder`."""
     def entry(ds: Dataset) -> dict[str, Any]:
         return {"file": str(ds.path), **{k: ds.manifest[k] for k in ("condition", "seed", "n", "config", "sha256")}}
 
     index = {"train": entry(splits.train), "val": entry(splits.val),
-             "test": {name: entry(ds) for name, ds in splits.test.items()}}
+             "test": {name: entry(ds) for name, ds in splits.test.items()},
+             "val_conditions": {name: entry(ds) for name, ds in splits.val_by_condition.items()},
+             "test_split": splits.test_split}
     path = Path(folder) / INDEX_FILE
     atomic_write_text(path, json.dumps(index, indent=2))
     return path
@@ -257,4 +277,6 @@ def load_stage_splits(folder: Path | str) -> Splits:
     except (OSError, ValueError) as exc:
         raise DatasetError(f"split index {str(path)!r} is missing or unreadable ({exc})") from None
     return Splits(_from_entry(index["train"]), _from_entry(index["val"]),
-                  {name: _from_entry(entry) for name, entry in index["test"].items()})
+                  {name: _from_entry(entry) for name, entry in index["test"].items()},
+                  {name: _from_entry(entry) for name, entry in index.get("val_conditions", {}).items()},
+                  index.get("test_split", "test"))

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
@@ -152,6 +152,29 @@ PRESETS: dict[str, GeneratorConfig] = {
 """Named conditions. `mixed` is the training/validation distribution; the others are test conditions."""
 
 
+CLEAN_CONDITIONS = (*SWEEP_CONDITIONS, "sigma_0.7", "sigma_1.5", "sigma_3")
+"""The clean presets (`is_clean`): the SNR and sigma sweeps. "Clean" means this everywhere."""
+
+
+def worst_case_peak(config: GeneratorConfig) -> float:
+    """The largest noiseless expected value (DN) a line's peak pixel can have, reflections and speckle
+    aside: the highest background (offset + half the slope + bump) under the brightest, widest line."""
+    background = config.full_scale * (config.offset_range[1] + config.slope_max / 2 + config.bump_max)
+    sigma = np.array([config.sigma_range[1]])
+    if config.snr_range is not None:
+        amplitude = amplitude_for_snr(np.array([config.snr_range[1]]), np.array([background]), sigma, config)
+    else:
+        amplitude = np.array([config.amplitude_range[1] * config.full_scale])
+    return float(background + peak_fraction(sigma)[0] * amplitude[0])
+
+
+def is_clean(config: GeneratorConfig) -> bool:
+    """No secondary reflections, no speckle, and no saturation in the model: the noiseless expectation
+    stays below full scale - 1/2 (noise alone may still clip a pixel in an extreme corner)."""
+    return (config.reflection_fraction == 0 and config.speckle_contrast == 0
+            and worst_case_peak(config) < config.full_scale - 0.5)
+
+
 def preset(name: str, **overrides: Any) -> GeneratorConfig:
     """A named preset, optionally with some parameters replaced; validated."""
     if name not in PRESETS:
@@ -254,7 +277,29 @@ def _speckle(config: GeneratorConfig, n: int, rng: np.random.Generator) -> np.nd
     return np.clip(1.0 + config.speckle_contrast * smooth, 0.0, None)
 
 
-def _render_chunk(config: GeneratorConfig, n: int, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+@dataclass(frozen=True)
+class Scene:
+    """The noiseless side of some profiles: what the noise is drawn around, and what made it.
+
+    `expected` (N, L) is the expected value of every pixel in DN before noise (clipped at 0);
+    `background` (N, L) its background part; `line_gain` (N, L) the speckle factor multiplying the line
+    and reflections (all ones without speckle); the other arrays are the per-profile truth
+    (`reflection`: a secondary reflection was placed).
+    """
+
+    expected: np.ndarray
+    background: np.ndarray
+    line_gain: np.ndarray
+    centre: np.ndarray
+    sigma: np.ndarray
+    amplitude: np.ndarray
+    snr: np.ndarray
+    reflection: np.ndarray
+    empty: np.ndarray
+
+
+def _draw_scene(config: GeneratorConfig, n: int, rng: np.random.Generator) -> Scene:
+    """Every random draw before the noise, in the order that fixes the generator's output."""
     length, fs = config.length, config.full_scale
     empty = rng.uniform(size=n) < config.empty_fraction
     sigma = rng.uniform(*config.sigma_range, n)
@@ -276,29 +321,34 @@ def _render_chunk(config: GeneratorConfig, n: int, rng: np.random.Generator) -> 
         extra, placed = _reflections(config, centre[idx], sigma[idx], amplitude[idx], rng)
         signal[idx] += extra
         reflection[idx] = placed
-    if config.speckle_contrast > 0:
-        signal *= _speckle(config, n, rng)
-    expected = np.clip(background + signal, 0.0, None)
-    k = config.electrons_per_dn
-    electrons = rng.poisson(expected * k).astype(np.float64)
-    values = electrons / k + rng.normal(0.0, config.read_noise_dn, expected.shape)
+    gain = _speckle(config, n, rng) if config.speckle_contrast > 0 else np.ones_like(signal)
+    expected = np.clip(background + gain * signal, 0.0, None)
+    return Scene(expected, background, gain, centre, sigma, amplitude, snr, reflection, empty)
+
+
+def _render_chunk(config: GeneratorConfig, n: int, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    scene = _draw_scene(config, n, rng)
+    fs, k = config.full_scale, config.electrons_per_dn
+    electrons = rng.poisson(scene.expected * k).astype(np.float64)
+    values = electrons / k + rng.normal(0.0, config.read_noise_dn, scene.expected.shape)
     profiles = np.clip(np.rint(values), 0, fs).astype(np.uint16)
-    near = np.abs(np.arange(length)[None, :] - centre[:, None]) <= (2.0 * sigma + 1.0)[:, None]
+    near = np.abs(np.arange(config.length)[None, :] - scene.centre[:, None]) <= (2.0 * scene.sigma + 1.0)[:, None]
+    empty = scene.empty
     saturated = ((profiles == fs) & near).any(axis=1) & ~empty
     truth = {
-        "centre": np.where(empty, np.nan, centre),
-        "sigma": np.where(empty, np.nan, sigma),
-        "amplitude": amplitude,
-        "snr": snr,
+        "centre": np.where(empty, np.nan, scene.centre),
+        "sigma": np.where(empty, np.nan, scene.sigma),
+        "amplitude": scene.amplitude,
+        "snr": scene.snr,
         "saturated": saturated,
-        "reflection": reflection,
+        "reflection": scene.reflection,
         "empty": empty,
     }
     return profiles, truth
 
 
-def generate(config: GeneratorConfig, n: int, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """`n` profiles (uint16, shape (n, L)) and their ground truth; the same (config, n, seed), the same data."""
+def _chunk_streams(config: GeneratorConfig, n: int, seed: int) -> Iterator[tuple[int, np.random.Generator]]:
+    """(profiles in the chunk, its random generator) for every chunk of a request, after validating it."""
     config.validate()
     if not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_PROFILES:
         raise ConfigError(f"number of profiles {n!r} out of range; allowed 1..{MAX_PROFILES}")
@@ -306,7 +356,19 @@ def generate(config: GeneratorConfig, n: int, seed: int) -> tuple[np.ndarray, di
         raise ConfigError(f"seed {seed!r} invalid; allowed a non-negative integer")
     starts = range(0, int(n), CHUNK)
     streams = np.random.SeedSequence(int(seed)).spawn(len(starts))
-    parts = [_render_chunk(config, min(CHUNK, n - s), np.random.default_rng(ss)) for s, ss in zip(starts, streams)]
+    for start, stream in zip(starts, streams):
+        yield min(CHUNK, int(n) - start), np.random.default_rng(stream)
+
+
+def generate(config: GeneratorConfig, n: int, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """`n` profiles (uint16, shape (n, L)) and their ground truth; the same (config, n, seed), the same data."""
+    parts = [_render_chunk(config, size, rng) for size, rng in _chunk_streams(config, n, seed)]
     profiles = np.concatenate([p for p, _ in parts])
     truth = {key: np.concatenate([t[key] for _, t in parts]) for key in TRUTH_KEYS}
     return profiles, truth
+
+
+def scenes(config: GeneratorConfig, n: int, seed: int) -> Iterator[Scene]:
+    """The noiseless scenes of `generate(config, n, seed)`, chunk by chunk (the same draws, no noise)."""
+    for size, rng in _chunk_streams(config, n, seed):
+        yield _draw_scene(config, size, rng)

@@ -3,13 +3,19 @@
 A goal is *met* only when the intervals say so, *missed* when they say the opposite, and
 *undecided* when they overlap; a goal whose rows are absent is *not measured*. The thresholds are
 those of the issues (quantized within 10% / 35% of float at SNR >= 8, 8/8 QAT at least as accurate
-as TFLite int8 with 500 calibration profiles, QAT >= 3 bits against the best classical detector).
+as TFLite int8 with 500 calibration profiles, QAT >= 3 bits against the best classical detector,
+the 4/4 network against BR8 on common lines and in total error).
+
+A goal on a ratio to the reference (`ratio_status`) has one decision rule: met when the point ratio
+is at or below the target and the upper bound of its 95% paired-bootstrap interval is at most the
+target + `RATIO_MARGIN`; missed when the lower bound is above the target; undecided otherwise.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from workbench.data.signals import CLEAN_CONDITIONS, preset_snr
 from workbench.hdl.estimates import PAPER_GPIX_PER_S
 
 Row = dict[str, Any]
@@ -19,6 +25,11 @@ LOW_SNR = ("snr_2", "snr_4", "snr_8")
 HARD_CONDITIONS = ("reflections", "snr_4", "snr_8")
 FLOAT_TOLERANCE = {"4/4": 1.10, "2/2": 1.35}
 TFLITE_REFERENCE = "tflite_int8_cal500"
+RATIO_MARGIN = 0.05
+PAIRED_RATIO_TARGETS = {"snr_8": 1.0, "snr_16": 1.0, "snr_32": 1.3, "snr_64": 1.3}  # 4/4 vs BR8, common lines
+TOTAL_ERROR_CONDITIONS = ("snr_4", "snr_8", "snr_16", "snr_32", "snr_64")             # 4/4 total error <= BR8's
+FIT_METHOD = "gauss_fit"
+FIT_EFFICIENCY = 1.10  # the offline Gaussian fit's efficiency on the clean presets at SNR >= 16
 
 
 @dataclass(frozen=True)
@@ -115,6 +126,59 @@ def qat_vs_classical(rows: list[Row], classical: Iterable[str]) -> list[Verdict]
                     _combine(rmse_status), "; ".join(rmse_parts) or "rows absent")]
 
 
+def ratio_status(ratio: float, low: float, high: float, target: float) -> str:
+    """The decision rule of a ratio goal (module docstring); `not measured` for a NaN ratio."""
+    if ratio is None or ratio != ratio:
+        return "not measured"
+    if ratio <= target and high <= target + RATIO_MARGIN:
+        return "met"
+    return "missed" if low > target else "undecided"
+
+
+def _ratio_goal(rows: list[Row], method: str, bits: str | None, targets: dict[str, float], column: str) -> tuple[
+        list[str], list[str]]:
+    statuses, parts = [], []
+    for condition, target in targets.items():
+        row = _find(rows, method, bits, condition)
+        if row is None or row.get(column) is None:
+            continue
+        status = ratio_status(row[column], row[f"{column}_ci_low"], row[f"{column}_ci_high"], target)
+        if status == "not measured":
+            continue
+        statuses.append(status)
+        parts.append(f"{condition}: {row[column]:.3f} [{row[f'{column}_ci_low']:.3f}, "
+                     f"{row[f'{column}_ci_high']:.3f}] vs target {target:g}")
+    return statuses, parts
+
+
+def network_vs_reference(rows: list[Row], bits: str = "4/4") -> list[Verdict]:
+    """The `bits` QAT network against the reference (BR8): RMSE ratio on the lines both find at or below
+    1 at SNR 8 and 16 and 1.3 at 32 and 64; total error (misses counted) at or below the reference's
+    at every SNR from 4 to 64."""
+    reference = next((r["reference"] for r in rows if r.get("reference")), "the reference")
+    paired = _ratio_goal(rows, "nn_qat", bits, PAIRED_RATIO_TARGETS, "rmse_ratio")
+    total = _ratio_goal(rows, "nn_qat", bits, dict.fromkeys(TOTAL_ERROR_CONDITIONS, 1.0), "total_error_ratio")
+    return [Verdict(f"{bits} QAT RMSE on the lines both find at or below {reference}'s (x1 at SNR 8-16, x1.3 at "
+                    "32-64; paired ratio rule)", _combine(paired[0]), "; ".join(paired[1]) or "rows absent"),
+            Verdict(f"{bits} QAT total error (misses counted) at or below {reference}'s at SNR 4-64 "
+                    "(paired ratio rule)", _combine(total[0]), "; ".join(total[1]) or "rows absent")]
+
+
+def fit_efficiency(rows: list[Row]) -> Verdict:
+    """The offline Gaussian fit within 10% of the known-parameters bound on the clean presets at SNR >= 16
+    (ratio rule on RMSE / crlb_px, its interval the RMSE's bootstrap interval over the same bound)."""
+    statuses, parts = [], []
+    for condition in CLEAN_CONDITIONS:
+        row = _find(rows, FIT_METHOD, None, condition)
+        if row is None or row.get("efficiency") is None or (preset_snr(condition) or 0) < 16:
+            continue
+        low, high = row["rmse_ci_low"] / row["crlb_px"], row["rmse_ci_high"] / row["crlb_px"]
+        statuses.append(ratio_status(row["efficiency"], low, high, FIT_EFFICIENCY))
+        parts.append(f"{condition}: {row['efficiency']:.3f} [{low:.3f}, {high:.3f}]")
+    return Verdict(f"offline Gaussian fit efficiency at most {FIT_EFFICIENCY:g} on the clean presets at SNR >= 16",
+                   _combine([s for s in statuses if s != "not measured"]), "; ".join(parts) or "rows absent")
+
+
 def bit_exactness(rows: list[Row]) -> Verdict:
     """Every implementation compared with the golden model: some values compared, no mismatch."""
     if not rows:
@@ -150,4 +214,4 @@ def throughput(rows: list[Row]) -> Verdict:
 def all_verdicts(accuracy: list[Row], bitexact: list[Row], hardware: list[Row], classical: Iterable[str]) -> list[Verdict]:
     """Every goal of the study, in report order."""
     return (quantized_vs_float(accuracy) + [qat_vs_tflite(accuracy)] + qat_vs_classical(accuracy, classical)
-            + [bit_exactness(bitexact), throughput(hardware)])
+            + network_vs_reference(accuracy) + [fit_efficiency(accuracy), bit_exactness(bitexact), throughput(hardware)])

@@ -6,6 +6,11 @@ Profiles split into empty ones (no line) and line profiles. On empty profiles: t
 profiles), and over the good ones the RMSE (with a seeded 95% bootstrap interval) and bias
 (mean of pos - centre). The S-curve is the bias of good estimates binned by sub-pixel phase
 centre - round(centre), in [-1/2, 1/2).
+
+Against the yardstick (`docs/yardstick.md`): given per-profile Cramér–Rao bounds of the centre,
+`crlb_px` is the square root of the mean bound over the good profiles (those the RMSE uses) and
+`efficiency` = RMSE / `crlb_px`. The total error counts every line profile, so that no method gains by
+moving hard lines into "gross" or "missed": `mean(min(err^2, 1 px^2))` with a missed line counted as 1.
 """
 from __future__ import annotations
 
@@ -34,6 +39,10 @@ class Metrics:
     rmse_ci_low: float
     rmse_ci_high: float
     bias_px: float
+    total_error: float = float("nan")
+    crlb_px: float = float("nan")
+    crlb_free_px: float = float("nan")
+    efficiency: float = float("nan")
 
     def as_dict(self) -> dict[str, float | int]:
         """Field name to value."""
@@ -44,6 +53,30 @@ def _rate(count: int, total: int) -> float:
     return count / total if total else float("nan")
 
 
+def bootstrap_means(arrays: list[np.ndarray], draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> np.ndarray:
+    """(len(arrays), draws) means of seeded resamples, the same resampled indices for every array
+    (a paired bootstrap when the arrays are paired); the arrays share one non-zero length."""
+    if draws < 1:
+        raise ConfigError(f"bootstrap draws {draws!r} invalid; allowed draws >= 1")
+    size = arrays[0].size
+    rng = np.random.default_rng(seed)
+    per_block = max(1, 2_000_000 // size)  # bound memory of one block of resamples
+    blocks = []
+    for start in range(0, draws, per_block):
+        index = rng.integers(0, size, (min(per_block, draws - start), size))
+        blocks.append([a[index].mean(axis=1) for a in arrays])
+    return np.array([np.concatenate([b[k] for b in blocks]) for k in range(len(arrays))])
+
+
+def percentile_interval(samples: np.ndarray, level: float = CI_LEVEL) -> tuple[float, float]:
+    """The central `level` percentile interval of bootstrap samples."""
+    if not 0 < level < 1:
+        raise ConfigError(f"interval level {level!r} invalid; allowed 0 < level < 1")
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(samples, [tail, 1.0 - tail])
+    return float(low), float(high)
+
+
 def bootstrap_rmse_ci(errors: np.ndarray, draws: int = BOOTSTRAP_DRAWS, seed: int = 0,
                       level: float = CI_LEVEL) -> tuple[float, float]:
     """Percentile bootstrap interval of the RMSE of `errors` (seeded; NaN for no errors)."""
@@ -52,14 +85,7 @@ def bootstrap_rmse_ci(errors: np.ndarray, draws: int = BOOTSTRAP_DRAWS, seed: in
         return float("nan"), float("nan")
     if draws < 1 or not 0 < level < 1:
         raise ConfigError(f"bootstrap draws {draws!r} / level {level!r} invalid; allowed draws >= 1, 0 < level < 1")
-    rng = np.random.default_rng(seed)
-    sq = errors**2
-    per_block = max(1, 2_000_000 // sq.size)  # bound memory of one block of resamples
-    means = np.concatenate([sq[rng.integers(0, sq.size, (min(per_block, draws - start), sq.size))].mean(axis=1)
-                            for start in range(0, draws, per_block)])
-    tail = (1.0 - level) / 2.0
-    low, high = np.quantile(np.sqrt(means), [tail, 1.0 - tail])
-    return float(low), float(high)
+    return percentile_interval(np.sqrt(bootstrap_means([errors**2], draws, seed)[0]), level)
 
 
 def _check(found: np.ndarray, pos: np.ndarray, centre: np.ndarray, empty: np.ndarray) -> None:
@@ -75,9 +101,24 @@ def good_mask(found: np.ndarray, pos: np.ndarray, centre: np.ndarray, empty: np.
         return found & ~empty & (np.abs(pos - centre) <= gross_px)
 
 
+def capped_squared_errors(found: np.ndarray, pos: np.ndarray, centre: np.ndarray, empty: np.ndarray,
+                          gross_px: float = GROSS_PX) -> np.ndarray:
+    """Per line profile `min(err^2, gross_px^2)`, a missed line counting `gross_px^2` (px^2)."""
+    line = ~empty
+    with np.errstate(invalid="ignore"):
+        squared = np.minimum((pos - centre) ** 2, gross_px**2)
+    return np.where(found[line], squared[line], gross_px**2)
+
+
+def _root_mean(values: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(values))) if values.size else float("nan")
+
+
 def compute_metrics(found: np.ndarray, pos: np.ndarray, centre: np.ndarray, empty: np.ndarray, *,
-                    gross_px: float = GROSS_PX, draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> Metrics:
-    """Every metric of the module docstring for one method on one set of profiles."""
+                    gross_px: float = GROSS_PX, draws: int = BOOTSTRAP_DRAWS, seed: int = 0,
+                    crlb: np.ndarray | None = None, crlb_free: np.ndarray | None = None) -> Metrics:
+    """Every metric of the module docstring for one method on one set of profiles; `crlb` and
+    `crlb_free` are per-profile bounds of the centre (px^2, as `workbench.evaluation.bound` gives)."""
     found, empty = np.asarray(found, dtype=bool), np.asarray(empty, dtype=bool)
     pos, centre = np.asarray(pos, dtype=np.float64), np.asarray(centre, dtype=np.float64)
     _check(found, pos, centre, empty)
@@ -86,14 +127,19 @@ def compute_metrics(found: np.ndarray, pos: np.ndarray, centre: np.ndarray, empt
     n_line = int(line.sum())
     errors = (pos - centre)[good]
     low, high = bootstrap_rmse_ci(errors, draws, seed)
+    rmse = _root_mean(errors**2)
+    crlb_px, crlb_free_px = (_root_mean(np.asarray(b, dtype=np.float64)[good]) if b is not None else float("nan")
+                             for b in (crlb, crlb_free))
+    losses = capped_squared_errors(found, pos, centre, empty, gross_px)
     return Metrics(
         n=int(found.size), n_empty=int(empty.sum()), n_good=int(good.sum()),
         miss_rate=_rate(int((line & ~found).sum()), n_line),
         false_alarm_rate=_rate(int((empty & found).sum()), int(empty.sum())),
         gross_error_rate=_rate(int((line & found & ~good).sum()), n_line),
-        rmse_px=float(np.sqrt(np.mean(errors**2))) if errors.size else float("nan"),
-        rmse_ci_low=low, rmse_ci_high=high,
+        rmse_px=rmse, rmse_ci_low=low, rmse_ci_high=high,
         bias_px=float(errors.mean()) if errors.size else float("nan"),
+        total_error=float(losses.mean()) if losses.size else float("nan"),
+        crlb_px=crlb_px, crlb_free_px=crlb_free_px, efficiency=rmse / crlb_px,
     )
 
 

@@ -63,8 +63,13 @@ def _per_method(rows: list[Row], x_key: str) -> Iterator[tuple[str, dict, list[R
 
 def plot_metric_vs_snr(rows: list[Row], metric: str, path: Path | str, ylabel: str, title: str,
                        ci: tuple[str, str] | None = None, log_y: bool = True,
-                       conditions: Iterable[str] = SWEEP_CONDITIONS) -> Path | None:
-    """One line per method over the SNR-sweep `conditions` (x: the rows' `snr`); None if no such row."""
+                       conditions: Iterable[str] = SWEEP_CONDITIONS, bound: str | None = None,
+                       level: tuple[float, str] | None = None) -> Path | None:
+    """One line per method over the SNR-sweep `conditions` (x: the rows' `snr`); None if no such row.
+
+    `bound`: a column (e.g. `crlb_px`) whose median over the methods at each SNR is drawn as a black
+    dashed line; `level`: (value, label) of a horizontal reference line (e.g. efficiency 1).
+    """
     wanted = set(conditions)
     sweep = [r for r in rows if r["condition"] in wanted and not math.isnan(_number(r.get("snr")))]
     if not sweep:
@@ -81,6 +86,15 @@ def plot_metric_vs_snr(rows: list[Row], metric: str, path: Path | str, ylabel: s
             high = np.array([_number(r[ci[1]]) for r in mine])
             err = np.vstack([np.clip(y - low, 0, None), np.clip(high - y, 0, None)])
         ax.errorbar(snr, y, yerr=err, label=label, capsize=2, markersize=4, linewidth=1.2, **style)
+    if bound is not None:
+        by_snr: dict[float, list[float]] = {}
+        for r in sweep:
+            by_snr.setdefault(_number(r["snr"]), []).append(_number(r.get(bound)))
+        xs = sorted(by_snr)
+        ax.plot(xs, [np.nanmedian(by_snr[x]) if not np.isnan(by_snr[x]).all() else np.nan for x in xs],
+                color="black", linestyle="--", linewidth=1.5, label="Cramér–Rao bound (known parameters)")
+    if level is not None:
+        ax.axhline(level[0], color="black", linestyle="--", linewidth=1.2, label=level[1])
     ax.set_xscale("log", base=2)
     ax.set_xticks(sorted({_number(r["snr"]) for r in sweep}))
     ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())

@@ -5,6 +5,12 @@ rows (`S_CURVE_COLUMNS`); writing them is separate (`write_csv`), so every stage
 (float, quantized, TFLite networks) appends rows of the same table; `merge_csv` concatenates the
 per-stage files into `tables/accuracy.csv`. `bits` is empty for float and classical methods, `snr`
 empty for conditions whose SNR varies per profile.
+
+Every row is measured against the yardstick of its test set (`Yardstick`, computed once per condition):
+the Cramér–Rao bound of the centre (`crlb_px`, `crlb_free_px`, `efficiency`; `workbench.evaluation.bound`)
+and, when a reference detector is given, the paired comparison with it (`reference`, `paired_n`,
+`rmse_ratio*`, `total_error_ratio*`; `workbench.evaluation.comparison`). The columns before them are
+those of the first version of the table, unchanged.
 """
 from __future__ import annotations
 
@@ -13,24 +19,33 @@ import hashlib
 import io
 import math
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
 from typing import Any, Iterable
 
+import numpy as np
+
 from workbench.data.datasets import Dataset
 from workbench.files import atomic_write_text
 from workbench.detectors.interface import Detector
+from workbench.evaluation.bound import CentreBound, dataset_bounds
+from workbench.evaluation.comparison import paired_comparison
 from workbench.evaluation.metrics import BOOTSTRAP_DRAWS, compute_metrics, s_curve
 from workbench.data.signals import preset_snr
 
 ACCURACY_COLUMNS = ("method", "bits", "condition", "snr", "n", "rmse_px", "rmse_ci_low", "rmse_ci_high",
-                    "bias_px", "gross_error_rate", "miss_rate", "false_alarm_rate", "n_empty", "n_good")
+                    "bias_px", "gross_error_rate", "miss_rate", "false_alarm_rate", "n_empty", "n_good",
+                    "total_error", "crlb_px", "crlb_free_px", "efficiency", "reference", "paired_n", "rmse_ratio",
+                    "rmse_ratio_ci_low", "rmse_ratio_ci_high", "total_error_ratio", "total_error_ratio_ci_low",
+                    "total_error_ratio_ci_high")
 S_CURVE_COLUMNS = ("method", "bits", "condition", "phase", "bias_px", "count")
 # every comparison with the golden model (Keras integer mode, MyHDL, GHDL, Icarus), merged by the report
 BITEXACT_COLUMNS = ("model", "stage", "lanes", "profiles", "compared", "mismatches", "seconds", "clocks_per_s")
 S_CURVE_BINS = 20
 S_CURVE_CONDITION = "snr_64"  # the S-curve's condition: systematic errors stand out above the noise
 Row = dict[str, Any]
+GENERATOR_REQUEST = {"config", "seed", "n"}  # the manifest keys the bound regenerates a test set from
 
 
 def bootstrap_seed(seed: int, method: str, condition: str) -> int:
@@ -38,18 +53,49 @@ def bootstrap_seed(seed: int, method: str, condition: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}/{method}/{condition}".encode()).digest()[:4], "big")
 
 
+@dataclass(frozen=True)
+class Yardstick:
+    """What every method is measured against on one test set: the bound of the centre and, when a
+    reference detector is named, its detections."""
+
+    bound: CentreBound | None
+    reference: str | None = None
+    reference_found: np.ndarray | None = None
+    reference_pos: np.ndarray | None = None
+
+
+def yardstick(dataset: Dataset, reference: Detector | None = None) -> Yardstick:
+    """The yardstick of one test set (the reference detector run on it once). A dataset built by hand,
+    whose manifest records no generator request, has no bound: its bound columns stay NaN."""
+    bound = dataset_bounds(dataset) if GENERATOR_REQUEST <= set(dataset.manifest) else None
+    if reference is None:
+        return Yardstick(bound)
+    found, pos = reference.detect(dataset.profiles)
+    return Yardstick(bound, reference.name, found, pos)
+
+
 def evaluate_one(detector: Detector, test_sets: dict[str, Dataset], seed: int = 0, draws: int = BOOTSTRAP_DRAWS,
-                 s_curve_conditions: tuple[str, ...] = ()) -> tuple[list[Row], list[Row]]:
-    """Accuracy rows of one detector on every condition, and S-curve rows for the named conditions."""
+                 s_curve_conditions: tuple[str, ...] = (),
+                 yardsticks: dict[str, Yardstick] | None = None) -> tuple[list[Row], list[Row]]:
+    """Accuracy rows of one detector on every condition, and S-curve rows for the named conditions;
+    `yardsticks` per condition (computed here, without a reference, when absent)."""
     rows: list[Row] = []
     curves: list[Row] = []
     for condition, dataset in test_sets.items():
         found, pos = detector.detect(dataset.profiles)
         centre, empty = dataset.truth["centre"], dataset.truth["empty"]
+        stick = yardsticks[condition] if yardsticks is not None else yardstick(dataset)
         metrics = compute_metrics(found, pos, centre, empty, draws=draws,
-                                  seed=bootstrap_seed(seed, detector.name, condition))
+                                  seed=bootstrap_seed(seed, detector.name, condition),
+                                  crlb=stick.bound and stick.bound.known, crlb_free=stick.bound and stick.bound.free)
         head = {"method": detector.name, "bits": detector.bits, "condition": condition}
-        rows.append({**head, "snr": preset_snr(condition), **metrics.as_dict()})
+        row = {**head, "snr": preset_snr(condition), **metrics.as_dict()}
+        if stick.reference is not None:
+            paired = paired_comparison(found, pos, stick.reference_found, stick.reference_pos, centre, empty,
+                                       reference=stick.reference, draws=draws,
+                                       seed=bootstrap_seed(seed, f"{detector.name}/{stick.reference}", condition))
+            row.update(paired.as_dict())
+        rows.append(row)
         if condition in s_curve_conditions:
             phase, bias, count = s_curve(found, pos, centre, empty, S_CURVE_BINS)
             curves += [{**head, "phase": p, "bias_px": b, "count": int(c)} for p, b, c in zip(phase, bias, count)]
@@ -58,13 +104,16 @@ def evaluate_one(detector: Detector, test_sets: dict[str, Dataset], seed: int = 
 
 def evaluate(detectors: Iterable[Detector], test_sets: dict[str, Dataset], *, seed: int = 0,
              draws: int = BOOTSTRAP_DRAWS, s_curve_conditions: Iterable[str] = (),
-             workers: int = 1) -> tuple[list[Row], list[Row]]:
+             workers: int = 1, reference: Detector | None = None) -> tuple[list[Row], list[Row]]:
     """`evaluate_one` for every (detector, condition) pair, in `workers` processes when > 1 (detectors
     must then pickle). Rows come in detector order, then condition order, whatever `workers` is.
+    `reference`: the detector every method is paired with (BR8 in run_all), or None for no paired columns.
     """
     wanted = tuple(s_curve_conditions)
-    pairs = [(detector, {name: dataset}) for detector in detectors for name, dataset in test_sets.items()]
-    args = ([d for d, _ in pairs], [t for _, t in pairs], repeat(seed), repeat(draws), repeat(wanted))
+    sticks = {name: yardstick(dataset, reference) for name, dataset in test_sets.items()}
+    pairs = [(detector, name, dataset) for detector in detectors for name, dataset in test_sets.items()]
+    args = ([d for d, _, _ in pairs], [{name: ds} for _, name, ds in pairs], repeat(seed), repeat(draws),
+            repeat(wanted), [{name: sticks[name]} for _, name, _ in pairs])
     if workers <= 1:
         results = list(map(evaluate_one, *args))
     else:

@@ -24,10 +24,12 @@ from workbench.errors import ConfigError
 
 @dataclass(frozen=True)
 class RunConfig:
-    """The run's mode ("quick" or "full") and base seed."""
+    """The run's mode ("quick" or "full"), base seed, and whether its test sets come from the lockbox
+    seeds (final studies only; `docs/yardstick.md`)."""
 
     mode: str
     seed: int
+    lockbox: bool = False
 
 
 @dataclass
@@ -73,6 +75,7 @@ def stage_key(stage: Stage, config: RunConfig, dep_keys: dict[str, str]) -> str:
         "stage": stage.name,
         "mode": config.mode,
         "seed": config.seed,
+        "lockbox": config.lockbox,
         "settings": stage.settings_for(config.mode),
         "code": code_fingerprint(stage.run.__module__),
         "deps": dep_keys if stage.sees_all else {name: dep_keys[name] for name in stage.depends},
