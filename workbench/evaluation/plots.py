@@ -69,6 +69,7 @@ def plot_metric_vs_snr(rows: list[Row], metric: str, path: Path | str, ylabel: s
     sweep = [r for r in rows if r["condition"] in wanted and not math.isnan(_number(r.get("snr")))]
     if not sweep:
         return None
+    log_y = log_y and any(_number(r[metric]) > 0 for r in sweep)  # a log axis needs a positive value
     fig, ax = plt.subplots(figsize=(8.5, 4.8))
     for label, style, mine in _per_method(sweep, "snr"):
         snr = np.array([_number(r["snr"]) for r in mine])
