@@ -255,10 +255,22 @@ def _speckle(config: GeneratorConfig, n: int, rng: np.random.Generator) -> np.nd
 
 
 def _render_chunk(config: GeneratorConfig, n: int, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
-    length, fs = config.length, config.full_scale
     empty = rng.uniform(size=n) < config.empty_fraction
     sigma = rng.uniform(*config.sigma_range, n)
-    centre = rng.uniform(config.edge_margin, length - 1 - config.edge_margin, n)
+    centre = rng.uniform(config.edge_margin, config.length - 1 - config.edge_margin, n)
+    return render_lines(config, centre, sigma, empty, rng)
+
+
+def render_lines(config: GeneratorConfig, centre: np.ndarray, sigma: np.ndarray, empty: np.ndarray,
+                 rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    """Profiles `(n, L)` with a line at each given `centre` and `sigma` (none where `empty`), and their truth.
+
+    Everything else (background, amplitude or SNR, reflections, speckle, noise, saturation) is drawn
+    from `config` as `generate` draws it; the frame generator places its lines through this function.
+    """
+    n = centre.size
+    length, fs = config.length, config.full_scale
+    empty = np.asarray(empty, dtype=bool).copy()
     background = _background(config, n, rng)
     bg_at_peak = background[np.arange(n), np.clip(np.rint(centre).astype(int), 0, length - 1)]
     if config.snr_range is not None:

@@ -61,13 +61,12 @@ def default_orientation(frames: Frames) -> str:
     return "columns" if frames.images else "rows"
 
 
-def detect_in_frames(detector: Detector, values: np.ndarray, frames: Frames, along: str) -> Detections:
-    """Run `detector` on every profile of `values` (the frames' values at the detector's depth) in one batch."""
+def detect_in_frames(detector: Detector, values: np.ndarray, along: str) -> tuple[np.ndarray, np.ndarray]:
+    """`(found, pos)`, each `(F, N)`, of `detector` on every profile of frames `values` `(F, H, W)`, in one batch."""
     batch = profiles(values, along)
     count, per_frame, length = batch.shape
     found, pos = detector.detect(batch.reshape(count * per_frame, length))
-    return Detections(frames, along, np.asarray(found, bool).reshape(count, per_frame),
-                      np.asarray(pos, np.float64).reshape(count, per_frame))
+    return np.asarray(found, bool).reshape(count, per_frame), np.asarray(pos, np.float64).reshape(count, per_frame)
 
 
 def positions_csv(detections: Detections) -> bytes:
@@ -113,7 +112,8 @@ def detect_files(request: DetectRequest) -> tuple[Detections, list[Path]]:
     built = build_detector(request.detector, request.window, request.threshold)
     frames = read_frames(request.source, request.depth)
     values = to_depth(frames, built.input_bits, request.rescale)
-    detections = detect_in_frames(built.detector, values, frames, request.along or default_orientation(frames))
+    along = request.along or default_orientation(frames)
+    detections = Detections(frames, along, *detect_in_frames(built.detector, values, along))
     written = [request.out / POSITIONS_FILE]
     atomic_write(written[0], lambda f: f.write(positions_csv(detections)))
     if frames.images and request.overlays:
