@@ -41,6 +41,11 @@ def _finish(fig: plt.Figure, ax: plt.Axes, path: Path | str, title: str) -> Path
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
     fig.tight_layout()
+    return _save(fig, path)
+
+
+def _save(fig: plt.Figure, path: Path | str) -> Path:
+    """Write the figure as PNG (its folder created) and close it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI)
@@ -173,8 +178,4 @@ def plot_range_maps(heights: np.ndarray, errors: dict[str, np.ndarray], path: Pa
             ax.set_ylabel("frame")
     fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
