@@ -217,3 +217,11 @@ def test_the_depth_error_names_both_depths_and_the_rescale_option(tmp_path: Path
     assert main(["detect", str(image), "--detector", str(network), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "16-bit" in err and "8-bit" in err and "--rescale" in err
+
+
+def test_detect_has_help(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["detect", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "usage: workbench detect" in out and "--rescale" in out and "--along" in out

@@ -15,16 +15,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 
 from workbench.data.datasets import atomic_write
 from workbench.data.user_data import Frames, check_orientation, profiles, read_frames, to_depth
 from workbench.detectors.interface import Detector
 from workbench.evaluation.detector_spec import build_detector
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 POSITIONS_FILE = "positions.csv"
 OVERLAY_FOLDER = "overlays"
