@@ -59,7 +59,7 @@ from workbench.data import signals
 from workbench.detectors import classical, interface
 from workbench.evaluation import metrics
 from workbench.nn import detectors as nn_detectors, export, integer_mode, models, qlayers, training
-from workbench.qnn import contract, golden
+from workbench.qnn import contract, detector as qnn_detector, golden
 
 # %% [markdown]
 # ## 1 · The Requantizer on its own
@@ -274,7 +274,7 @@ document = export.export_document(qat, export.HeadConfig(threshold=0, refine="pa
 network = contract.load_network(document)
 np.testing.assert_array_equal(golden.scores(network, val_profiles), int_scores)  # exported == Keras integer mode
 candidates = {
-    f"QAT {spec.bits_label} (golden)": interface.calibrate(nn_detectors.golden_detector("qat", network), empty_val, integer=True),
+    f"QAT {spec.bits_label} (golden)": interface.calibrate(qnn_detector.golden_detector("qat", network), empty_val, integer=True),
     "float twin": interface.calibrate(nn_detectors.float_detector("float", nn_detectors.model_scores(trained_float.model)), empty_val),
     "br8 (classical)": interface.calibrate(classical.make_detector("br8"), empty_val),
 }

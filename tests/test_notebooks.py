@@ -25,7 +25,7 @@ TIMEOUT_PER_CELL_S = 150
 TIMEOUT_PER_NOTEBOOK_S = 240
 
 
-EXPECTED_PREFIXES = ("01_", "02_", "03_", "04_")
+EXPECTED_PREFIXES = ("01_", "02_", "03_", "04_", "05_")
 
 
 def test_notebooks_exist():

@@ -13,7 +13,7 @@ from workbench.qnn.contract import PeakHead  # noqa: E402
 from workbench.detectors.interface import calibrate  # noqa: E402
 from workbench.errors import ConfigError  # noqa: E402
 from workbench.nn.models import default_spec  # noqa: E402
-from workbench.nn.detectors import integer_detector  # noqa: E402
+from workbench.qnn.detector import integer_detector  # noqa: E402
 from workbench.nn.tflite_baseline import Int8Runner, calibration_sets, convert_int8  # noqa: E402
 from workbench.nn.training import TrainConfig, train_float, training_data  # noqa: E402
 

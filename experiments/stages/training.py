@@ -142,7 +142,7 @@ def _tflite(float_model: Any, train_set: Any, empty_val: np.ndarray, tests: dict
     from workbench.evaluation import tables
     from workbench.qnn.contract import PeakHead
     from workbench.detectors.interface import calibrate
-    from workbench.nn.detectors import integer_detector
+    from workbench.qnn.detector import integer_detector
     from workbench.nn.tflite_baseline import Int8Runner, calibration_sets, convert_int8
 
     head = PeakHead("parabolic", 1, 0, 8)

@@ -300,10 +300,18 @@ class Scene:
 
 def _draw_scene(config: GeneratorConfig, n: int, rng: np.random.Generator) -> Scene:
     """Every random draw before the noise, in the order that fixes the generator's output."""
-    length, fs = config.length, config.full_scale
     empty = rng.uniform(size=n) < config.empty_fraction
     sigma = rng.uniform(*config.sigma_range, n)
-    centre = rng.uniform(config.edge_margin, length - 1 - config.edge_margin, n)
+    centre = rng.uniform(config.edge_margin, config.length - 1 - config.edge_margin, n)
+    return _scene_of_lines(config, centre, sigma, empty, rng)
+
+
+def _scene_of_lines(config: GeneratorConfig, centre: np.ndarray, sigma: np.ndarray, empty: np.ndarray,
+                    rng: np.random.Generator) -> Scene:
+    """The draws after the lines' places and widths: background, amplitude or SNR, reflections, speckle."""
+    n = centre.size
+    length, fs = config.length, config.full_scale
+    empty = np.asarray(empty, dtype=bool).copy()
     background = _background(config, n, rng)
     bg_at_peak = background[np.arange(n), np.clip(np.rint(centre).astype(int), 0, length - 1)]
     if config.snr_range is not None:
@@ -326,8 +334,8 @@ def _draw_scene(config: GeneratorConfig, n: int, rng: np.random.Generator) -> Sc
     return Scene(expected, background, gain, centre, sigma, amplitude, snr, reflection, empty)
 
 
-def _render_chunk(config: GeneratorConfig, n: int, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
-    scene = _draw_scene(config, n, rng)
+def _observe(config: GeneratorConfig, scene: Scene, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    """Shot and read noise around the scene's expectation, rounding, saturation; the profiles and their truth."""
     fs, k = config.full_scale, config.electrons_per_dn
     electrons = rng.poisson(scene.expected * k).astype(np.float64)
     values = electrons / k + rng.normal(0.0, config.read_noise_dn, scene.expected.shape)
@@ -345,6 +353,20 @@ def _render_chunk(config: GeneratorConfig, n: int, rng: np.random.Generator) -> 
         "empty": empty,
     }
     return profiles, truth
+
+
+def _render_chunk(config: GeneratorConfig, n: int, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    return _observe(config, _draw_scene(config, n, rng), rng)
+
+
+def render_lines(config: GeneratorConfig, centre: np.ndarray, sigma: np.ndarray, empty: np.ndarray,
+                 rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    """Profiles `(n, L)` with a line at each given `centre` and `sigma` (none where `empty`), and their truth.
+
+    Everything else (background, amplitude or SNR, reflections, speckle, noise, saturation) is drawn
+    from `config` as `generate` draws it; the frame generator places its lines through this function.
+    """
+    return _observe(config, _scene_of_lines(config, centre, sigma, empty, rng), rng)
 
 
 def _chunk_streams(config: GeneratorConfig, n: int, seed: int) -> Iterator[tuple[int, np.random.Generator]]:

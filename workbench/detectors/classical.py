@@ -258,6 +258,7 @@ def make_detector(name: str, window: float | None = None, threshold: float = -ma
         window = method_.windows[0]
     if window not in method_.windows:
         raise ConfigError(f"window {window!r} invalid for {name!r}; allowed {list(method_.windows)}")
+    window = method_.windows[method_.windows.index(window)]  # the candidate's own type: 3.0 becomes 3
     return ThresholdedDetector(name, partial(method_.scorer, window=window), threshold, params=(("window", window),))
 
 

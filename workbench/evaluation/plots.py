@@ -41,6 +41,11 @@ def _finish(fig: plt.Figure, ax: plt.Axes, path: Path | str, title: str) -> Path
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
     fig.tight_layout()
+    return _save(fig, path)
+
+
+def _save(fig: plt.Figure, path: Path | str) -> Path:
+    """Write the figure as PNG (its folder created) and close it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI)
@@ -74,6 +79,7 @@ def plot_metric_vs_snr(rows: list[Row], metric: str, path: Path | str, ylabel: s
     sweep = [r for r in rows if r["condition"] in wanted and not math.isnan(_number(r.get("snr")))]
     if not sweep:
         return None
+    log_y = log_y and any(_number(r[metric]) > 0 for r in sweep)  # a log axis needs a positive value
     fig, ax = plt.subplots(figsize=(8.5, 4.8))
     for label, style, mine in _per_method(sweep, "snr"):
         snr = np.array([_number(r["snr"]) for r in mine])
@@ -157,3 +163,33 @@ def plot_examples(profiles: np.ndarray, centre: np.ndarray, estimates: dict[str,
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
+
+
+def plot_range_maps(heights: np.ndarray, errors: dict[str, np.ndarray], path: Path | str, title: str,
+                    limit_mm: float | None = None) -> Path:
+    """The true height map (mm) and each method's height error map (mm, NaN where it found nothing:
+    grey), one panel each, frames down and columns across; errors share one symmetric colour scale."""
+    panels = len(errors) + 1
+    cols = min(panels, 4)
+    rows = -(-panels // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.9 * rows), squeeze=False)
+    image = axes.flat[0].imshow(heights, cmap="viridis", aspect="auto", interpolation="nearest")
+    fig.colorbar(image, ax=axes.flat[0], label="height (mm)")
+    axes.flat[0].set_title("true height", fontsize=9)
+    finite = [np.abs(e[np.isfinite(e)]) for e in errors.values()]
+    if limit_mm is None:
+        limit_mm = max([float(np.percentile(f, 99)) for f in finite if f.size] + [1e-6])
+    cmap = plt.get_cmap("coolwarm").with_extremes(bad="0.6")
+    for ax, (label, error) in zip(axes.flat[1:], errors.items()):
+        image = ax.imshow(error, cmap=cmap, vmin=-limit_mm, vmax=limit_mm, aspect="auto", interpolation="nearest")
+        fig.colorbar(image, ax=ax, label="height error (mm)")
+        ax.set_title(label, fontsize=9)
+    for k, ax in enumerate(axes.flat):
+        if k >= panels:
+            ax.set_axis_off()
+        else:
+            ax.set_xlabel("column")
+            ax.set_ylabel("frame")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)

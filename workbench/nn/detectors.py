@@ -4,7 +4,7 @@ Every network detector reports `score = max_i s[i]` and the peak head's position
 threshold rule (1% false alarms on empty validation profiles, `detection.calibrate`) applies to all:
 
 - integer scores (quantized networks through the golden model, TFLite int8 outputs) go through the
-  contract's head itself (`golden.peak_head`: first arg-max, parabolic refinement, `2^-F` px units);
+  contract's head itself (`workbench.qnn.detector`, re-exported here; it needs no TensorFlow);
 - float scores (the float network) go through the same parabolic refinement in float.
 
 `calibrated_float` and `calibrated_export` set the thresholds; the exported document's head stores
@@ -12,26 +12,20 @@ the quantized network's threshold.
 """
 from __future__ import annotations
 
-import dataclasses
-from typing import Callable
+import math
+from pathlib import Path
 
 import keras
 import numpy as np
 
-from workbench.qnn import golden
 from workbench.detectors.classical import delta_parabolic
-from workbench.qnn.contract import BOUND_LIMIT, Network, PeakHead, load_network
+from workbench.qnn.contract import load_network
+from workbench.qnn.detector import ScoreFunction, golden_detector
 from workbench.detectors.interface import ThresholdedDetector, calibrate
-from workbench.nn.export import HeadConfig, export_document
+from workbench.errors import DatasetError
+from workbench.nn.export import HeadConfig, export_document  # its qlayers import registers the custom layers
+from workbench.nn.training import read_log
 
-ScoreFunction = Callable[[np.ndarray], np.ndarray]
-
-
-def integer_head_positions(head: PeakHead, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`(max score, position in px)` of integer scores `(N, L)` through the contract's head, unthresholded."""
-    open_head = dataclasses.replace(head, threshold=-BOUND_LIMIT)
-    _, pos = golden.peak_head(open_head, scores)
-    return scores.max(axis=1).astype(np.float64), pos / float(1 << head.frac_bits)
 
 
 def float_head_positions(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -60,17 +54,6 @@ def float_detector(name: str, scores: ScoreFunction, bits: str | None = None) ->
     return ThresholdedDetector(name, lambda profiles: float_head_positions(scores(profiles)), bits=bits)
 
 
-def integer_detector(name: str, scores: ScoreFunction, head: PeakHead, bits: str | None = None) -> ThresholdedDetector:
-    """A detector on integer scores through the contract head (uncalibrated: threshold -inf)."""
-    return ThresholdedDetector(name, lambda profiles: integer_head_positions(head, scores(profiles)), bits=bits)
-
-
-def golden_detector(name: str, network: Network, bits: str | None = None) -> ThresholdedDetector:
-    """The exported quantized network, evaluated by the golden model (threshold: the document's)."""
-    detector = integer_detector(name, lambda profiles: golden.scores(network, profiles), network.head, bits)
-    return dataclasses.replace(detector, threshold=float(network.head.threshold))
-
-
 def calibrated_float(name: str, model: keras.Model, empty_val: np.ndarray) -> ThresholdedDetector:
     """The float network as a detector, its threshold set for 1% false alarms on empty validation profiles."""
     return calibrate(float_detector(name, model_scores(model)), empty_val)
@@ -84,3 +67,32 @@ def calibrated_export(name: str, model: keras.Model, empty_val: np.ndarray, bits
     detector = calibrate(golden_detector(name, load_network(draft), bits), empty_val, integer=True)
     doc = dict(draft, head=HeadConfig(threshold=int(detector.threshold), frac_bits=frac_bits).to_dict())
     return doc, golden_detector(name, load_network(doc), bits)
+
+
+def load_keras_detector(path: Path, name: str | None = None) -> tuple[ThresholdedDetector, int]:
+    """A saved `.keras` network as a float-score detector (uncalibrated) and the input depth it was built for.
+
+    The depth comes from the training log next to the model (`<name>.log.json`), or else from the
+    float model's input `Rescaling` layer (`1 / (2^bits - 1)`).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"model {path} does not exist")
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as exc:  # noqa: BLE001 - any loader failure means an unreadable model file
+        raise DatasetError(f"cannot load Keras model {path}: {exc}") from exc
+    return float_detector(name or path.stem, model_scores(model)), _input_bits(model, read_log(path), path)
+
+
+def _input_bits(model: keras.Model, log: dict, path: Path) -> int:
+    spec = log.get("spec", {})
+    if "input_bits" in spec:
+        return int(spec["input_bits"])
+    scale = next((layer for layer in model.layers if isinstance(layer, keras.layers.Rescaling)), None)
+    if scale is not None:
+        bits = math.log2(1.0 / float(scale.scale) + 1.0)
+        if abs(bits - round(bits)) < 1e-6:
+            return int(round(bits))
+    raise DatasetError(f"model {path} states no input depth: it has no training log ({path.stem}.log.json) "
+                       "and no input Rescaling layer of 1 / (2^bits - 1)")

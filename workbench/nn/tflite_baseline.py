@@ -3,7 +3,7 @@
 The float twin is converted with `TFLITE_BUILTINS_INT8` only and int8 input and output, calibrated on a
 representative set of training profiles (`calibration_sets` draws sets of 10, 100, 500 profiles,
 several random draws each). Its int8 score `q` is read as the integer `q - zero_point`, so it goes
-through the same peak head as the quantized networks (`nn_detectors.integer_detector`).
+through the same peak head as the quantized networks (`workbench.qnn.detector.integer_detector`).
 """
 from __future__ import annotations
 
