@@ -9,15 +9,17 @@ from pathlib import Path
 
 from workbench.errors import ConfigError
 from workbench.hdl.package import HdlPackage
-from workbench.verify.simulators import TestbenchVerdict, require_pass, run_ghdl, run_icarus
+from workbench.verify.simulators import TestbenchVerdict, require_pass, run_ghdl, run_icarus, run_verilator
 from workbench.verify.vectors import EXPECTED_RESULTS, EXPECTED_SCORES, STIMULUS, STIMULUS_GAPS
 
 SIMULATORS = ("ghdl", "icarus")
+ALL_SIMULATORS = (*SIMULATORS, "verilator")
 
 
 def run_testbench(package: HdlPackage, simulator: str, stimulus: str = STIMULUS, *,
                   timeout_s: float = 600, vectors: Path | None = None) -> TestbenchVerdict:
-    """Run one testbench ('ghdl': VHDL, 'icarus': Verilog) on one stimulus file; returns its verdict.
+    """Run one testbench ('ghdl': VHDL, 'icarus' or 'verilator': Verilog) on one stimulus file;
+    returns its verdict.
 
     `vectors` runs it on another vector folder written for the same design (e.g. fewer profiles).
     """
@@ -29,7 +31,10 @@ def run_testbench(package: HdlPackage, simulator: str, stimulus: str = STIMULUS,
     if simulator == "icarus":
         return run_icarus([package.file("verilog")], package.file("tb_verilog"), top, *files, drain,
                           timeout_s=timeout_s)
-    raise ConfigError(f"unknown simulator {simulator!r}; use one of {SIMULATORS}")
+    if simulator == "verilator":
+        return run_verilator([package.file("verilog")], package.file("tb_verilog"), top, *files, drain,
+                             timeout_s=timeout_s)
+    raise ConfigError(f"unknown simulator {simulator!r}; use one of {ALL_SIMULATORS}")
 
 
 def verify_package(package: HdlPackage, simulators: tuple[str, ...] = SIMULATORS,

@@ -1,4 +1,5 @@
-"""Running the HDL simulators and Verilator lint, each under a timeout, and judging the verdicts.
+"""Running the HDL simulators (GHDL, Icarus, Verilator) and Verilator lint, each under a timeout,
+and judging the verdicts.
 
 A testbench run is judged only by its single `VERDICT PASS|FAIL compared=N mismatches=M` line
 (GHDL's exit code is not trusted on its own), and `require_pass` also insists that the number of
@@ -7,6 +8,7 @@ nothing cannot pass.
 """
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 from dataclasses import dataclass
@@ -124,3 +126,36 @@ def verilator_lint(verilog: Path, top: str, *, timeout_s: float = 120) -> str:
     result = run_tool(["verilator", "--lint-only", "-Wall", "--default-language", "1364-2005", *waivers,
                        "--top-module", top, str(verilog)], cwd=verilog.parent, timeout_s=timeout_s)
     return result.output
+
+
+def verilator_build(verilog_files: list[Path], top: str, workdir: Path, *, timeout_s: float = 300) -> Path:
+    """Build the Verilog testbench `top` with Verilator 5 into an executable under `workdir`; returns it.
+
+    `verilator --binary` is `--cc --exe --build --main --timing`: Verilator writes the C++ `main`
+    and runs the testbench's delays and event controls as coroutines. Verilog-2005 like Icarus,
+    with the lint waivers (simulation reports fewer warnings than `-Wall`, none fatal on the
+    generated testbenches).
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    waivers = [f"-Wno-{name}" for name in VERILATOR_WAIVERS]
+    run_tool(["verilator", "--binary", "-j", str(os.cpu_count() or 1), "--default-language", "1364-2005",
+              *waivers, "--top-module", top, "-Mdir", str(workdir / "obj_dir"), "-o", "tbsim",
+              *map(str, verilog_files)], cwd=workdir, timeout_s=timeout_s)
+    return workdir / "obj_dir" / "tbsim"
+
+
+def run_verilator_binary(binary: Path, stimulus: Path, scores: Path, results: Path, drain: int, *,
+                         timeout_s: float = 300) -> TestbenchVerdict:
+    """Run a testbench executable from `verilator_build` on one set of vector files (plusargs)."""
+    result = run_tool([str(binary), f"+stimulus={stimulus.resolve()}", f"+scores={scores.resolve()}",
+                       f"+results={results.resolve()}"], cwd=binary.parent, timeout_s=timeout_s, check=False)
+    return parse_verdict("verilator", result.output, result.seconds, _clocks(stimulus, drain))
+
+
+def run_verilator(verilog_files: list[Path], testbench: Path, top: str, stimulus: Path, scores: Path,
+                  results: Path, drain: int, *, timeout_s: float = 300) -> TestbenchVerdict:
+    """Build and run the Verilog testbench `tb_<top>` in Verilator; returns its verdict (the
+    seconds are the run's, without the C++ build)."""
+    with tempfile.TemporaryDirectory(prefix="verilator-") as tmp:
+        binary = verilator_build([*verilog_files, testbench], f"tb_{top}", Path(tmp), timeout_s=timeout_s)
+        return run_verilator_binary(binary, stimulus, scores, results, drain, timeout_s=timeout_s)

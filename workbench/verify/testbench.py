@@ -2,7 +2,8 @@
 
 Both testbenches do the same thing: hold reset for 4 clocks, drive one stimulus line per clock
 (`tvalid` as the file says, so the gap variant has idle clocks), then run `DRAIN_CYCLES` more
-clocks. On every rising edge after reset they compare each valid score beat lane by lane with the
+clocks. The design sees reset on rising edges 1-4 and stimulus line k on rising edge 4 + k in
+both. On every rising edge after reset they compare each valid score beat lane by lane with the
 next line of the expected scores, and each valid result's `found` and `pos` with the next expected
 result; unexpected outputs and expectations left unread count as mismatches. At the end they print
 exactly one line
@@ -14,6 +15,20 @@ and stop (`std.env.finish` / `$finish`). Up to MAX_REPORTS mismatches are printe
 `+stimulus=FILE +scores=FILE +results=FILE`), defaulting to the names in `workbench.verify.vectors`.
 Hand-written templates are used instead of converted MyHDL testbenches: they read files of any
 size, run unchanged in Vivado's simulator and need no MyHDL at simulation time.
+
+Two rules keep the Verilog testbench correct in every simulator, Verilator included (issue 14):
+
+- A system function with side effects (`$fscanf`, `$fopen`, `$value$plusargs`) is only ever the
+  right-hand side of an assignment statement, never part of an `if`/`while` condition. IEEE
+  1800-2017 12.4 evaluates a condition once, but Verilator (5.006) splits a clocked `always` block
+  into one block per group of written variables and clones every enclosing `if` condition into each
+  piece, so `if ($fscanf(fe, ...) != 1)` read 3 lines of the expected scores per beat at 1 lane
+  (4 result lines per result) and reported ~45,000 mismatches on vectors Icarus and GHDL pass.
+- The design's inputs are written with blocking assignments just after the falling edge, half a
+  clock before the rising edge that samples them. Verilator 5.006 executes `<=` in an `initial`
+  block as `=` (its INITIALDLY warning), and resumes the `@(posedge clk)` wait before the design's
+  clocked blocks, so nonblocking drives right after a rising edge were seen by that same edge. The
+  falling-edge drive is race-free under any scheduling and keeps the edges the design sees.
 """
 from __future__ import annotations
 
@@ -280,7 +295,7 @@ module tb_{top};
   always #5 clk = ~clk;
 
   reg [8*1024-1:0] stimulus_file, scores_file, results_file;
-  integer fs, fe, fr, r, v, u, t, ef, j;
+  integer fs, fe, fr, r, rs, rr, v, u, t, ef, j, found;
   integer compared = 0, mismatches = 0, reports = 0, beat_no = 0, profile_no = 0;
   reg [{data_w - 1}:0] d;
   reg [{score_w - 1}:0] es;
@@ -294,9 +309,12 @@ module tb_{top};
   endtask
 
   initial begin
-    if (!$value$plusargs("stimulus=%s", stimulus_file)) stimulus_file = "{STIMULUS}";
-    if (!$value$plusargs("scores=%s", scores_file)) scores_file = "{EXPECTED_SCORES}";
-    if (!$value$plusargs("results=%s", results_file)) results_file = "{EXPECTED_RESULTS}";
+    found = $value$plusargs("stimulus=%s", stimulus_file);
+    if (found == 0) stimulus_file = "{STIMULUS}";
+    found = $value$plusargs("scores=%s", scores_file);
+    if (found == 0) scores_file = "{EXPECTED_SCORES}";
+    found = $value$plusargs("results=%s", results_file);
+    if (found == 0) results_file = "{EXPECTED_RESULTS}";
     fs = $fopen(stimulus_file, "r");
     fe = $fopen(scores_file, "r");
     fr = $fopen(results_file, "r");
@@ -304,31 +322,38 @@ module tb_{top};
       $display("VERDICT FAIL compared=0 mismatches=1 (cannot open the vector files)");
       $finish;
     end
+    // Inputs change just after a falling edge (blocking), so the rising edge that samples them
+    // never races with the write: reset on rising edges 1-{RESET_CYCLES}, line k on edge {RESET_CYCLES} + k.
     repeat ({RESET_CYCLES}) @(posedge clk);
-    rst <= 1'b0;
+    @(negedge clk);
+    rst = 1'b0;
     r = $fscanf(fs, "%d %d %d %h\\n", v, u, t, d);
     while (r == 4) begin
-      s_tvalid <= v;
-      s_tuser <= u;
-      s_tlast <= t;
-      s_tdata <= d[LANES * B - 1:0];
-      @(posedge clk);
+      s_tvalid = v;
+      s_tuser = u;
+      s_tlast = t;
+      s_tdata = d[LANES * B - 1:0];
+      @(negedge clk);
       r = $fscanf(fs, "%d %d %d %h\\n", v, u, t, d);
     end
-    s_tvalid <= 1'b0;
-    s_tuser <= 1'b0;
-    s_tlast <= 1'b0;
+    s_tvalid = 1'b0;
+    s_tuser = 1'b0;
+    s_tlast = 1'b0;
     repeat (DRAIN_CYCLES) @(posedge clk);
     @(negedge clk);
-    while ($fscanf(fe, "%h\\n", es) == 1) begin
+    r = $fscanf(fe, "%h\\n", es);
+    while (r == 1) begin
       if (reports < MAX_REPORTS) $display("MISMATCH score beat %0d never came out", beat_no);
       mismatch(LANES);
       beat_no = beat_no + 1;
+      r = $fscanf(fe, "%h\\n", es);
     end
-    while ($fscanf(fr, "%d %h\\n", ef, ep) == 2) begin
+    r = $fscanf(fr, "%d %h\\n", ef, ep);
+    while (r == 2) begin
       if (reports < MAX_REPORTS) $display("MISMATCH result %0d never came out", profile_no);
       mismatch(2);
       profile_no = profile_no + 1;
+      r = $fscanf(fr, "%d %h\\n", ef, ep);
     end
     if (mismatches == 0)
       $display("VERDICT PASS compared=%0d mismatches=%0d", compared, mismatches);
@@ -337,10 +362,13 @@ module tb_{top};
     $finish;
   end
 
+  // Every $fscanf is a statement of its own: Verilator clones if-conditions when it splits this
+  // block, so a read inside a condition would consume several lines per beat.
   always @(posedge clk) begin
     if (rst == 1'b0) begin
       if (m_score_tvalid !== 1'b0) begin
-        if ($fscanf(fe, "%h\\n", es) != 1) begin
+        rs = $fscanf(fe, "%h\\n", es);
+        if (rs != 1) begin
           if (reports < MAX_REPORTS) $display("MISMATCH unexpected score beat %0d", beat_no);
           mismatch(LANES);
         end else begin
@@ -357,7 +385,8 @@ module tb_{top};
         beat_no = beat_no + 1;
       end
       if (m_result_tvalid !== 1'b0) begin
-        if ($fscanf(fr, "%d %h\\n", ef, ep) != 2) begin
+        rr = $fscanf(fr, "%d %h\\n", ef, ep);
+        if (rr != 2) begin
           if (reports < MAX_REPORTS) $display("MISMATCH unexpected result %0d", profile_no);
           mismatch(2);
         end else begin
