@@ -17,6 +17,9 @@ TREE = {
     "workbench/b.py": "import numpy\nfrom workbench.c import VALUE\n\ndef g():\n    return VALUE\n",
     "workbench/c.py": "VALUE = 1\n",
     "workbench/template.txt": "{x}\n",
+    "workbench/templates/tb.v.tmpl": "module ${top};\n",
+    "workbench/unreached/__init__.py": "",
+    "workbench/unreached/data.txt": "1\n",
     "workbench/unrelated.py": "OTHER = 1\n",
     "experiments/__init__.py": "",
     "experiments/stages/__init__.py": "",
@@ -42,7 +45,9 @@ def test_closure_follows_imports_inside_functions_and_relative_ones(project):
 
 
 @pytest.mark.parametrize("changed, reruns", [("workbench/c.py", True), ("workbench/template.txt", True),
-                                             ("workbench/unrelated.py", False)])
+                                             ("workbench/templates/tb.v.tmpl", True),
+                                             ("workbench/unrelated.py", False),
+                                             ("workbench/unreached/data.txt", False)])
 def test_fingerprint_changes_only_with_reached_code(project, changed, reruns):
     before = code_key.code_fingerprint(START, project)
     (project / changed).write_text((project / changed).read_text() + "# edited\n")
@@ -85,3 +90,10 @@ def test_a_stage_reruns_after_an_indirect_change_and_not_after_an_unrelated_one(
 def test_real_stages_reach_the_modules_the_hand_kept_lists_missed(stage, needed):
     modules, _ = code_key.import_closure(f"experiments.stages.{stage}")
     assert needed <= set(modules)
+
+
+def test_the_hdl_stage_covers_the_testbench_templates():
+    modules, _ = code_key.import_closure("experiments.stages.hdl")
+    files = {path.relative_to(code_key.ROOT).as_posix() for path in code_key._files_of(modules, code_key.ROOT)}
+    assert {"workbench/verify/templates/tb.vhd.tmpl", "workbench/verify/templates/tb.v.tmpl"} <= files
+    assert not [name for name in files if "__pycache__" in name]

@@ -1,6 +1,7 @@
 """The package layout's rules: TensorFlow only in `workbench.nn`, the hardware generator apart from the golden model."""
 from __future__ import annotations
 
+import configparser
 import json
 import subprocess
 import sys
@@ -60,3 +61,24 @@ def test_default_folders_lie_in_the_repository_data_folder_not_in_the_package():
     data = PACKAGE.parent / "data"
     assert DEFAULT_DATA_DIR == data / "datasets"
     assert DEFAULT_CACHE == data / "cache" / "yosys"
+
+
+def _package_data_globs() -> dict[str, list[str]]:
+    """`[options.package_data]` of setup.cfg: package -> file patterns."""
+    parser = configparser.ConfigParser()
+    parser.read(PACKAGE.parent / "setup.cfg")
+    section = parser["options.package_data"] if parser.has_section("options.package_data") else {}
+    return {package: value.split() for package, value in section.items()}
+
+
+def test_every_data_file_of_the_package_ships_as_package_data():
+    """Templates and other non-Python files under `workbench/` are named in setup.cfg's package_data."""
+    data = [path for path in PACKAGE.rglob("*") if path.is_file() and path.suffix not in (".py", ".pyc")
+            and "__pycache__" not in path.parts]
+    assert len(data) >= 2  # at least the two testbench templates
+    globs = _package_data_globs()
+    shipped = set()
+    for package, patterns in globs.items():
+        folder = PACKAGE.parent.joinpath(*package.split("."))
+        shipped.update(path for pattern in patterns for path in folder.glob(pattern))
+    assert sorted(set(data) - shipped) == []

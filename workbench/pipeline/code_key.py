@@ -5,8 +5,8 @@ from the imports, so the list is computed: starting at the stage's module, every
 `from ... import` statement anywhere in the file (inside functions too) is followed through the
 project's own packages (`workbench`, `experiments`), transitively. The fingerprint hashes the
 source of every module reached, the package `__init__` files that importing it runs, the data
-files (templates) beside those modules, and the installed versions of the third-party
-distributions the reached code imports.
+files beside those modules and in their non-package subfolders (`templates/`), and the installed
+versions of the third-party distributions the reached code imports.
 """
 from __future__ import annotations
 
@@ -88,12 +88,23 @@ def distribution_versions(top_level_names: tuple[str, ...]) -> dict[str, str]:
     return dict(sorted(versions.items()))
 
 
+def _data_files(folder: Path) -> set[Path]:
+    """Non-Python files in `folder` and, recursively, in its subfolders that are not packages
+    (package data such as `templates/`); a subpackage counts only when its modules are reached."""
+    files: set[Path] = set()
+    for path in folder.iterdir():
+        if path.is_file() and path.suffix not in _IGNORED_SUFFIXES and path.suffix != ".py":
+            files.add(path)
+        elif path.is_dir() and path.name != "__pycache__" and not (path / "__init__.py").is_file():
+            files.update(_data_files(path))
+    return files
+
+
 def _files_of(modules: tuple[str, ...], root: Path) -> list[Path]:
-    """The modules' sources plus the non-Python files beside them (templates), sorted."""
+    """The modules' sources plus the package data beside them (templates), sorted."""
     files = {module_path(name, root) for name in modules}
     for folder in {path.parent for path in files}:
-        files.update(p for p in folder.iterdir()
-                     if p.is_file() and p.suffix not in _IGNORED_SUFFIXES and p.suffix != ".py")
+        files.update(_data_files(folder))
     return sorted(files)
 
 
