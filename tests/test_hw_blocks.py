@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, strategies as st
 from myhdl import Signal, always, always_comb, block, intbv
 
-from hw_bench import pack, run_stream_block, unpack
+from hw_bench import run_stream_block, unpack
 from workbench.qnn import golden
 from workbench.qnn.contract import load_network
 from workbench.hw.csd import csd_digits
@@ -18,6 +18,7 @@ from workbench.hw.requant import requant_stream, requantizer, uses_thresholds
 from workbench.hw.stream import Fmt, new_stream
 from workbench.hw.window import window, window_latency, window_stream
 from workbench.qnn.randnet import random_document
+from workbench.verify.beats import pack
 
 
 @given(st.integers(-(1 << 20), 1 << 20))

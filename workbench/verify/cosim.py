@@ -1,8 +1,8 @@
 """Lockstep co-simulation: the converted Verilog in Icarus against the MyHDL model, every cycle.
 
-Both copies share the clock, reset and input stream; on every falling edge each output of the
-Verilog (through MyHDL's `Cosimulation` and its Icarus VPI module) is compared with the same
-output of the MyHDL model. This checks the conversion itself, independently of the golden model.
+Both copies share the clock, reset and input stream (`workbench.verify.beats`, gaps as in the
+vector files); on every falling edge each output of the Verilog (through MyHDL's `Cosimulation`
+and its Icarus VPI module) is compared with the same output of the MyHDL model. This checks the conversion itself, independently of the golden model.
 """
 from __future__ import annotations
 
@@ -22,10 +22,7 @@ from workbench.hdl.convert import convert_block
 from workbench.hdl.design import INPUT_PORTS, OUTPUT_PORTS, StreamDesign
 from workbench.verify.simulators import icarus_compile
 from workbench.hdl.tools import find_tool, myhdl_vpi_path
-from workbench.verify.vectors import stimulus_clocks
-
-RESET_CYCLES = 4
-HALF_PERIOD = 5
+from workbench.verify.beats import IDLE, RESET_CYCLES, drive_clocks, profile_clocks
 
 
 @dataclass(frozen=True)
@@ -70,42 +67,33 @@ def cosimulate(design: StreamDesign, profiles: np.ndarray, *, gap_seed: int | No
 
     `verilog_from` converts another design with the same ports instead (a negative control).
     """
-    from myhdl import Cosimulation, Simulation, StopSimulation, instance, delay
+    from myhdl import Cosimulation, Simulation, StopSimulation, instance
 
     vpi = myhdl_vpi_path()
     vvp = find_tool("vvp")
-    clocks = stimulus_clocks(design, profiles, gap_seed)
     drain = drain if drain is not None else 2 * (design.latency + design.beats_per_profile) + 16
+    clocks = profile_clocks(profiles, design.lanes, design.in_bits, gap_seed) + [IDLE] * drain
     model_sigs = design.make_signals()
     hdl_sigs = {name: sig for name, sig in design.make_signals().items() if name in OUTPUT_PORTS}
     inputs = {name: model_sigs[name] for name in INPUT_PORTS}
     stats = {"compared": 0, "mismatches": 0, "cycles": 0}
     report: list[str] = []
 
+    def compare_outputs(edge: int) -> None:
+        cycle = edge + RESET_CYCLES  # clocks counted from the first reset edge
+        stats["cycles"] += 1
+        for name in OUTPUT_PORTS:
+            want, got = int(model_sigs[name].val), int(hdl_sigs[name].val)
+            stats["compared"] += 1
+            if want != got:
+                stats["mismatches"] += 1
+                if len(report) < max_reports:
+                    report.append(f"cycle {cycle}: {name} MyHDL {want} Verilog {got}")
+
     @instance
     def stimulus():
-        clk, rst = inputs["clk"], inputs["rst"]
-        rst.next = 1
-        for cycle in range(RESET_CYCLES + len(clocks) + drain):
-            index = cycle - RESET_CYCLES
-            if index == 0:
-                rst.next = 0
-            valid, first, last, data = clocks[index] if 0 <= index < len(clocks) else (0, 0, 0, 0)
-            inputs["s_tvalid"].next, inputs["s_tuser"].next = bool(valid), bool(first)
-            inputs["s_tlast"].next, inputs["s_tdata"].next = bool(last), data
-            yield delay(HALF_PERIOD)
-            clk.next = 1
-            yield delay(HALF_PERIOD)
-            clk.next = 0
-            yield delay(0)
-            stats["cycles"] += 1
-            for name in OUTPUT_PORTS:
-                want, got = int(model_sigs[name].val), int(hdl_sigs[name].val)
-                stats["compared"] += 1
-                if want != got:
-                    stats["mismatches"] += 1
-                    if len(report) < max_reports:
-                        report.append(f"cycle {cycle}: {name} MyHDL {want} Verilog {got}")
+        yield from drive_clocks(inputs["clk"], inputs["rst"], inputs["s_tvalid"], inputs["s_tuser"],
+                                inputs["s_tlast"], inputs["s_tdata"], clocks, compare_outputs)
         raise StopSimulation()
 
     with tempfile.TemporaryDirectory(prefix="cosim-") as tmp:

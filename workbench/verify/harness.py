@@ -1,8 +1,8 @@
 """Cycle-by-cycle simulation of the generated peak detector, checked against the golden model.
 
-`stimulus` turns profiles into one input word per clock cycle (optionally with random gaps in
-`s_tvalid`); `run_design` simulates the MyHDL design on it and records every score beat and result
-with its cycle; `compare` checks them, value for value, against `golden.run_golden`. Only this
+`run_design` streams profiles in as every simulation does (`workbench.verify.beats`: 4 reset
+cycles, optional seeded gaps in `s_tvalid` with zeros on the idle clocks), simulates the MyHDL
+design on them and records every score beat and result with its cycle; `compare` checks them, value for value, against `golden.run_golden`. Only this
 module runs the golden model: the generator never does.
 """
 from __future__ import annotations
@@ -16,14 +16,13 @@ from typing import Any, Iterator
 import myhdl._bin
 import myhdl._intbv
 import numpy as np
-from myhdl import StopSimulation, block, delay, instance, traceSignals
+from myhdl import StopSimulation, block, instance, traceSignals
 
 from workbench.qnn.contract import Network
 from workbench.errors import ConfigError, DatasetError
 from workbench.qnn.golden import check_profiles, run_golden
 from workbench.hw.top import TopDesign
-
-RESET_CYCLES = 2
+from workbench.verify.beats import IDLE, drive_clocks, profile_clocks, unpack_lanes
 
 
 def _fast_bin(num: Any, width: int = 0) -> str:
@@ -64,16 +63,6 @@ def fast_intbv_bounds() -> Iterator[None]:
     finally:
         if swap:
             myhdl._intbv.bin = original
-
-
-@dataclass(frozen=True)
-class Stimulus:
-    """Per-cycle input words: `tdata`, `tvalid`, `tuser`, `tlast` (after the reset cycles)."""
-
-    tdata: list[int]
-    tvalid: list[bool]
-    tuser: list[bool]
-    tlast: list[bool]
 
 
 @dataclass
@@ -123,84 +112,41 @@ class Comparison:
         return self.scores_compared + self.results_compared
 
 
-def stimulus(design: TopDesign, profiles: np.ndarray, gap_probability: float = 0.0,
-             rng: np.random.Generator | None = None, tail: int = 0) -> Stimulus:
-    """Input words for `profiles` (N, L): back to back, or with an idle cycle before a beat with `gap_probability`.
-
-    During gaps `tdata`, `tuser` and `tlast` hold random junk, which the design must ignore.
-    """
-    p, bits = design.lanes, design.in_bits
-    array = np.asarray(profiles, dtype=np.int64)
-    rng = rng or np.random.default_rng(0)
-    beats = design.beats_per_profile
-    words = []
-    for row in array:
-        for b in range(beats):
-            words.append(sum(int(row[b * p + j]) << (j * bits) for j in range(p)))
-    tdata, tvalid, tuser, tlast = [], [], [], []
-    for index, word in enumerate(words):
-        while gap_probability and rng.random() < gap_probability:
-            tdata.append(int(rng.integers(0, 1 << 62)) & ((1 << (p * bits)) - 1))
-            tvalid.append(False)
-            tuser.append(bool(rng.integers(0, 2)))
-            tlast.append(bool(rng.integers(0, 2)))
-        tdata.append(word)
-        tvalid.append(True)
-        tuser.append(index % beats == 0)
-        tlast.append(index % beats == beats - 1)
-    for _ in range(tail):
-        tdata.append(0)
-        tvalid.append(False)
-        tuser.append(False)
-        tlast.append(False)
-    return Stimulus(tdata, tvalid, tuser, tlast)
-
-
 def run_design(design: TopDesign, profiles: np.ndarray, gap_probability: float = 0.0, seed: int = 0,
                vcd: str | Path | None = None) -> SimRun:
-    """Simulate the design on `profiles` and collect its score stream and results."""
+    """Simulate the design on `profiles` and collect its score stream and results.
+
+    The input stream is `workbench.verify.beats.profile_clocks`: back to back, or with 1-3 idle
+    (all-zero) clocks before a beat with `gap_probability` (drawn from `seed`), as in the vector files.
+    """
     array = check_profiles(design.network, profiles)
     if array.shape[1] != design.profile_length:
         raise ValueError(f"profiles have length {array.shape[1]}, the design {design.profile_length}")
     n = array.shape[0]
-    stim = stimulus(design, array, gap_probability, np.random.default_rng(seed),
-                    tail=design.result_latency + 2)
+    clocks = profile_clocks(array, design.lanes, design.in_bits, seed, gap_probability)
+    clocks += [IDLE] * (design.result_latency + 2)
     signals = design.make_signals()
     record: dict[str, list] = {"scores": [], "score_cycles": [], "results": [], "result_cycles": []}
-    sw, p = design.score_bits, design.lanes
+
+    def record_outputs(edge: int) -> None:
+        cycle = edge + 1  # outputs of rising edge k are the hardware's cycle k + 1
+        if signals["m_score_tvalid"]:
+            record["scores"].append(int(signals["m_score_tdata"].val))
+            record["score_cycles"].append(cycle)
+        if signals["m_result_tvalid"]:
+            record["results"].append((bool(signals["m_found"]), int(signals["m_pos"].val)))
+            record["result_cycles"].append(cycle)
+        if len(record["results"]) == n:
+            raise StopSimulation
 
     @block
     def testbench() -> Any:
         dut = design.factory(**signals)
-        clk, rst = signals["clk"], signals["rst"]
 
         @instance
         def drive() -> Any:
-            rst.next = 1
-            for _ in range(RESET_CYCLES):
-                yield delay(5)
-                clk.next = 1
-                yield delay(5)
-                clk.next = 0
-            rst.next = 0
-            for cycle in range(len(stim.tdata)):
-                yield delay(1)  # outputs of this cycle settled
-                if signals["m_score_tvalid"]:
-                    record["scores"].append(int(signals["m_score_tdata"].val))
-                    record["score_cycles"].append(cycle)
-                if signals["m_result_tvalid"]:
-                    record["results"].append((bool(signals["m_found"]), int(signals["m_pos"].val)))
-                    record["result_cycles"].append(cycle)
-                if len(record["results"]) == n:
-                    raise StopSimulation
-                signals["s_tdata"].next = stim.tdata[cycle]
-                signals["s_tvalid"].next = stim.tvalid[cycle]
-                signals["s_tuser"].next = stim.tuser[cycle]
-                signals["s_tlast"].next = stim.tlast[cycle]
-                yield delay(4)
-                clk.next = 1
-                yield delay(5)
-                clk.next = 0
+            yield from drive_clocks(signals["clk"], signals["rst"], signals["s_tvalid"], signals["s_tuser"],
+                                    signals["s_tlast"], signals["s_tdata"], clocks, record_outputs)
             raise StopSimulation
 
         return dut, drive
@@ -216,9 +162,9 @@ def run_design(design: TopDesign, profiles: np.ndarray, gap_probability: float =
     bench.quit_sim()
     traceSignals.name = None
     traceSignals.directory = None
-    in_cycles = [c for c, v in enumerate(stim.tvalid) if v]
-    cycles = (record["result_cycles"][-1] + 1) if record["result_cycles"] else len(stim.tdata)
-    scores = _unpack(record["scores"], p, sw)
+    in_cycles = [cycle for cycle, clock in enumerate(clocks) if clock[0]]
+    cycles = (record["result_cycles"][-1] + 1) if record["result_cycles"] else len(clocks)
+    scores = unpack_lanes(record["scores"], design.lanes, design.score_bits).reshape(-1)
     results = record["results"]
     return SimRun(scores=_rows(scores, n, design.profile_length),
                   found=np.array([r[0] for r in results], dtype=bool),
@@ -255,12 +201,6 @@ def latencies(run: SimRun, beats_per_profile: int) -> tuple[list[int], list[int]
     last_beats = run.in_cycles[beats_per_profile - 1::beats_per_profile]
     result = [out - inp for inp, out in zip(last_beats, run.result_cycles)]
     return score, result
-
-
-def _unpack(words: list[int], lanes: int, width: int) -> np.ndarray:
-    mask, sign = (1 << width) - 1, 1 << (width - 1)
-    values = [((w >> (j * width)) & mask) for w in words for j in range(lanes)]
-    return np.array([v - (1 << width) if v & sign else v for v in values], dtype=np.int64)
 
 
 def _rows(values: np.ndarray, n: int, length: int) -> np.ndarray:

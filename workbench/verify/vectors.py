@@ -24,6 +24,7 @@ import numpy as np
 
 from workbench.errors import ConfigError
 from workbench.hdl.design import StreamDesign
+from workbench.verify.beats import DEFAULT_GAP_SHARE, Clock, pack_lanes, profile_clocks
 
 STIMULUS = "stimulus.txt"
 STIMULUS_GAPS = "stimulus_gaps.txt"
@@ -60,43 +61,18 @@ def hex_digits(width: int) -> int:
     return max(1, -(-width // 4))
 
 
-def pack_lanes(values: np.ndarray, width: int) -> int:
-    """Pack one beat's lane values (two's complement, `width` bits each, lane 0 lowest) into an int."""
-    mask = (1 << width) - 1
-    word = 0
-    for lane, value in enumerate(values.tolist()):
-        word |= (int(value) & mask) << (lane * width)
-    return word
-
-
 def _check_range(name: str, values: np.ndarray, lo: int, hi: int) -> None:
     if values.size and (values.min() < lo or values.max() > hi):
         raise ConfigError(f"{name} values span [{values.min()}, {values.max()}], outside the "
                           f"hardware's [{lo}, {hi}]: the vectors do not fit this design")
 
 
-def stimulus_clocks(design: StreamDesign, profiles: np.ndarray, gap_seed: int | None = None,
-                    gap_share: float = 0.3) -> list[tuple[int, int, int, int]]:
-    """One `(tvalid, tuser, tlast, tdata)` per clock for the profiles, back to back; with a
-    `gap_seed`, 1-3 idle clocks (all zero) precede about `gap_share` of the beats."""
-    lanes, b = design.lanes, design.in_bits
-    beats = design.beats_per_profile
-    rng = np.random.default_rng(gap_seed) if gap_seed is not None else None
-    clocks = []
-    for profile in np.asarray(profiles):
-        for beat in range(beats):
-            if rng is not None and rng.random() < gap_share:
-                clocks.extend([(0, 0, 0, 0)] * int(rng.integers(1, 4)))
-            clocks.append((1, int(beat == 0), int(beat == beats - 1),
-                           pack_lanes(profile[beat * lanes:(beat + 1) * lanes], b)))
-    return clocks
-
-
 def write_vectors(folder: Path, design: StreamDesign, vectors: VectorSet, *,
-                  gap_seed: int = 1, gap_share: float = 0.3) -> dict:
+                  gap_seed: int = 1, gap_share: float = DEFAULT_GAP_SHARE) -> dict:
     """Write the vector files into `folder`; returns the manifest (also written as vectors.json).
 
-    The gap variant puts 1-3 idle clocks before about `gap_share` of the beats (seeded).
+    The clocks are `workbench.verify.beats.profile_clocks`: the gap variant has the seeded gap
+    schedule (1-3 idle clocks, all zero, before about `gap_share` of the beats).
     """
     n, length = vectors.profiles.shape
     if length != design.profile_length:
@@ -107,11 +83,11 @@ def write_vectors(folder: Path, design: StreamDesign, vectors: VectorSet, *,
     _check_range("pos", vectors.pos, 0, (1 << pw) - 1)
     data_digits, score_digits, pos_digits = hex_digits(lanes * b), hex_digits(lanes * sw), hex_digits(pw)
 
-    def fmt(clock: tuple[int, int, int, int]) -> str:
+    def fmt(clock: Clock) -> str:
         return f"{clock[0]} {clock[1]} {clock[2]} {clock[3]:0{data_digits}x}"
 
-    beat_lines = [fmt(clock) for clock in stimulus_clocks(design, vectors.profiles)]
-    gap_lines = [fmt(clock) for clock in stimulus_clocks(design, vectors.profiles, gap_seed, gap_share)]
+    beat_lines = [fmt(clock) for clock in profile_clocks(vectors.profiles, lanes, b)]
+    gap_lines = [fmt(clock) for clock in profile_clocks(vectors.profiles, lanes, b, gap_seed, gap_share)]
     score_lines = [f"{pack_lanes(beat, sw):0{score_digits}x}"
                    for beat in vectors.scores.reshape(-1, lanes)]
     result_lines = [f"{int(f)} {int(p):0{pos_digits}x}" for f, p in zip(vectors.found, vectors.pos)]
