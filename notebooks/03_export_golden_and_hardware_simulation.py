@@ -61,7 +61,7 @@ from workbench.detectors import interface
 from workbench.nn import export, integer_mode, models, training
 
 from workbench.data import signals
-from workbench.verify import harness
+from workbench.verify import beats, harness
 from workbench.hw import top as hw_top
 
 # %% [markdown]
@@ -261,18 +261,12 @@ clk_t, clk_v = next(trace for name, trace in traces.items() if name.endswith("cl
 falling = clk_t[1:][(clk_v[1:] == 0) & (clk_v[:-1] == 1)]
 # The harness sets a cycle's inputs just after a falling edge and clocks 5 ns later; sampling 1 ns before
 # that rising edge shows what the registers take in, and the outputs exactly as the harness records them.
-at = falling[harness.RESET_CYCLES - 1:] + 4
+at = falling[beats.RESET_CYCLES - 1:] + 4
 port = lambda name: sample(traces[f"{top_name}.{name}"], at)
 stage_valids = [name for name in traces if name.endswith("dout_valid") and name.startswith(top_name + ".")]
 print(f"{len(traces)} traced signals, {len(at)} cycles, {len(stage_valids)} internal valid flags")
 
-
 # %%
-def unpack(words, lanes, width, signed):
-    mask = (1 << width) - 1
-    lanes_values = np.array([[(int(w) >> (j * width)) & mask for j in range(lanes)] for w in words])
-    return np.where(signed & (lanes_values >= 1 << (width - 1)), lanes_values - (1 << width), lanes_values)
-
 cycles = np.arange(len(at))
 rows = [("s_tvalid", port("s_tvalid")), ("s_tuser", port("s_tuser")), ("s_tlast", port("s_tlast"))]
 def stage_label(name):
@@ -282,8 +276,8 @@ def stage_label(name):
 rows += [(stage_label(name), sample(traces[name], at)) for name in stage_valids]
 rows += [("m_score_tvalid", port("m_score_tvalid")), ("m_score_tuser", port("m_score_tuser")),
          ("m_score_tlast", port("m_score_tlast")), ("m_result_tvalid", port("m_result_tvalid"))]
-lanes_in = unpack(port("s_tdata"), WAVE_LANES, wave_design.in_bits, False)
-lanes_out = unpack(port("m_score_tdata"), WAVE_LANES, wave_design.score_bits, True)
+lanes_in = beats.unpack_lanes(port("s_tdata"), WAVE_LANES, wave_design.in_bits, signed=False)
+lanes_out = beats.unpack_lanes(port("m_score_tdata"), WAVE_LANES, wave_design.score_bits)
 
 heights = [0.35] * len(rows) + [2.0, 2.0]
 fig, axes = plt.subplots(len(heights), 1, figsize=(13, 0.33 * len(rows) + 6), sharex=True,
@@ -291,7 +285,7 @@ fig, axes = plt.subplots(len(heights), 1, figsize=(13, 0.33 * len(rows) + 6), sh
 qualifier = {"s_tuser": port("s_tvalid"), "s_tlast": port("s_tvalid"),
              "m_score_tuser": port("m_score_tvalid"), "m_score_tlast": port("m_score_tvalid")}
 for ax, (name, values) in zip(axes, rows):
-    if name in qualifier:  # light: the raw wire (junk while its valid is low); dark: the qualified flag
+    if name in qualifier:  # light: the raw wire; dark: the flag qualified by its valid
         ax.fill_between(cycles, 0, values, step="post", color="tab:blue", alpha=0.15)
         values = values & qualifier[name]
     ax.fill_between(cycles, 0, values, step="post", color="tab:blue" if name.startswith(("s_", "m_")) else "tab:gray",

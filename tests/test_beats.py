@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from myhdl import ResetSignal, Signal, StopSimulation, always, block, instance, intbv
 
+from workbench.errors import ConfigError
 from workbench.verify import beats
 
 
@@ -34,6 +35,12 @@ def test_gap_schedule_is_seeded_and_idle_runs_are_one_to_three_clocks():
     assert set(gaps) == {0, 1, 2, 3}
     assert 0.25 < np.count_nonzero(gaps) / len(gaps) < 0.35
     assert beats.gap_schedule(50, seed=None) == beats.gap_schedule(50, seed=4, share=0.0) == [0] * 50
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.5])
+def test_a_gap_share_outside_zero_to_one_is_refused(share):
+    with pytest.raises(ConfigError, match=rf"gap share {share}; allowed: a number in \[0, 1\]"):
+        beats.gap_schedule(10, seed=1, share=share)
 
 
 @pytest.mark.parametrize("lanes, gap_seed", [(1, None), (4, 2)])

@@ -26,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--profiles", type=int, default=20, help="profiles to simulate (default 20)")
     parser.add_argument("--pipeline", type=int, default=DEFAULT_PIPELINE_STAGES,
                         help=f"register stages per adder tree (default {DEFAULT_PIPELINE_STAGES}, as the HDL)")
-    parser.add_argument("--gaps", type=float, default=0.0, help="probability of an idle cycle before a beat")
+    parser.add_argument("--gaps", type=float, default=0.0,
+                        help="share of beats preceded by 1-3 idle clocks, in [0, 1] (default 0)")
     parser.add_argument("--vcd", type=Path, default=None, help="write a VCD trace (GTKWave) here")
     parser.set_defaults(func=run)
 

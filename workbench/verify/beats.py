@@ -16,6 +16,8 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 from myhdl import delay
 
+from workbench.errors import ConfigError
+
 Clock = tuple[int, int, int, int]  # tvalid, tuser (first beat), tlast (last beat), tdata
 IDLE: Clock = (0, 0, 0, 0)
 RESET_CYCLES = 4
@@ -59,6 +61,8 @@ def unpack_lanes(words: Sequence[int], lanes: int, width: int, signed: bool = Tr
 def gap_schedule(beats: int, seed: int | None, share: float = DEFAULT_GAP_SHARE) -> list[int]:
     """Idle clocks before each of `beats` beats: none without a seed; with one, 1-3 idle clocks
     before about `share` of the beats (a seeded draw per beat, in beat order)."""
+    if not 0 <= share <= 1:
+        raise ConfigError(f"gap share {share!r}; allowed: a number in [0, 1]")
     if seed is None or not share:
         return [0] * beats
     rng = np.random.default_rng(seed)

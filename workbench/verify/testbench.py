@@ -7,8 +7,9 @@ with `string.Template`. A bare `$` in the templates is Verilog text, never a pla
 Both testbenches do the same thing: hold reset for 4 clocks, drive one stimulus line per clock
 (`tvalid` as the file says, so the gap variant has idle clocks), then run `DRAIN_CYCLES` more
 clocks. The design sees reset on rising edges 1-4 and stimulus line k on rising edge 4 + k in
-both, as in every MyHDL simulation (`workbench.verify.beats`, `RESET_CYCLES`). On every rising edge after reset they compare each valid score beat lane by lane with the
-next line of the expected scores, and each valid result's `found` and `pos` with the next expected
+both, as in every MyHDL simulation (`workbench.verify.beats`, `RESET_CYCLES`). On every rising
+edge after reset they compare each valid score beat lane by lane with the next line of the
+expected scores, and each valid result's `found` and `pos` with the next expected
 result; unexpected outputs and expectations left unread count as mismatches. At the end they print
 exactly one line
 
