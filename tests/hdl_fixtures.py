@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from myhdl import ConcatSignal, ResetSignal, Signal, always_comb, always_seq, block, intbv
 
-from workbench.hdl.design import StreamDesign
+from workbench.hw.interface import StreamDesign
 
 
 def _score_range(in_bits: int, weight: int, bias: int) -> tuple[int, int]:
@@ -146,7 +146,7 @@ def fixture_design(lanes: int = 2, in_bits: int = 8, weight: int = 300, bias: in
 
     return StreamDesign(name="fixture_top", lanes=lanes, profile_length=profile_length,
                         in_bits=in_bits, score_bits=sw, pos_bits=pos_bits, frac_bits=frac_bits,
-                        latency=2, make_signals=make_signals, factory=factory)
+                        latency=1, result_latency=2, make_signals=make_signals, factory=factory)
 
 
 def fixture_reference(profiles: np.ndarray, weight: int = 300, bias: int = -20000,

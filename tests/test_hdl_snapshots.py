@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from hdl_fixtures import fixture_design, fixture_reference
-from workbench.hdl.design import StreamDesign
+from workbench.hw.interface import StreamDesign
 from workbench.hdl.network import network_design
 from workbench.qnn.contract import load_network
 from workbench.qnn.randnet import random_document

@@ -15,6 +15,8 @@ from workbench.data import signals
 from workbench.errors import ConfigError, ContractError
 from workbench.qnn.golden import run_golden
 from workbench.verify.harness import compare, latencies, run_design
+from workbench.hdl.network import network_design
+from workbench.hw.interface import StreamDesign
 from workbench.hw.top import build_top
 from workbench.qnn.randnet import random_document
 
@@ -221,3 +223,17 @@ def test_top_level_ports_have_the_agreed_widths() -> None:
     assert len(sig["m_score_tdata"]) == 4 * contract.bit_width(*network.score_range)
     assert len(sig["m_pos"]) == (31 << network.head.frac_bits).bit_length()
     assert design.score_bits == contract.bit_width(*network.score_range)
+
+
+def test_the_generated_design_is_the_description_the_hdl_flow_takes() -> None:
+    """One design description: `build_top` returns a `StreamDesign` whose ports() the HDL flow reads."""
+    network = contract.load_network(trained_like_document())
+    design = build_top(network, 2, 16, pipeline_stages=2)
+    assert isinstance(design, StreamDesign)
+    widths = {port.name: (port.width, port.direction, port.signed) for port in design.ports()}
+    assert len(widths) == 13
+    assert widths["s_tdata"] == (2 * design.in_bits, "in", False)
+    assert widths["m_score_tdata"] == (2 * design.score_bits, "out", False)
+    assert widths["m_pos"] == (design.pos_bits, "out", False)
+    assert design.longest_latency == design.result_latency > design.latency
+    assert network_design(network, 2, 16, pipeline_stages=2).ports() == design.ports()

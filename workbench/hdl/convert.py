@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.hdl.design import StreamDesign
+from workbench.hw.interface import StreamDesign
 
 VHDL_PACKAGE = "pck_myhdl_011.vhd"
 

@@ -11,7 +11,7 @@ from typing import Callable
 
 from workbench.qnn.contract import Network
 from workbench.hdl.convert import convert_block
-from workbench.hdl.design import StreamDesign
+from workbench.hw.interface import StreamDesign
 from workbench.hdl.synth import DEFAULT_CACHE, SynthResult, synthesize
 from workbench.hdl.table import analytic_row, scaled_row, yosys_row
 from workbench.hdl.vivado import DEFAULT_PART

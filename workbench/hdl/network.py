@@ -1,16 +1,12 @@
-"""The HDL flow's view of a network's top-level: `workbench.hw.top.build_top` as a StreamDesign."""
+"""The network's top-level as the HDL flow builds it: `workbench.hw.top.build_top` at the shipped pipeline depth."""
 from __future__ import annotations
 
 from workbench.qnn.contract import Network
-from workbench.hdl.design import StreamDesign
-from workbench.hw.top import DEFAULT_PIPELINE_STAGES, build_top
+from workbench.hw.top import DEFAULT_PIPELINE_STAGES, TopDesign, build_top
 
 
 def network_design(network: Network, lanes: int, profile_length: int,
-                   pipeline_stages: int = DEFAULT_PIPELINE_STAGES) -> StreamDesign:
-    """The peak detector for `network` at `lanes` pixels per clock (profiles of `profile_length`)."""
-    top = build_top(network, lanes, profile_length, pipeline_stages=pipeline_stages)
-    return StreamDesign(name=top.name, lanes=top.lanes, profile_length=top.profile_length, in_bits=top.in_bits,
-                        score_bits=top.score_bits, pos_bits=top.pos_bits, frac_bits=top.frac_bits,
-                        latency=max(top.latency, top.result_latency), make_signals=top.make_signals,
-                        factory=top.factory)
+                   pipeline_stages: int = DEFAULT_PIPELINE_STAGES) -> TopDesign:
+    """The peak detector for `network` at `lanes` pixels per clock (profiles of `profile_length`);
+    a `TopDesign` is the flow's `workbench.hw.interface.StreamDesign`."""
+    return build_top(network, lanes, profile_length, pipeline_stages=pipeline_stages)

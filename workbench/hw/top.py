@@ -29,9 +29,9 @@ The generator only reads the document: it never runs the golden model.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Union
+from typing import Any, Union
 
 from myhdl import ResetSignal, Signal, block, intbv
 
@@ -39,6 +39,7 @@ from workbench.qnn.contract import ConvLayer, Network, bit_width, load_network
 from workbench.errors import ConfigError
 from workbench.hw.codegen import Emitter, render
 from workbench.hw.head import head_latency, peak_head_unit, pos_bits
+from workbench.hw.interface import INPUT_PORTS, OUTPUT_PORTS, StreamDesign
 from workbench.hw.mac import conv_latency, conv_layer, conv_stream
 from workbench.hw.requant import requant_latency, requant_stream, requantizer
 from workbench.hw.stream import Fmt, Stream
@@ -49,46 +50,18 @@ MAX_LANES = 32
 # `build_top` itself defaults to 1, the smallest design, which the unit tests simulate fastest.
 DEFAULT_PIPELINE_STAGES = 3
 THRESHOLD_BITS = 2  # unsigned requantizers up to this width become 2^bits - 1 comparisons
-INPUT_PORTS = ("clk", "rst", "s_tdata", "s_tvalid", "s_tuser", "s_tlast")
-OUTPUT_PORTS = ("m_score_tdata", "m_score_tvalid", "m_score_tuser", "m_score_tlast", "m_found", "m_pos",
-                "m_result_tvalid")
 
 
-@dataclass(frozen=True)
-class TopDesign:
-    """A generated peak detector: sizes, latencies, fresh port signals and the block factory.
-
-    `make_signals()` returns a new dict of the top-level signals (port name -> Signal, `rst` a
-    ResetSignal); `factory(**signals)` elaborates `peak_detector` on them (it is the block itself
-    with the parameters bound, so a testbench `@block` can call it in its body); `instance()` does
-    the same from plain Python, e.g. before `.convert(hdl="VHDL")`.
-    """
+@dataclass(frozen=True, kw_only=True)
+class TopDesign(StreamDesign):
+    """A generated peak detector: the interface description (`StreamDesign`: sizes, latencies,
+    fresh port signals, the `peak_detector` factory) plus the network and the generator settings."""
 
     network: Network
-    lanes: int
-    profile_length: int
     pipeline_stages: int
     threshold_bits: int
-    in_bits: int
-    score_bits: int
     score_min: int
     score_max: int
-    pos_bits: int
-    frac_bits: int
-    latency: int
-    result_latency: int
-    name: str = "peak_detector"
-    make_signals: Callable[[], dict[str, Any]] = field(repr=False, default=dict)
-    factory: Callable[..., Any] = field(repr=False, default=lambda **_: None)
-
-    @property
-    def beats_per_profile(self) -> int:
-        """Input beats per profile, `L / P`."""
-        return self.profile_length // self.lanes
-
-    def instance(self, signals: dict[str, Any] | None = None) -> Any:
-        """The elaborated top-level block, on fresh signals unless some are given."""
-        return self.factory(**(signals if signals is not None else self.make_signals()))
 
 
 def build_top(network: Union[Network, dict, str, Path], lanes: int, profile_length: int,
@@ -123,9 +96,11 @@ def build_top(network: Union[Network, dict, str, Path], lanes: int, profile_leng
     factory = functools.partial(peak_detector, network=network, lanes=lanes, profile_length=profile_length,
                                 pipeline=pipeline_stages, threshold_bits=threshold_bits)
 
-    return TopDesign(network, lanes, profile_length, pipeline_stages, threshold_bits, network.input_bits,
-                     score_bits, score_min, score_max, widths["m_pos"], network.head.frac_bits, latency,
-                     latency + head_latency(network.head, lanes), make_signals=make_signals, factory=factory)
+    return TopDesign(name="peak_detector", lanes=lanes, profile_length=profile_length, in_bits=network.input_bits,
+                     score_bits=score_bits, pos_bits=widths["m_pos"], frac_bits=network.head.frac_bits,
+                     latency=latency, result_latency=latency + head_latency(network.head, lanes),
+                     make_signals=make_signals, factory=factory, network=network, pipeline_stages=pipeline_stages,
+                     threshold_bits=threshold_bits, score_min=score_min, score_max=score_max)
 
 
 @block

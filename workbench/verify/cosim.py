@@ -19,7 +19,7 @@ import numpy as np
 
 from workbench.errors import ToolchainError
 from workbench.hdl.convert import convert_block
-from workbench.hdl.design import INPUT_PORTS, OUTPUT_PORTS, StreamDesign
+from workbench.hw.interface import INPUT_PORTS, OUTPUT_PORTS, StreamDesign
 from workbench.verify.simulators import icarus_compile
 from workbench.hdl.tools import find_tool, myhdl_vpi_path
 from workbench.verify.beats import IDLE, RESET_CYCLES, drive_clocks, profile_clocks
@@ -71,7 +71,7 @@ def cosimulate(design: StreamDesign, profiles: np.ndarray, *, gap_seed: int | No
 
     vpi = myhdl_vpi_path()
     vvp = find_tool("vvp")
-    drain = drain if drain is not None else 2 * (design.latency + design.beats_per_profile) + 16
+    drain = drain if drain is not None else 2 * (design.longest_latency + design.beats_per_profile) + 16
     clocks = profile_clocks(profiles, design.lanes, design.in_bits, gap_seed) + [IDLE] * drain
     model_sigs = design.make_signals()
     hdl_sigs = {name: sig for name, sig in design.make_signals().items() if name in OUTPUT_PORTS}

@@ -41,7 +41,7 @@ import string
 from importlib import resources
 from pathlib import Path
 
-from workbench.hdl.design import PortInfo, StreamDesign
+from workbench.hw.interface import PortInfo, StreamDesign
 from workbench.verify.beats import RESET_CYCLES
 from workbench.verify.vectors import EXPECTED_RESULTS, EXPECTED_SCORES, STIMULUS, hex_digits
 
@@ -50,7 +50,7 @@ MAX_REPORTS = 10
 
 def drain_cycles(design: StreamDesign) -> int:
     """Clocks run after the last stimulus line: generous, so every result can come out."""
-    return 4 * (design.latency + design.beats_per_profile) + 64
+    return 4 * (design.longest_latency + design.beats_per_profile) + 64
 
 
 def _vhdl_type(port: PortInfo) -> str:

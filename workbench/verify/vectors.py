@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.errors import ConfigError
-from workbench.hdl.design import StreamDesign
+from workbench.hw.interface import StreamDesign
 from workbench.verify.beats import DEFAULT_GAP_SHARE, Clock, pack_lanes, profile_clocks
 
 STIMULUS = "stimulus.txt"

@@ -1,7 +1,8 @@
-"""The streaming top-level as the HDL flow sees it: a MyHDL block factory plus its port widths.
+"""The streaming top-level's interface: one design description for the generator and the HDL flow.
 
-The flow (conversion, testbenches, vectors, co-simulation, synthesis) only needs the agreed
-AXI4-Stream style interface of the peak detector:
+`workbench.hw.top.build_top` returns one (a `TopDesign`, which adds the network and its settings);
+the flow (simulation, conversion, testbenches, vectors, co-simulation, synthesis) only needs the
+agreed AXI4-Stream style interface of the peak detector:
 
     inputs  clk, rst (synchronous, active high), s_tdata (P*B bits, lane j = pixel beat*P+j at
             bits [j*B+B-1 : j*B]), s_tvalid, s_tuser (first beat of a profile), s_tlast (last beat)
@@ -34,12 +35,13 @@ class PortInfo:
 
 @dataclass(frozen=True)
 class StreamDesign:
-    """A peak-detector top-level ready for the HDL flow.
+    """A peak-detector top-level: sizes, latencies, fresh port signals and the block factory.
 
     `make_signals()` returns a fresh dict of the top-level's MyHDL signals (name -> Signal, the
-    reset a ResetSignal); `factory(**signals)` elaborates the block on them. `latency` is the
-    longest delay in clock cycles from an input beat to the output it causes (scores or result;
-    it sizes the testbench's drain time), `frac_bits` the head's F.
+    reset a ResetSignal); `factory(**signals)` elaborates the block on them (it is the block itself
+    with its parameters bound, so a testbench `@block` can call it in its body). `latency` is the
+    delay in clock cycles from an input beat to its score beat, `result_latency` from a profile's
+    last input beat to its result; `frac_bits` is the head's F.
     """
 
     name: str
@@ -50,6 +52,7 @@ class StreamDesign:
     pos_bits: int
     frac_bits: int
     latency: int
+    result_latency: int
     make_signals: Callable[[], dict[str, Any]]
     factory: Callable[..., Any]
 
@@ -57,6 +60,11 @@ class StreamDesign:
     def beats_per_profile(self) -> int:
         """Input beats per profile (profile length over lanes)."""
         return self.profile_length // self.lanes
+
+    @property
+    def longest_latency(self) -> int:
+        """The longest delay from an input beat to an output it causes (sizes drain times)."""
+        return max(self.latency, self.result_latency)
 
     def instance(self, signals: dict[str, Any] | None = None) -> Any:
         """An elaborated block instance, on fresh signals unless some are given."""
