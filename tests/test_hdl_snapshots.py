@@ -7,7 +7,6 @@ into template files and before the vector writer moved onto the shared stream la
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -92,5 +91,4 @@ def write_snapshots() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).parent))
     write_snapshots()
