@@ -37,6 +37,7 @@ from myhdl import ResetSignal, Signal, block, intbv
 
 from workbench.qnn.contract import ConvLayer, Network, bit_width, load_network
 from workbench.errors import ConfigError
+from workbench.hw.arithmetic import DEFAULT_ARITHMETIC, check_arithmetic
 from workbench.hw.codegen import Emitter, render
 from workbench.hw.head import head_latency, peak_head, pos_bits
 from workbench.hw.mac import conv_latency, conv_layer, conv_stream
@@ -78,6 +79,7 @@ class TopDesign:
     latency: int
     result_latency: int
     name: str = "peak_detector"
+    arithmetic: str = DEFAULT_ARITHMETIC
     make_signals: Callable[[], dict[str, Any]] = field(repr=False, default=dict)
     factory: Callable[..., Any] = field(repr=False, default=lambda **_: None)
 
@@ -92,8 +94,11 @@ class TopDesign:
 
 
 def build_top(network: Union[Network, dict, str, Path], lanes: int, profile_length: int,
-              pipeline_stages: int = 1, threshold_bits: int = THRESHOLD_BITS) -> TopDesign:
+              pipeline_stages: int = 1, threshold_bits: int = THRESHOLD_BITS,
+              arithmetic: str = DEFAULT_ARITHMETIC) -> TopDesign:
     """Check the configuration and describe the peak detector for `network` (a Network, document or path).
+
+    `arithmetic` chooses how constant products are built (`workbench.hw.arithmetic.ARITHMETICS`).
 
     Raises ContractError for a bad document and ConfigError for bad sizes, before anything is built.
     """
@@ -105,6 +110,7 @@ def build_top(network: Union[Network, dict, str, Path], lanes: int, profile_leng
         raise ConfigError(f"profile length {profile_length!r} is not a positive multiple of the {lanes} lanes")
     if not isinstance(pipeline_stages, int) or pipeline_stages < 1:
         raise ConfigError(f"pipeline_stages is {pipeline_stages!r}; allowed: an integer >= 1")
+    check_arithmetic(arithmetic)
     score_min, score_max = network.score_range
     score_bits = bit_width(score_min, score_max)
     latency = sum(conv_latency(layer, lanes, pipeline_stages) if isinstance(layer, ConvLayer)
@@ -121,28 +127,30 @@ def build_top(network: Union[Network, dict, str, Path], lanes: int, profile_leng
         return signals
 
     factory = functools.partial(peak_detector, network=network, lanes=lanes, profile_length=profile_length,
-                                pipeline=pipeline_stages, threshold_bits=threshold_bits)
+                                pipeline=pipeline_stages, threshold_bits=threshold_bits, arithmetic=arithmetic)
 
     return TopDesign(network, lanes, profile_length, pipeline_stages, threshold_bits, network.input_bits,
                      score_bits, score_min, score_max, widths["m_pos"], network.head.frac_bits, latency,
-                     latency + head_latency(network.head, lanes), make_signals=make_signals, factory=factory)
+                     latency + head_latency(network.head, lanes), arithmetic=arithmetic, make_signals=make_signals,
+                     factory=factory)
 
 
 @block
 def peak_detector(clk: Any, rst: Any, s_tdata: Any, s_tvalid: Any, s_tuser: Any, s_tlast: Any,
                   m_score_tdata: Any, m_score_tvalid: Any, m_score_tuser: Any, m_score_tlast: Any,
                   m_found: Any, m_pos: Any, m_result_tvalid: Any, network: Network, lanes: int,
-                  profile_length: int, pipeline: int = 1, threshold_bits: int = THRESHOLD_BITS) -> Any:
+                  profile_length: int, pipeline: int = 1, threshold_bits: int = THRESHOLD_BITS,
+                  arithmetic: str = DEFAULT_ARITHMETIC) -> Any:
     """The peak detector (ports in the module docstring); use `build_top` to check sizes first."""
     stream = Stream(s_tdata, (Fmt(0, network.input_range[1], raw=True),) * lanes, lanes, s_tvalid, s_tuser, s_tlast)
     instances = []
     for layer in network.layers:
         if isinstance(layer, ConvLayer):
             out = conv_stream(layer, lanes)
-            instances.append(conv_layer(clk, rst, stream, out, layer, pipeline))
+            instances.append(conv_layer(clk, rst, stream, out, layer, pipeline, arithmetic))
         else:
             out = requant_stream(layer, lanes)
-            instances.append(requantizer(clk, rst, stream, out, layer, pipeline, threshold_bits))
+            instances.append(requantizer(clk, rst, stream, out, layer, pipeline, threshold_bits, arithmetic))
         stream = out
     instances.append(score_ports(stream, m_score_tdata, m_score_tvalid, m_score_tuser, m_score_tlast))
     instances.append(peak_head(clk, rst, stream, m_found, m_pos, m_result_tvalid, network.head, profile_length))
