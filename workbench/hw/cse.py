@@ -131,8 +131,8 @@ class _Builder:
         return AdderGraph(self.fields, tuple(self.adders), outputs)
 
     def _value(self, adder: Adder) -> int:
-        """The value number of `adder`, added to the graph unless an equal adder exists."""
-        if adder not in self.index:
+        """The value number of `adder`, added to the graph unless an equal adder exists (and sharing is on)."""
+        if adder not in self.index or not self.share:
             self.index[adder] = len(self.fields) + len(self.adders)
             self.adders.append(adder)
             self.depth.append(1 + max(self.depth[op.value] for op in adder.operands))
