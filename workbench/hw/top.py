@@ -41,6 +41,7 @@ from workbench.hw.arithmetic import DEFAULT_ARITHMETIC, check_arithmetic
 from workbench.hw.codegen import Emitter, render
 from workbench.hw.head import head_latency, peak_head, pos_bits
 from workbench.hw.mac import conv_latency, conv_layer, conv_stream
+from workbench.hw.names import name_blocks
 from workbench.hw.requant import requant_latency, requant_stream, requantizer
 from workbench.hw.stream import Fmt, Stream
 
@@ -154,6 +155,7 @@ def peak_detector(clk: Any, rst: Any, s_tdata: Any, s_tvalid: Any, s_tuser: Any,
         stream = out
     instances.append(score_ports(stream, m_score_tdata, m_score_tvalid, m_score_tuser, m_score_tlast))
     instances.append(peak_head(clk, rst, stream, m_found, m_pos, m_result_tvalid, network.head, profile_length))
+    name_blocks(instances)
     return instances
 
 
