@@ -1,30 +1,123 @@
 #!/usr/bin/env python3
-"""Per-output adder trees against shared subexpressions, side by side in the same Yosys flow.
+"""Per-output adder trees, shared subexpressions and da4ml side by side, in one Yosys flow.
 
-For one network (a trained `qnn-int/1` document, or a random one of the default topology) and each
-register-stage count, both arithmetics build the whole 1-lane peak detector (line buffers and head
-included, identical in both), which `workbench.hdl.synth` synthesises (`synth_xilinx -abc9`, a
-`-nodsp` run whenever DSPs appear; LUT = LUT1..6 + INV + LUT-RAM). One CSV row per design:
-LUTs, FFs, CARRY4, DSPs of the DSP-free netlist, Yosys's cell-only arrival time and the pre-route
-clock estimate, and the analytic count of two-input adders in the constant products.
+Two tables, every design synthesised by `workbench.hdl.synth` (Yosys `synth_xilinx -abc9`, a `-nodsp`
+run whenever DSPs appear; LUT = LUT1..6 + INV + LUT-RAM; cell-only arrival time and the pre-route
+clock estimate):
 
-    python experiments/compare_arithmetic.py --model qat_4-4.json --stages 3 --out arithmetic.csv
+- `products.csv`, the constant matrix-vector products alone: for each convolution or dense layer,
+  the product of one output pixel (`k * in_channels` unsigned input fields, the layer's weights and
+  bias), at several pipeline depths. This project's products are the `trees` and `shared` blocks of
+  `workbench.hw` (registered outputs, `stages` register levels). da4ml (an optional benchmark
+  dependency, pip package `da4ml`, never needed by the workbench; skipped with `--cutoffs ""`)
+  builds its own CMVM solution of the same integer matrix, pipelined with `latency_cutoff` adder
+  levels per stage, inputs and outputs registered. Every design is checked against `W x + b` in
+  integers first (this project's through its adder graph, da4ml's through its traced logic).
+- `designs.csv`, the whole 1-lane peak detector (line buffers and head included, identical in
+  both) with each arithmetic, at `--design-stages` (skipped when empty: minutes per design).
+
+    python experiments/compare_arithmetic.py --model qat_4-4.json --stages 1,2,3 --cutoffs 2,4 \
+        --design-stages 3 --out results/arithmetic/
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from workbench.qnn.contract import ConvLayer, Network, load_network  # noqa: E402
+from workbench.qnn.contract import ConvLayer, Network, RequantLayer, load_network  # noqa: E402
 
-COLUMNS = ("model", "arithmetic", "lanes", "pipeline_stages", "adders", "luts", "ffs", "carry4", "dsps",
-           "arrival_ns", "f_est_mhz", "yosys_seconds")
+SYNTH_COLUMNS = ("luts", "ffs", "carry4", "dsps", "arrival_ns", "f_est_mhz", "yosys_seconds")
+PRODUCT_COLUMNS = ("model", "layer", "generator", "depth_setting", "adders", "checked_values") + SYNTH_COLUMNS
+DESIGN_COLUMNS = ("model", "arithmetic", "lanes", "pipeline_stages", "adders") + SYNTH_COLUMNS
+
+
+def layer_inputs(network: Network) -> list[tuple[ConvLayer, int]]:
+    """Every weight layer with the largest value of its (unsigned) input fields."""
+    hi, pairs = network.input_range[1], []
+    for layer in network.layers:
+        if isinstance(layer, ConvLayer):
+            pairs.append((layer, hi))
+        elif isinstance(layer, RequantLayer):
+            if layer.signed:
+                raise SystemExit(f"{layer.name}: signed activations are not handled by this benchmark")
+            hi = layer.hi
+    return pairs
+
+
+def _test_inputs(n_inputs: int, hi: int) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return np.concatenate([np.eye(n_inputs, dtype=np.int64) * hi, rng.integers(0, hi + 1, size=(64, n_inputs))])
+
+
+def ours(layer: ConvLayer, hi: int, arithmetic: str, stages: int, folder: Path) -> tuple[Path, str, int, int]:
+    """This project's products of one pixel as a Verilog file; (file, top, adders, values checked)."""
+    from myhdl import ResetSignal, Signal, block
+
+    from workbench.hdl.convert import convert_block
+    from workbench.hw.adder_graph import adder_count, evaluate
+    from workbench.hw.arithmetic import sums_block
+    from workbench.hw.cse import product_graph
+    from workbench.hw.mac import conv_sums
+    from workbench.hw.stream import Fmt, Stream, new_stream
+
+    sums = conv_sums(layer, 1)
+    fields = (Fmt(0, hi, raw=True),) * (layer.kernel_size * layer.in_channels)
+    graph = product_graph(sums, fields, share=arithmetic == "shared")
+    x = _test_inputs(len(fields), hi)
+    expected = x @ layer.weights.reshape(len(fields), -1) + layer.bias
+    if not np.array_equal(evaluate(graph, x), expected):
+        raise SystemExit(f"{layer.name}: the {arithmetic} graph does not compute W x + b")
+    inp, out = new_stream(fields, 1), new_stream([s.out for s in sums], 1)
+
+    @block
+    def products(clk: Any, rst: Any, din: Any, din_valid: Any, din_first: Any, din_last: Any, dout: Any,
+                 dout_valid: Any, dout_first: Any, dout_last: Any) -> Any:
+        return sums_block(arithmetic)(clk, rst, Stream(din, inp.fields, 1, din_valid, din_first, din_last),
+                                      Stream(dout, out.fields, 1, dout_valid, dout_first, dout_last), sums, stages)
+
+    top = products(Signal(bool(0)), ResetSignal(0, active=1, isasync=False), inp.data, inp.valid, inp.first,
+                   inp.last, out.data, out.valid, out.first, out.last)
+    return convert_block(top, "Verilog", folder, "products"), "products", adder_count(graph), expected.size
+
+
+def da4ml_products(layer: ConvLayer, hi: int, cutoff: int, folder: Path) -> tuple[Path, str, int, int]:
+    """da4ml's products of one pixel as one Verilog file; (file, top, adders, values checked)."""
+    from da4ml.codegen import RTLModel
+
+    from workbench.hdl.tools import run_tool
+    from da4ml.trace import FixedVariableArray, comb_trace
+
+    weights = layer.weights.reshape(-1, layer.out_channels)
+    n_inputs = weights.shape[0]
+    bits = int(hi).bit_length()
+    x = FixedVariableArray.from_kif(np.zeros(n_inputs, int), np.full(n_inputs, bits), np.zeros(n_inputs, int))
+    comb = comb_trace(x, x @ weights.astype(np.float64) + layer.bias.astype(np.float64))
+    values = _test_inputs(n_inputs, hi)
+    got = np.array([comb(row) for row in values])
+    expected = values @ weights + layer.bias
+    if not np.array_equal(got, expected):
+        raise SystemExit(f"{layer.name}: da4ml's logic does not compute W x + b")
+    RTLModel(comb, "cmvm", folder / "prj", flavor="verilog", latency_cutoff=cutoff, print_latency=False).write()
+    src = folder / "prj" / "src"
+    if any((src / "memfiles").iterdir()):
+        raise SystemExit(f"{layer.name}: da4ml used lookup tables, which this benchmark does not synthesise")
+    sources = sorted(src.glob("*.v")) + sorted((src / "static").glob("*.v"))
+    skipped = ("cmvm_wrapper.v", "lookup_table.v")  # a test wrapper, and the (unused) table ROM
+    merged, flat = folder / "cmvm_all.v", folder / "cmvm_flat.v"
+    merged.write_text("\n".join(path.read_text() for path in sources if path.name not in skipped))
+    # one module, as this project's designs are (Yosys 0.23's `stat -json` garbles parametrised submodules)
+    run_tool(["yosys", "-q", "-p", f"read_verilog {merged}; hierarchy -top cmvm; proc; flatten; opt_clean; "
+                                   f"write_verilog -noattr {flat}"], cwd=folder, timeout_s=600)
+    adders = sum(1 for op in comb.ops if op.opcode in (0, 1, 4))  # add, subtract, add a constant
+    return flat, "cmvm", adders, expected.size
 
 
 def constant_adders(network: Network, lanes: int, arithmetic: str) -> int:
@@ -49,43 +142,71 @@ def constant_adders(network: Network, lanes: int, arithmetic: str) -> int:
     return total
 
 
+def product_rows(network: Network, model: str, stages: list[int], cutoffs: list[int], part: str) -> list[dict]:
+    """`products.csv`: every layer's product with every generator and depth."""
+    from workbench.hdl.synth import synthesize
+
+    builds: list[tuple[str, str, Callable[[ConvLayer, int, Path], tuple[Path, str, int, int]]]] = []
+    for count in stages:
+        for arithmetic in ("trees", "shared"):
+            builds.append((arithmetic, f"{count} stages",
+                           lambda layer, hi, folder, a=arithmetic, s=count: ours(layer, hi, a, s, folder)))
+    for cutoff in cutoffs:
+        builds.append(("da4ml", f"{cutoff} levels per stage",
+                       lambda layer, hi, folder, c=cutoff: da4ml_products(layer, hi, c, folder)))
+    rows = []
+    for layer, hi in layer_inputs(network):
+        for generator, setting, build in builds:
+            with tempfile.TemporaryDirectory(prefix="products-") as tmp:
+                verilog, top, adders, checked = build(layer, hi, Path(tmp))
+                result = synthesize(verilog, top)
+            rows.append({"model": model, "layer": layer.name, "generator": generator, "depth_setting": setting,
+                         "adders": adders, "checked_values": checked, **result.summary(part)})
+            print(rows[-1], flush=True)
+    return rows
+
+
+def design_rows(network: Network, model: str, stages: list[int], length: int, part: str) -> list[dict]:
+    """`designs.csv`: the whole 1-lane peak detector with each arithmetic and stage count."""
+    from workbench.hdl.hardware import synthesize_design
+    from workbench.hdl.network import network_design
+    from workbench.hw.arithmetic import ARITHMETICS
+
+    rows = []
+    for count in stages:
+        for arithmetic in ARITHMETICS:
+            result = synthesize_design(network_design(network, 1, length, count, arithmetic))
+            rows.append({"model": model, "arithmetic": arithmetic, "lanes": 1, "pipeline_stages": count,
+                         "adders": constant_adders(network, 1, arithmetic), **result.summary(part)})
+            print(rows[-1], flush=True)
+    return rows
+
+
+def _ints(text: str) -> list[int]:
+    return [int(item) for item in text.split(",") if item.strip()]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=None,
-                        help="qnn-int/1 document (default: a random network of the default topology, seed 0)")
-    parser.add_argument("--stages", default="3", help="register stages per constant product, e.g. 2,3,4")
-    parser.add_argument("--lanes", type=int, default=1)
-    parser.add_argument("--length", type=int, default=256)
+    parser.add_argument("--model", type=Path, required=True, help="qnn-int/1 document")
+    parser.add_argument("--stages", type=_ints, default=[1, 2, 3], help="register stages of this project's products")
+    parser.add_argument("--cutoffs", type=_ints, default=[2, 4], help="da4ml adder levels per stage (empty: no da4ml)")
+    parser.add_argument("--design-stages", type=_ints, default=[3], help="stages of the whole designs (empty: none)")
+    parser.add_argument("--length", type=int, default=256, help="profile length of the whole designs")
     parser.add_argument("--part", default=None)
-    parser.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    parser.add_argument("--out", type=Path, required=True, help="folder for products.csv and designs.csv")
     args = parser.parse_args()
 
     from workbench.evaluation.tables import write_csv
-    from workbench.hdl.hardware import synthesize_design
-    from workbench.hdl.network import network_design
     from workbench.hdl.vivado import DEFAULT_PART
-    from workbench.hw.arithmetic import ARITHMETICS
 
-    if args.model is not None:
-        network, model = load_network(args.model), args.model.stem
-    else:
-        from workbench.qnn.randnet import random_document
-        network, model = load_network(random_document(np.random.default_rng(0))), "random-seed0"
-    part = args.part or DEFAULT_PART
-    rows = []
-    for stages in [int(s) for s in args.stages.split(",")]:
-        for arithmetic in ARITHMETICS:
-            design = network_design(network, args.lanes, args.length, stages, arithmetic)
-            result = synthesize_design(design)
-            counts = result.no_dsp
-            rows.append({"model": model, "arithmetic": arithmetic, "lanes": args.lanes, "pipeline_stages": stages,
-                         "adders": constant_adders(network, args.lanes, arithmetic), "luts": counts.luts,
-                         "ffs": counts.ffs, "carry4": counts.carry4, "dsps": counts.dsps,
-                         "arrival_ns": result.arrival_ns, "f_est_mhz": round(result.clock_estimate_mhz(part), 1),
-                         "yosys_seconds": round(result.seconds, 1)})
-            print(rows[-1], flush=True)
-    write_csv(rows, args.out, COLUMNS)
-    print(f"wrote {args.out}")
+    network, model, part = load_network(args.model), args.model.stem, args.part or DEFAULT_PART
+    tables = {"products.csv": (product_rows(network, model, args.stages, args.cutoffs, part), PRODUCT_COLUMNS)}
+    if args.design_stages:
+        tables["designs.csv"] = (design_rows(network, model, args.design_stages, args.length, part), DESIGN_COLUMNS)
+    for name, (rows, columns) in tables.items():
+        write_csv(rows, args.out / name, columns)
+        print(f"wrote {args.out / name}")
     return 0
 
 
