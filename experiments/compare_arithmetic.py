@@ -166,16 +166,16 @@ def product_rows(network: Network, model: str, stages: list[int], cutoffs: list[
     return rows
 
 
-def design_rows(network: Network, model: str, stages: list[int], length: int, part: str) -> list[dict]:
+def design_rows(network: Network, model: str, stages: list[int], arithmetics: list[str], length: int, part: str,
+                timeout_s: float) -> list[dict]:
     """`designs.csv`: the whole 1-lane peak detector with each arithmetic and stage count."""
     from workbench.hdl.hardware import synthesize_design
     from workbench.hdl.network import network_design
-    from workbench.hw.arithmetic import ARITHMETICS
 
     rows = []
     for count in stages:
-        for arithmetic in ARITHMETICS:
-            result = synthesize_design(network_design(network, 1, length, count, arithmetic))
+        for arithmetic in arithmetics:
+            result = synthesize_design(network_design(network, 1, length, count, arithmetic), timeout_s=timeout_s)
             rows.append({"model": model, "arithmetic": arithmetic, "lanes": 1, "pipeline_stages": count,
                          "adders": constant_adders(network, 1, arithmetic), **result.summary(part)})
             print(rows[-1], flush=True)
@@ -192,8 +192,11 @@ def main() -> int:
     parser.add_argument("--stages", type=_ints, default=[1, 2, 3], help="register stages of this project's products")
     parser.add_argument("--cutoffs", type=_ints, default=[2, 4], help="da4ml adder levels per stage (empty: no da4ml)")
     parser.add_argument("--design-stages", type=_ints, default=[3], help="stages of the whole designs (empty: none)")
+    parser.add_argument("--design-arithmetics", type=lambda text: text.split(","), default=["trees", "shared"],
+                        help="arithmetics of the whole designs (default trees,shared)")
     parser.add_argument("--length", type=int, default=256, help="profile length of the whole designs")
     parser.add_argument("--part", default=None)
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds per Yosys run of a whole design")
     parser.add_argument("--out", type=Path, required=True, help="folder for products.csv and designs.csv")
     args = parser.parse_args()
 
@@ -203,7 +206,9 @@ def main() -> int:
     network, model, part = load_network(args.model), args.model.stem, args.part or DEFAULT_PART
     tables = {"products.csv": (product_rows(network, model, args.stages, args.cutoffs, part), PRODUCT_COLUMNS)}
     if args.design_stages:
-        tables["designs.csv"] = (design_rows(network, model, args.design_stages, args.length, part), DESIGN_COLUMNS)
+        rows = design_rows(network, model, args.design_stages, args.design_arithmetics, args.length, part,
+                           args.timeout)
+        tables["designs.csv"] = (rows, DESIGN_COLUMNS)
     for name, (rows, columns) in tables.items():
         write_csv(rows, args.out / name, columns)
         print(f"wrote {args.out / name}")
