@@ -23,9 +23,10 @@ pytestmark = pytest.mark.hdl
 LENGTH = 32
 
 
-def _verify(tmp_path, network, lanes, profiles):
+def _verify(tmp_path, network, lanes, profiles, arithmetic="trees"):
     vectors = golden_vectors(network, profiles)
-    package = write_package(network_design(network, lanes, profiles.shape[1]), tmp_path / f"p{lanes}", vectors)
+    package = write_package(network_design(network, lanes, profiles.shape[1], arithmetic=arithmetic),
+                            tmp_path / f"p{lanes}", vectors)
     verdicts = verify_package(package)
     assert all(v.compared == vectors.value_count for v in verdicts)
     return package
@@ -73,6 +74,25 @@ def test_trained_like_network_bit_exact_and_negative_control(tmp_path):
         verdict = run_testbench(bad_package, simulator)
         assert not verdict.passed and verdict.mismatches > 0
     assert package.design["values"] == bad_package.design["values"]
+
+
+def test_shared_arithmetic_bit_exact_and_negative_control(tmp_path):
+    """The shared-subexpression arithmetic in GHDL and Icarus, on a small random network; one weight
+    moved by 1 makes both simulators report mismatches on the same vectors."""
+    document = random_document(np.random.default_rng(5), n_weight_layers=2, max_channels=3, kernel_sizes=(3,),
+                               input_bits=8, bits=(4, 4), refine="parabolic")
+    network = load_network(document)
+    profiles = _profiles(network, count=6, length=16)
+    package = _verify(tmp_path, network, lanes=2, profiles=profiles, arithmetic="shared")
+    assert package.design["values"] == 6 * 16 + 2 * 6  # every score, found flag and pos
+    broken = copy.deepcopy(document)
+    first = broken["layers"][0]
+    first["weights"][1][0][0] += 1 if first["weights"][1][0][0] < 7 else -1
+    bad = network_design(load_network(fill_ranges(broken)), 2, 16, arithmetic="shared")
+    bad_package = write_package(bad, tmp_path / "bad", golden_vectors(network, profiles))
+    for simulator in SIMULATORS:
+        verdict = run_testbench(bad_package, simulator)
+        assert not verdict.passed and verdict.mismatches > 0
 
 
 def test_cosimulation_of_the_network(tmp_path):

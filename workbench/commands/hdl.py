@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from workbench.commands.options import add_arithmetic_option
 from workbench.hw.top import DEFAULT_PIPELINE_STAGES
 
 
@@ -20,6 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output folder (replaced)")
     parser.add_argument("--pipeline", type=int, default=DEFAULT_PIPELINE_STAGES,
                         help=f"register stages per adder tree (default {DEFAULT_PIPELINE_STAGES})")
+    add_arithmetic_option(parser)
     parser.add_argument("--length", type=int, default=256, help="profile length L, a multiple of P (default 256)")
     parser.add_argument("--profiles", type=int, default=200, help="test profiles in the vectors (default 200)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the test profiles")
@@ -43,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from workbench.hdl.vivado import DEFAULT_CLOCK_MHZ, DEFAULT_PART
 
     network = load_network(args.model)
-    design = network_design(network, args.lanes, args.length, args.pipeline)
+    design = network_design(network, args.lanes, args.length, args.pipeline, args.arithmetic)
     profiles = stress_profiles(np.random.default_rng(args.seed), args.profiles, args.length, network.input_bits)
     package = write_package(design, args.out, golden_vectors(network, profiles), document=network.document,
                             part=args.part or DEFAULT_PART, clock_mhz=args.clock_mhz or DEFAULT_CLOCK_MHZ)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from workbench.commands.options import add_arithmetic_option
 from workbench.hw.top import DEFAULT_PIPELINE_STAGES
 
 
@@ -20,6 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", type=Path, help="dataset .npz with a `profiles` array (N, L)")
     source.add_argument("--preset", help="generate profiles with this signal generator preset instead")
+    add_arithmetic_option(parser)
     parser.add_argument("--length", type=int, default=64, help="profile length L with --preset (default 64)")
     parser.add_argument("--seed", type=int, default=0, help="seed of --preset profiles and of --gaps")
     parser.add_argument("--lanes", type=int, default=1, help="pixels per clock P, 1..32 (default 1)")
@@ -41,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
 
     network = load_network(args.model)
     profiles = load_profiles(network, args.data, args.preset, args.length, args.seed, args.profiles)
-    design = build_top(network, args.lanes, int(profiles.shape[1]), pipeline_stages=args.pipeline)
+    design = build_top(network, args.lanes, int(profiles.shape[1]), pipeline_stages=args.pipeline,
+                       arithmetic=args.arithmetic)
     sim = run_design(design, profiles, gap_probability=args.gaps, seed=args.seed, vcd=args.vcd)
     result = compare(design, profiles, sim)
     score_lat, result_lat = latencies(sim, design.beats_per_profile)

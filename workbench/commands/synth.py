@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from workbench.commands.options import add_arithmetic_option
 from workbench.hw.top import DEFAULT_PIPELINE_STAGES
 
 
@@ -25,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--analytic", type=_lanes, default=(), help="lane counts from the analytic model only")
     parser.add_argument("--pipeline", type=int, default=DEFAULT_PIPELINE_STAGES,
                         help=f"register stages per adder tree (default {DEFAULT_PIPELINE_STAGES})")
+    add_arithmetic_option(parser)
     parser.add_argument("--length", type=int, default=256, help="profile length L (default 256)")
     parser.add_argument("--part", default=None, help="part whose speed grade caps the clock (default xc7k160tffg676-2)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per Yosys run (default 900)")
@@ -42,9 +44,10 @@ def run(args: argparse.Namespace) -> int:
 
     network = load_network(args.model)
     part = args.part or DEFAULT_PART
-    rows = hardware_rows(args.model.stem, network, lambda lanes: network_design(network, lanes, args.length, args.pipeline),
+    rows = hardware_rows(args.model.stem, network, lambda lanes: network_design(network, lanes, args.length, args.pipeline,
+                                                                           args.arithmetic),
                          yosys_lanes=args.lanes, scaled_lanes=args.scaled, analytic_lanes=args.analytic,
-                         part=part, timeout_s=args.timeout, pipeline_stages=args.pipeline)
+                         part=part, timeout_s=args.timeout, pipeline_stages=args.pipeline, arithmetic=args.arithmetic)
     print(f"{'lanes':>5} {'method':>12} {'LUT':>7} {'FF':>7} {'CARRY4':>6} {'DSP':>4} {'BRAM':>5} "
           f"{'LUT an.':>7} {'f_est MHz':>9} {'Gpix/s':>7} {'TOPS':>7}")
     for r in rows:

@@ -15,6 +15,7 @@ from workbench.hw.interface import StreamDesign
 from workbench.hdl.synth import DEFAULT_CACHE, SynthResult, synthesize
 from workbench.hdl.table import analytic_row, scaled_row, yosys_row
 from workbench.hdl.vivado import DEFAULT_PART
+from workbench.hw.arithmetic import DEFAULT_ARITHMETIC
 
 
 def synthesize_design(design: StreamDesign, *, timeout_s: float = 900,
@@ -29,10 +30,10 @@ def hardware_rows(model: str, network: Network, make_design: Callable[[int], Str
                   yosys_lanes: tuple[int, ...], scaled_lanes: tuple[int, ...] = (),
                   analytic_lanes: tuple[int, ...] = (), part: str = DEFAULT_PART,
                   timeout_s: float = 900, cache_dir: Path | None = DEFAULT_CACHE,
-                  pipeline_stages: int | None = None) -> list[dict]:
+                  pipeline_stages: int | None = None, arithmetic: str = DEFAULT_ARITHMETIC) -> list[dict]:
     """Rows for one network: `yosys` at `yosys_lanes`, `yosys-scaled` (from those) at
     `scaled_lanes`, `analytic` at `analytic_lanes`. `make_design(P)` builds the top-level;
-    `pipeline_stages` (the one it uses) is recorded in every row."""
+    `pipeline_stages` and `arithmetic` (the ones it uses) are recorded in every row."""
     rows = [yosys_row(model, network, lanes,
                       synthesize_design(make_design(lanes), timeout_s=timeout_s, cache_dir=cache_dir), part)
             for lanes in yosys_lanes]
@@ -43,4 +44,5 @@ def hardware_rows(model: str, network: Network, make_design: Callable[[int], Str
     rows += [analytic_row(model, network, lanes, f_est, part) for lanes in analytic_lanes]
     for row in rows:
         row["pipeline_stages"] = pipeline_stages
+        row["arithmetic"] = arithmetic
     return sorted(rows, key=lambda r: (r["lanes"], r["method"]))

@@ -149,7 +149,14 @@ With `s_tvalid` held high it accepts one beat per clock, profiles back to back.
 No back-pressure: the consumer must accept every output. The reset is synchronous: hold `rst`
 high for a few clocks after configuration.
 
-## Vivado
+## Signal names
+
+Internal names (what timing reports show) read layer, block, process, signal, and are the same on
+every run: `l<i>_conv` and `l<i>_req` are the document's layer `i` (a convolution or dense layer,
+a requantizer); inside them `win` is the line window, `sum` the constant products, `clip` the
+requantizer's output stage; the head is `head` (`win`, `amax` lane arg-max, `run` running arg-max,
+`ref` refinement, `div` divider, `res` result); `p` is a block's process. So `l2_conv_sum_p_st1`
+is the first register stage of layer 2's products, `head_div_p_d1_q` the quotient after the divider's second stage.
 
     vivado -mode batch -source vivado/create_project.tcl -tclargs {info['part']} {info['clock_mhz']:g}
 

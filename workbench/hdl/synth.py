@@ -62,6 +62,17 @@ class SynthResult:
     netlist_hash: str
     cached: bool = False
 
+    def clock_estimate_mhz(self, part: str) -> float:
+        """Estimated pre-route clock: 1 / (arrival x ROUTING_FACTOR), capped at the fabric limit."""
+        return estimated_clock_mhz(self.arrival_ns, part)
+
+    def summary(self, part: str) -> dict:
+        """The DSP-free counts, arrival time, clock estimate and Yosys time, as one table row's fields."""
+        counts = self.no_dsp
+        return {"luts": counts.luts, "ffs": counts.ffs, "carry4": counts.carry4, "dsps": counts.dsps,
+                "arrival_ns": self.arrival_ns, "f_est_mhz": round(self.clock_estimate_mhz(part), 1),
+                "yosys_seconds": round(self.seconds, 1)}
+
 
 def fabric_limit_mhz(part: str) -> float:
     """The assumed fabric limit for a part, from its speed grade suffix (-1, -2, -3)."""

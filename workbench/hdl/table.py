@@ -22,7 +22,7 @@ from workbench.hdl.synth import SynthResult, estimated_clock_mhz
 COLUMNS = ("model", "weight_bits", "act_bits", "lanes", "luts", "ffs", "carry4", "dsps", "brams",
            "luts_nodsp", "dsps_nodsp", "f_est_mhz", "gpix_per_s_est", "ops_per_pixel", "tops_est",
            "luts_analytic", "ffs_analytic", "estimated_to_reach_4gpix", "method", "part",
-           "pipeline_stages", "yosys_seconds")
+           "pipeline_stages", "arithmetic", "yosys_seconds")
 RESOURCES = ("luts", "ffs", "carry4", "dsps", "brams", "luts_nodsp", "dsps_nodsp")
 
 

@@ -109,7 +109,7 @@ def adder_tree(clk: Any, rst: Any, inp: Stream, out: Stream, sums: Sequence[SumS
                  for s, fmts in enumerate(node_fmts)]
         consts = [0] * len(sums)
         bus_fields, bus_name = out_fields, f"st{stage}"
-    _delay_flags(e, ports, inp, out, stages)
+    delay_flags(e, ports, inp, out, stages)
     return render("adder_tree_logic", e, ports)()
 
 
@@ -139,7 +139,7 @@ def _expression(e: Emitter, stage: int, group: Sequence[_Operand], const: int, l
     return " ".join(parts)
 
 
-def _delay_flags(e: Emitter, ports: dict[str, Any], inp: Stream, out: Stream, stages: int) -> None:
+def delay_flags(e: Emitter, ports: dict[str, Any], inp: Stream, out: Stream, stages: int) -> None:
     """Carry `valid/first/last` through `stages` registers alongside the data."""
     for flag in ("valid", "first", "last"):
         source = f"din_{flag}"

@@ -12,7 +12,8 @@ from typing import Any
 from workbench.qnn.contract import ConvLayer
 from myhdl import block
 
-from workbench.hw.adder_tree import SumSpec, Term, adder_tree, tree_stream
+from workbench.hw.adder_tree import SumSpec, Term, tree_stream
+from workbench.hw.arithmetic import DEFAULT_ARITHMETIC, sums_block
 from workbench.hw.csd import csd_digits
 from workbench.hw.stream import Fmt, Stream
 from workbench.hw.window import window, window_latency, window_stream
@@ -42,11 +43,13 @@ def conv_stream(layer: ConvLayer, lanes: int) -> Stream:
 
 
 @block
-def conv_layer(clk: Any, rst: Any, inp: Stream, out: Stream, layer: ConvLayer, stages: int) -> Any:
-    """`layer`'s accumulators for every beat of `inp`, driving `out` (see `conv_stream`)."""
+def conv_layer(clk: Any, rst: Any, inp: Stream, out: Stream, layer: ConvLayer, stages: int,
+               arithmetic: str = DEFAULT_ARITHMETIC) -> Any:
+    """`layer`'s accumulators for every beat of `inp`, driving `out` (see `conv_stream`); the
+    products built as `arithmetic` says (see `workbench.hw.arithmetic`)."""
     half = (layer.kernel_size - 1) // 2
     sums = conv_sums(layer, inp.lanes)
     if not half:
-        return adder_tree(clk, rst, inp, out, sums, stages)
+        return sums_block(arithmetic)(clk, rst, inp, out, sums, stages)
     win = window_stream(inp, half)
-    return window(clk, rst, inp, win, half), adder_tree(clk, rst, win, out, sums, stages)
+    return window(clk, rst, inp, win, half), sums_block(arithmetic)(clk, rst, win, out, sums, stages)

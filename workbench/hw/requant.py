@@ -18,7 +18,8 @@ from typing import Any
 from myhdl import block
 
 from workbench.qnn.contract import RequantLayer
-from workbench.hw.adder_tree import SumSpec, Term, adder_tree, tree_stream
+from workbench.hw.adder_tree import SumSpec, Term, tree_stream
+from workbench.hw.arithmetic import DEFAULT_ARITHMETIC, sums_block
 from workbench.hw.codegen import Emitter, render
 from workbench.hw.csd import csd_digits
 from workbench.hw.stream import Fmt, Stream, field_offsets, new_stream, read_field
@@ -45,20 +46,27 @@ def thresholds(layer: RequantLayer, channel: int) -> list[int]:
     return [-((layer.rounding - (k << layer.shift)) // m) for k in range(1, layer.hi + 1)]
 
 
+def product_sums(layer: RequantLayer, lanes: int) -> list[SumSpec]:
+    """`acc * multiplier + r` of every channel of `lanes` pixels, as sums of canonical signed digits."""
+    channels = len(layer.multiplier)
+    return [SumSpec(tuple(Term(f, shift, sign) for shift, sign in csd_digits(int(layer.multiplier[f % channels]))),
+                    layer.rounding, Fmt(int(layer.prod_min[f % channels]), int(layer.prod_max[f % channels])))
+            for f in range(channels * lanes)]
+
+
 @block
 def requantizer(clk: Any, rst: Any, inp: Stream, out: Stream, layer: RequantLayer, stages: int,
-                threshold_bits: int) -> Any:
-    """Activations of `layer` for every beat of accumulators `inp`, driving `out` (see `requant_stream`)."""
+                threshold_bits: int, arithmetic: str = DEFAULT_ARITHMETIC) -> Any:
+    """Activations of `layer` for every beat of accumulators `inp`, driving `out` (see `requant_stream`);
+    the product path's multiplications built as `arithmetic` says."""
     channels = len(layer.multiplier)
     if uses_thresholds(layer, threshold_bits):
         return select_stage(clk, rst, inp, out, [_threshold_choices(layer, c % channels, inp.fields[c])
                                             for c in range(len(inp.fields))])
-    sums = [SumSpec(tuple(Term(f, shift, sign) for shift, sign in csd_digits(int(layer.multiplier[f % channels]))),
-                    layer.rounding, Fmt(int(layer.prod_min[f % channels]), int(layer.prod_max[f % channels])))
-            for f in range(len(inp.fields))]
+    sums = product_sums(layer, inp.lanes)
     prod = tree_stream(sums, inp.lanes)
     choices = [_clip_choices(layer, fmt) for fmt in prod.fields]
-    return adder_tree(clk, rst, inp, prod, sums, stages), select_stage(clk, rst, prod, out, choices)
+    return sums_block(arithmetic)(clk, rst, inp, prod, sums, stages), select_stage(clk, rst, prod, out, choices)
 
 
 def _clip_choices(layer: RequantLayer, prod: Fmt) -> tuple[list[tuple[int, str]], str]:

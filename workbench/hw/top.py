@@ -37,10 +37,12 @@ from myhdl import ResetSignal, Signal, block, intbv
 
 from workbench.qnn.contract import ConvLayer, Network, bit_width, load_network
 from workbench.errors import ConfigError
+from workbench.hw.arithmetic import DEFAULT_ARITHMETIC, check_arithmetic
 from workbench.hw.codegen import Emitter, render
 from workbench.hw.head import head_latency, peak_head_unit, pos_bits
 from workbench.hw.interface import INPUT_PORTS, OUTPUT_PORTS, StreamDesign
 from workbench.hw.mac import conv_latency, conv_layer, conv_stream
+from workbench.hw.names import name_blocks
 from workbench.hw.requant import requant_latency, requant_stream, requantizer
 from workbench.hw.stream import Fmt, Stream
 
@@ -62,11 +64,15 @@ class TopDesign(StreamDesign):
     threshold_bits: int
     score_min: int
     score_max: int
+    arithmetic: str = DEFAULT_ARITHMETIC
 
 
 def build_top(network: Union[Network, dict, str, Path], lanes: int, profile_length: int,
-              pipeline_stages: int = 1, threshold_bits: int = THRESHOLD_BITS) -> TopDesign:
+              pipeline_stages: int = 1, threshold_bits: int = THRESHOLD_BITS,
+              arithmetic: str = DEFAULT_ARITHMETIC) -> TopDesign:
     """Check the configuration and describe the peak detector for `network` (a Network, document or path).
+
+    `arithmetic` chooses how constant products are built (`workbench.hw.arithmetic.ARITHMETICS`).
 
     Raises ContractError for a bad document and ConfigError for bad sizes, before anything is built.
     """
@@ -78,6 +84,7 @@ def build_top(network: Union[Network, dict, str, Path], lanes: int, profile_leng
         raise ConfigError(f"profile length {profile_length!r} is not a positive multiple of the {lanes} lanes")
     if not isinstance(pipeline_stages, int) or pipeline_stages < 1:
         raise ConfigError(f"pipeline_stages is {pipeline_stages!r}; allowed: an integer >= 1")
+    check_arithmetic(arithmetic)
     score_min, score_max = network.score_range
     score_bits = bit_width(score_min, score_max)
     latency = sum(conv_latency(layer, lanes, pipeline_stages) if isinstance(layer, ConvLayer)
@@ -94,33 +101,36 @@ def build_top(network: Union[Network, dict, str, Path], lanes: int, profile_leng
         return signals
 
     factory = functools.partial(peak_detector, network=network, lanes=lanes, profile_length=profile_length,
-                                pipeline=pipeline_stages, threshold_bits=threshold_bits)
+                                pipeline=pipeline_stages, threshold_bits=threshold_bits, arithmetic=arithmetic)
 
     return TopDesign(name="peak_detector", lanes=lanes, profile_length=profile_length, in_bits=network.input_bits,
                      score_bits=score_bits, pos_bits=widths["m_pos"], frac_bits=network.head.frac_bits,
                      latency=latency, result_latency=latency + head_latency(network.head, lanes),
                      make_signals=make_signals, factory=factory, network=network, pipeline_stages=pipeline_stages,
-                     threshold_bits=threshold_bits, score_min=score_min, score_max=score_max)
+                     threshold_bits=threshold_bits, score_min=score_min, score_max=score_max,
+                     arithmetic=arithmetic)
 
 
 @block
 def peak_detector(clk: Any, rst: Any, s_tdata: Any, s_tvalid: Any, s_tuser: Any, s_tlast: Any,
                   m_score_tdata: Any, m_score_tvalid: Any, m_score_tuser: Any, m_score_tlast: Any,
                   m_found: Any, m_pos: Any, m_result_tvalid: Any, network: Network, lanes: int,
-                  profile_length: int, pipeline: int = 1, threshold_bits: int = THRESHOLD_BITS) -> Any:
+                  profile_length: int, pipeline: int = 1, threshold_bits: int = THRESHOLD_BITS,
+                  arithmetic: str = DEFAULT_ARITHMETIC) -> Any:
     """The peak detector (ports in the module docstring); use `build_top` to check sizes first."""
     stream = Stream(s_tdata, (Fmt(0, network.input_range[1], raw=True),) * lanes, lanes, s_tvalid, s_tuser, s_tlast)
     instances = []
     for layer in network.layers:
         if isinstance(layer, ConvLayer):
             out = conv_stream(layer, lanes)
-            instances.append(conv_layer(clk, rst, stream, out, layer, pipeline))
+            instances.append(conv_layer(clk, rst, stream, out, layer, pipeline, arithmetic))
         else:
             out = requant_stream(layer, lanes)
-            instances.append(requantizer(clk, rst, stream, out, layer, pipeline, threshold_bits))
+            instances.append(requantizer(clk, rst, stream, out, layer, pipeline, threshold_bits, arithmetic))
         stream = out
     instances.append(score_ports(stream, m_score_tdata, m_score_tvalid, m_score_tuser, m_score_tlast))
     instances.append(peak_head_unit(clk, rst, stream, m_found, m_pos, m_result_tvalid, network.head, profile_length))
+    name_blocks(instances)
     return instances
 
 
