@@ -2,8 +2,9 @@
 
 It is the reference every other implementation (Keras integer mode, MyHDL, GHDL, Icarus) is checked
 against, and the evaluator for whole datasets. Every value is an integer. Activations travel as
-`(N, C, L)` arrays; each layer is one compiled loop, parallel over profiles, that accumulates tap by
-tap along whole rows (no materialised windows, zero weights skipped) and applies the following
+zero-padded `(N, C, L + 2P)` rows; each layer is one compiled loop, parallel over profiles, that adds
+shifted input rows times their weights into each output row, four taps per pass (no materialised
+windows, zero weights skipped), and applies the following
 requantizer to the row while it is in cache. The accumulator type is chosen from the contract's
 bounds: float32 when every partial sum of every layer is below 2^24, float64 below 2^53, int64
 otherwise, so each sum is an integer the type holds exactly whatever the order. Requantization is
@@ -79,38 +80,45 @@ def _requantize_row(row: np.ndarray, multiplier: float, rounding: float, scale: 
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _layer_kernel(x: np.ndarray, weights: np.ndarray, bias: np.ndarray, out: np.ndarray, requant: bool,
-                  multiplier: np.ndarray, rounding: float, scale: float, lo: float, hi: float) -> None:
-    """`out[n, o, i] = bias[o] + sum_t sum_c weights[t, c, o] * x[n, c, i + t - half]` (zero padded),
-    then requantized when `requant`."""
-    count, channels, length = x.shape
-    taps, _, outputs = weights.shape
-    half = (taps - 1) // 2
-    for n in numba.prange(count):
-        for o in range(outputs):
-            row = out[n, o]
+def _layer_kernel(x: np.ndarray, pad: int, weight: np.ndarray, channel: np.ndarray, start: np.ndarray,
+                  count: np.ndarray, bias: np.ndarray, out: np.ndarray, requant: bool, multiplier: np.ndarray,
+                  rounding: float, scale: float, lo: float, hi: float) -> None:
+    """`out[n, o, pad + i] = bias[o] + sum_j weight[o, j] * x[n, channel[o, j], start[o, j] + i]` over the
+    `count[o]` non-zero taps of output `o` (rows zero padded by `pad`), four taps per pass over the row,
+    then requantized when `requant`. Every partial sum is a sum of a subset of the terms and the bias."""
+    length = x.shape[2] - 2 * pad
+    for n in numba.prange(x.shape[0]):
+        for o in range(out.shape[1]):
+            row = out[n, o, pad:pad + length]
             row[:] = bias[o]
-            for t in range(taps):
-                offset = t - half
-                start, stop = max(0, -offset), min(length, length - offset)
-                target = row[start:stop]
-                for c in range(channels):
-                    weight = weights[t, c, o]
-                    if weight != 0:
-                        source = x[n, c, start + offset:stop + offset]
-                        for i in range(stop - start):  # indices from 0: no wrap-around check, vectorised
-                            target[i] += weight * source[i]
+            j = 0
+            while j + 4 <= count[o]:
+                s0 = x[n, channel[o, j], start[o, j]:start[o, j] + length]
+                s1 = x[n, channel[o, j + 1], start[o, j + 1]:start[o, j + 1] + length]
+                s2 = x[n, channel[o, j + 2], start[o, j + 2]:start[o, j + 2] + length]
+                s3 = x[n, channel[o, j + 3], start[o, j + 3]:start[o, j + 3] + length]
+                w0, w1, w2, w3 = weight[o, j], weight[o, j + 1], weight[o, j + 2], weight[o, j + 3]
+                for i in range(length):  # indices from 0: no wrap-around check, vectorised
+                    row[i] += w0 * s0[i] + w1 * s1[i] + w2 * s2[i] + w3 * s3[i]
+                j += 4
+            while j < count[o]:
+                s0 = x[n, channel[o, j], start[o, j]:start[o, j] + length]
+                w0 = weight[o, j]
+                for i in range(length):
+                    row[i] += w0 * s0[i]
+                j += 1
             if requant:
                 _requantize_row(row, multiplier[o], rounding, scale, lo, hi)
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _requant_kernel(acc: np.ndarray, multiplier: np.ndarray, rounding: float, scale: float, lo: float,
+def _requant_kernel(acc: np.ndarray, pad: int, multiplier: np.ndarray, rounding: float, scale: float, lo: float,
                     hi: float) -> None:
-    """Requantize `acc[n, c, i]` in place, channel `c` with `multiplier[c]`."""
+    """Requantize `acc[n, c, pad:-pad]` in place, channel `c` with `multiplier[c]`; the padding stays."""
+    length = acc.shape[2] - 2 * pad
     for n in numba.prange(acc.shape[0]):
         for c in range(acc.shape[1]):
-            _requantize_row(acc[n, c], multiplier[c], rounding, scale, lo, hi)
+            _requantize_row(acc[n, c, pad:pad + length], multiplier[c], rounding, scale, lo, hi)
 
 
 def _requant_args(layer: RequantLayer) -> tuple:
@@ -121,46 +129,73 @@ def _requant_args(layer: RequantLayer) -> tuple:
 _NO_REQUANT = (np.zeros(1), 0.0, 1.0, 0.0, 0.0)
 
 
-def _layer(layer: ConvLayer, x: np.ndarray, requant: RequantLayer | None) -> np.ndarray:
-    """One conv/dense layer on `x[n, c, i]` (the accumulator type), with its requantizer if given."""
-    out = np.empty((x.shape[0], layer.out_channels, x.shape[2]), dtype=x.dtype)
+def _taps(layer: ConvLayer, dtype: type, pad: int) -> tuple[np.ndarray, ...]:
+    """Per output channel, its non-zero weights `(O, M)`, the input channel and padded start column each
+    reads, and how many there are."""
+    half = (layer.kernel_size - 1) // 2
+    t, c, o = np.nonzero(layer.weights)
+    order = np.argsort(o, kind="stable")
+    t, c, o = t[order], c[order], o[order]
+    count = np.bincount(o, minlength=layer.out_channels)
+    rank = np.arange(o.size) - np.repeat(np.cumsum(count) - count, count)
+    shape = (layer.out_channels, max(1, int(count.max(initial=0))))
+    weight, channel, start = np.zeros(shape, dtype=dtype), np.zeros(shape, np.int64), np.zeros(shape, np.int64)
+    weight[o, rank], channel[o, rank], start[o, rank] = layer.weights[t, c, o], c, pad + t - half
+    return weight, channel, start, count
+
+
+def _layer(layer: ConvLayer, x: np.ndarray, pad: int, requant: RequantLayer | None) -> np.ndarray:
+    """One conv/dense layer on zero-padded rows `x[n, c, pad + i]` (the accumulator type), with its
+    requantizer if given; the output is padded the same way."""
+    out = np.zeros((x.shape[0], layer.out_channels, x.shape[2]), dtype=x.dtype)
     args = _NO_REQUANT if requant is None else _requant_args(requant)
-    _layer_kernel(x, layer.weights.astype(x.dtype), layer.bias.astype(x.dtype), out, requant is not None, *args)
+    _layer_kernel(x, pad, *_taps(layer, x.dtype, pad), layer.bias.astype(x.dtype), out, requant is not None, *args)
+    return out
+
+
+def _padded(x: np.ndarray, pad: int, dtype: type) -> np.ndarray:
+    """`x[n, c, i]` into zero-padded rows `(N, C, L + 2 pad)` of `dtype`."""
+    out = np.zeros(x.shape[:2] + (x.shape[2] + 2 * pad,), dtype=dtype)
+    out[:, :, pad:pad + x.shape[2]] = x
     return out
 
 
 def conv(layer: ConvLayer, x: np.ndarray, in_magnitude: int) -> np.ndarray:
     """`acc[n, i, o]` (int64) of a qconv1d/qdense layer over `x[n, i, c]` (inputs up to `in_magnitude`)."""
     dtype = exact_dtype(conv_worst(layer, in_magnitude))
-    channels_first = np.ascontiguousarray(np.asarray(x).transpose(0, 2, 1), dtype=dtype)
-    return _layer(layer, channels_first, None).transpose(0, 2, 1).astype(np.int64)
+    pad, length = (layer.kernel_size - 1) // 2, np.shape(x)[1]
+    acc = _layer(layer, _padded(np.asarray(x).transpose(0, 2, 1), pad, dtype), pad, None)
+    return acc[:, :, pad:pad + length].transpose(0, 2, 1).astype(np.int64)
 
 
 def requantize(layer: RequantLayer, acc: np.ndarray) -> np.ndarray:
     """`clip(floor((acc * multiplier + r) / 2^shift), lo, hi)` per channel (the last axis), int64."""
     acc = np.asarray(acc, dtype=np.int64)
     rows = np.ascontiguousarray(acc.reshape(1, -1, acc.shape[-1]).transpose(0, 2, 1), dtype=np.float64)
-    _requant_kernel(rows, *_requant_args(layer))
+    _requant_kernel(rows, 0, *_requant_args(layer))
     return rows.transpose(0, 2, 1).reshape(acc.shape).astype(np.int64)
 
 
 def _forward(network: Network, profiles: np.ndarray, *, every_layer: bool) -> list[np.ndarray]:
     """Layer outputs `(N, C, L)` in the network's accumulator type: every layer's when `every_layer`,
     else only the scores (each requantizer then runs inside its layer's pass)."""
-    x = check_profiles(network, profiles).astype(network_dtype(network))[:, None, :]
+    profiles = check_profiles(network, profiles)
+    length = profiles.shape[1]
+    pad = max((layer.kernel_size - 1) // 2 for layer in network.conv_layers)
+    x = _padded(profiles[:, None, :], pad, network_dtype(network))
     layers = network.layers
     outputs = []
     for index, layer in enumerate(layers):
         if isinstance(layer, RequantLayer):
             if every_layer:
                 x = x.copy()
-                _requant_kernel(x, *_requant_args(layer))
+                _requant_kernel(x, pad, *_requant_args(layer))
                 outputs.append(x)
             continue
         following = layers[index + 1] if index + 1 < len(layers) and not every_layer else None
-        x = _layer(layer, x, following)
+        x = _layer(layer, x, pad, following)
         outputs.append(x)
-    return outputs
+    return [out[:, :, pad:pad + length] for out in outputs]
 
 
 def layer_outputs(network: Network, profiles: np.ndarray) -> list[np.ndarray]:
