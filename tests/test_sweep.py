@@ -48,9 +48,10 @@ def test_tiny_grid_runs_on_a_local_cluster_then_comes_from_the_cache(tmp_path):
         assert row["miss_rate_mean"] == pytest.approx(sum(values) / 2)
         assert row["miss_rate_min"] == min(values) and row["miss_rate_max"] == max(values)
     assert len(list((out / "tasks").iterdir())) == 4
+    tables = first.runs.read_text(), first.summary.read_text()
     second = run_sweep(spec, out, data, workers=2, tf_threads=1, progress=False)
     assert (second.computed, second.cached) == (0, 4)
-    assert read_csv(second.runs) == runs
+    assert (second.runs.read_text(), second.summary.read_text()) == tables
 
 
 def test_summary_gives_mean_and_spread_across_seeds():
@@ -103,3 +104,32 @@ def test_bad_spec_fails_before_any_task(tmp_path, capsys):
     spec.write_text("seeds = [0\n")
     assert main(["sweep", str(spec), "--out", str(tmp_path / "out")]) == 2
     assert "not valid TOML" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_task_whose_worker_is_killed_runs_again_on_a_given_scheduler(tmp_path):
+    import signal
+    import threading
+    import time
+
+    from distributed import Client, LocalCluster
+
+    spec = tmp_path / "sweep.toml"
+    spec.write_text(TINY_SPEC.replace('bits = ["3/3", "4/4"]', 'bits = ["3/3"]'))
+    out, tasks = tmp_path / "sweep", tmp_path / "sweep" / "tasks"
+    finished = {}
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True) as cluster, Client(cluster) as client:
+        runner = threading.Thread(target=lambda: finished.update(result=run_sweep(
+            spec, out, tmp_path / "data", scheduler=cluster.scheduler_address, progress=False)))
+        runner.start()
+        deadline = time.monotonic() + 300
+        while not list(tasks.glob(".partial-*")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        killed_partials = {p.name for p in tasks.glob(".partial-*")}
+        busy = [address for address, keys in client.processing().items() if keys]
+        os.kill(client.run(os.getpid)[busy[0]], signal.SIGKILL)
+        runner.join(600)
+    result = finished["result"]
+    assert killed_partials and (result.computed, result.cached) == (2, 0)
+    assert sorted(row["seed"] for row in read_csv(result.runs)) == [0, 1]
+    assert sorted(p.name for p in tasks.iterdir()) == sorted(row["key"] for row in read_csv(result.runs))

@@ -265,6 +265,11 @@ def local_cluster_settings(workers: int | None, tf_threads: int) -> dict[str, An
             "memory_limit": int(psutil.virtual_memory().total * 0.9 // count)}
 
 
+def _remove_partials(tasks_dir: Path) -> None:
+    for partial in tasks_dir.glob(f"{PARTIAL_PREFIX}*"):
+        shutil.rmtree(partial, ignore_errors=True)
+
+
 def run_sweep(spec_path: Path | str, out: Path | str, data_dir: Path | str, *, scheduler: str | None = None,
               workers: int | None = None, tf_threads: int = 1, progress: bool = True) -> SweepResult:
     """Validate the spec, run its missing tasks on Dask (a LocalCluster unless `scheduler` is given) and
@@ -280,8 +285,7 @@ def run_sweep(spec_path: Path | str, out: Path | str, data_dir: Path | str, *, s
     out, data_dir = Path(out), Path(data_dir)
     tasks_dir = out / "tasks"
     tasks_dir.mkdir(parents=True, exist_ok=True)
-    for stale in tasks_dir.glob(f"{PARTIAL_PREFIX}*"):
-        shutil.rmtree(stale, ignore_errors=True)  # left by a task killed in an earlier run
+    _remove_partials(tasks_dir)  # left by tasks killed in an earlier run
     tasks = tasks_of(spec)
     missing = [task for task in tasks if not (tasks_dir / task.key / RESULT_FILE).is_file()]
     if missing:
@@ -299,6 +303,7 @@ def run_sweep(spec_path: Path | str, out: Path | str, data_dir: Path | str, *, s
         finally:
             if cluster is not None:
                 cluster.close()
+        _remove_partials(tasks_dir)  # left by tasks whose worker died; they ran again
     rows = [run_task(task, tasks_dir, data_dir, tf_threads) for task in tasks]  # all cached now: reads
     runs = write_csv(rows, out / "runs.csv", RUN_COLUMNS)
     summary = write_csv(summarize(rows), out / "summary.csv", SUMMARY_COLUMNS)
