@@ -147,7 +147,9 @@ def _taps(layer: ConvLayer, dtype: type, pad: int) -> tuple[np.ndarray, ...]:
 def _layer(layer: ConvLayer, x: np.ndarray, pad: int, requant: RequantLayer | None) -> np.ndarray:
     """One conv/dense layer on zero-padded rows `x[n, c, pad + i]` (the accumulator type), with its
     requantizer if given; the output is padded the same way."""
-    out = np.zeros((x.shape[0], layer.out_channels, x.shape[2]), dtype=x.dtype)
+    out = np.empty((x.shape[0], layer.out_channels, x.shape[2]), dtype=x.dtype)
+    out[:, :, :pad] = 0  # the kernel writes every value between the paddings
+    out[:, :, x.shape[2] - pad:] = 0
     args = _NO_REQUANT if requant is None else _requant_args(requant)
     _layer_kernel(x, pad, *_taps(layer, x.dtype, pad), layer.bias.astype(x.dtype), out, requant is not None, *args)
     return out
