@@ -88,11 +88,30 @@ def _assert_equals_reference(doc: dict, profiles: np.ndarray) -> int:
     return result.scores.size + 2 * len(profiles)
 
 
+def _with_score_offset(doc: dict, offset: int) -> dict:
+    """The document with `offset` added to the score layer's bias (its bounds move by `offset`)."""
+    doc["layers"][-1]["bias"] = [b + offset for b in doc["layers"][-1]["bias"]]
+    return fill_ranges(doc)
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**32 - 1), length=st.integers(1, 24))
-def test_float32_path_equals_reference_on_small_networks(seed, length):
+@given(seed=st.integers(0, 2**32 - 1), length=st.integers(1, 24), offset=st.integers(-(1 << 12), 1 << 12))
+def test_int16_path_equals_reference_on_small_networks(seed, length, offset):
+    """Accumulators within [-2^15, 2^15) take int16."""
     rng = np.random.default_rng(seed)
-    doc = random_document(rng, input_bits=8, bits=(2, 4), max_channels=3)
+    doc = _with_score_offset(random_document(rng, input_bits=8, bits=(2, 3), max_channels=2,
+                                             kernel_sizes=(1, 3)), offset)
+    assert network_dtype(load_network(doc)) is np.int16
+    profiles = _adversarial_profiles(rng, 8, length)
+    assert _assert_equals_reference(doc, profiles) == profiles.size + 2 * len(profiles)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), length=st.integers(1, 24), offset=st.integers(1 << 16, 1 << 22))
+def test_float32_path_equals_reference_when_bounds_pass_2_15(seed, length, offset):
+    """A score-layer bias beyond 2^15 (and the worst sum below 2^24) forces float32."""
+    rng = np.random.default_rng(seed)
+    doc = _with_score_offset(random_document(rng, input_bits=8, bits=(2, 4), max_channels=3), offset)
     assert network_dtype(load_network(doc)) is np.float32
     profiles = _adversarial_profiles(rng, 8, length)
     assert _assert_equals_reference(doc, profiles) == profiles.size + 2 * len(profiles)
@@ -103,9 +122,7 @@ def test_float32_path_equals_reference_on_small_networks(seed, length):
 def test_float64_path_equals_reference_when_bounds_pass_2_24(seed, length, offset):
     """A score-layer bias beyond 2^24 forces float64 (float32 would round the scores)."""
     rng = np.random.default_rng(seed)
-    doc = random_document(rng)
-    doc["layers"][-1]["bias"] = [b + offset for b in doc["layers"][-1]["bias"]]
-    doc = fill_ranges(doc)
+    doc = _with_score_offset(random_document(rng), offset)
     assert network_dtype(load_network(doc)) is np.float64
     profiles = _adversarial_profiles(rng, doc["input"]["bits"], length)
     assert _assert_equals_reference(doc, profiles) == profiles.size + 2 * len(profiles)

@@ -2,14 +2,18 @@
 
 It is the reference every other implementation (Keras integer mode, MyHDL, GHDL, Icarus) is checked
 against, and the evaluator for whole datasets. Every value is an integer. Activations travel as
-zero-padded `(N, C, L + 2P)` rows; each layer is one compiled loop, parallel over profiles, that adds
-shifted input rows times their weights into each output row, four taps per pass (no materialised
-windows, zero weights skipped), and applies the following
-requantizer to the row while it is in cache. The accumulator type is chosen from the contract's
-bounds: float32 when every partial sum of every layer is below 2^24, float64 below 2^53, int64
-otherwise, so each sum is an integer the type holds exactly whatever the order. Requantization is
-computed in float64, exact because the contract bounds every accumulator and product by 2^52 and the
-scaling by `2^-shift` is exact. The head's divisions use Python integers.
+zero-padded `(N, C, L + 2P)` rows. Each layer is one compiled, single-threaded loop (parallel work
+belongs to processes, such as the sweep's Dask workers) that adds shifted input rows times their
+weights into each output row, four taps per pass (no materialised windows, zero weights skipped),
+then applies the following requantizer to the row while it is in cache.
+
+The accumulator type is chosen from the contract's bounds: int16 when every accumulator bound lies in
+[-2^15, 2^15) (a partial sum is the bias plus some of the terms, each between 0 and its extreme, so
+it lies within the bounds too); else float32 when the worst partial sum of every layer is below
+2^24, float64 below 2^53, int64 otherwise: each sum is an integer the type holds exactly, whatever
+the order. Requantization is computed in float64, exact because the contract bounds every
+accumulator and product by 2^52 and the scaling by `2^-shift` is exact. The head's divisions use
+Python integers.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ import numpy as np
 from workbench.qnn.contract import ConvLayer, Network, PeakHead, RequantLayer
 from workbench.errors import ConfigError
 
+INT16_LIMIT = 1 << 15
 FLOAT32_EXACT_LIMIT = 1 << 24
 FLOAT64_EXACT_LIMIT = 1 << 53
 
@@ -61,7 +66,12 @@ def exact_dtype(worst: int) -> type:
 
 
 def network_dtype(network: Network) -> type:
-    """The accumulator type of the whole network: exact for the worst partial sum of any layer."""
+    """The accumulator type of the whole network: int16 when every accumulator bound lies in
+    `[-2^15, 2^15)` (every partial sum then lies within the bounds), else the type exact for the worst
+    partial sum of any layer."""
+    if all(int(layer.acc_min.min()) >= -INT16_LIMIT and int(layer.acc_max.max()) < INT16_LIMIT
+           for layer in network.conv_layers):
+        return np.int16
     magnitude, worst = network.input_range[1], 0
     for layer in network.layers:
         if isinstance(layer, ConvLayer):
@@ -79,7 +89,7 @@ def _requantize_row(row: np.ndarray, multiplier: float, rounding: float, scale: 
         row[i] = min(max(value, lo), hi)
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True)
 def _layer_kernel(x: np.ndarray, pad: int, weight: np.ndarray, channel: np.ndarray, start: np.ndarray,
                   count: np.ndarray, bias: np.ndarray, out: np.ndarray, requant: bool, multiplier: np.ndarray,
                   rounding: float, scale: float, lo: float, hi: float) -> None:
@@ -87,7 +97,7 @@ def _layer_kernel(x: np.ndarray, pad: int, weight: np.ndarray, channel: np.ndarr
     `count[o]` non-zero taps of output `o` (rows zero padded by `pad`), four taps per pass over the row,
     then requantized when `requant`. Every partial sum is a sum of a subset of the terms and the bias."""
     length = x.shape[2] - 2 * pad
-    for n in numba.prange(x.shape[0]):
+    for n in range(x.shape[0]):
         for o in range(out.shape[1]):
             row = out[n, o, pad:pad + length]
             row[:] = bias[o]
@@ -111,12 +121,12 @@ def _layer_kernel(x: np.ndarray, pad: int, weight: np.ndarray, channel: np.ndarr
                 _requantize_row(row, multiplier[o], rounding, scale, lo, hi)
 
 
-@numba.njit(parallel=True, cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True)
 def _requant_kernel(acc: np.ndarray, pad: int, multiplier: np.ndarray, rounding: float, scale: float, lo: float,
                     hi: float) -> None:
     """Requantize `acc[n, c, pad:-pad]` in place, channel `c` with `multiplier[c]`; the padding stays."""
     length = acc.shape[2] - 2 * pad
-    for n in numba.prange(acc.shape[0]):
+    for n in range(acc.shape[0]):
         for c in range(acc.shape[1]):
             _requantize_row(acc[n, c, pad:pad + length], multiplier[c], rounding, scale, lo, hi)
 
