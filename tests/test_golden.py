@@ -94,36 +94,21 @@ def _with_score_offset(doc: dict, offset: int) -> dict:
     return fill_ranges(doc)
 
 
+ACCUMULATOR_PATHS = [  # type, random_document settings, range of a score-bias offset that forces the type
+    ("int16", {"input_bits": 8, "bits": (2, 3), "max_channels": 2, "kernel_sizes": (1, 3)}, (-(1 << 12), 1 << 12)),
+    ("float32", {"input_bits": 8, "bits": (2, 4), "max_channels": 3}, (1 << 16, 1 << 22)),  # beyond 2^15
+    ("float64", {}, (1 << 24, 1 << 50)),  # beyond 2^24: float32 would round the scores
+]
+
+
+@pytest.mark.parametrize("kind, options, offsets", ACCUMULATOR_PATHS, ids=[p[0] for p in ACCUMULATOR_PATHS])
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**32 - 1), length=st.integers(1, 24), offset=st.integers(-(1 << 12), 1 << 12))
-def test_int16_path_equals_reference_on_small_networks(seed, length, offset):
-    """Accumulators within [-2^15, 2^15) take int16."""
+@given(seed=st.integers(0, 2**32 - 1), length=st.integers(1, 24), data=st.data())
+def test_each_network_accumulator_type_equals_reference(kind, options, offsets, seed, length, data):
+    """The network's bounds choose int16, float32 or float64; each gives the reference's scores and head."""
     rng = np.random.default_rng(seed)
-    doc = _with_score_offset(random_document(rng, input_bits=8, bits=(2, 3), max_channels=2,
-                                             kernel_sizes=(1, 3)), offset)
-    assert network_dtype(load_network(doc)) is np.int16
-    profiles = _adversarial_profiles(rng, 8, length)
-    assert _assert_equals_reference(doc, profiles) == profiles.size + 2 * len(profiles)
-
-
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**32 - 1), length=st.integers(1, 24), offset=st.integers(1 << 16, 1 << 22))
-def test_float32_path_equals_reference_when_bounds_pass_2_15(seed, length, offset):
-    """A score-layer bias beyond 2^15 (and the worst sum below 2^24) forces float32."""
-    rng = np.random.default_rng(seed)
-    doc = _with_score_offset(random_document(rng, input_bits=8, bits=(2, 4), max_channels=3), offset)
-    assert network_dtype(load_network(doc)) is np.float32
-    profiles = _adversarial_profiles(rng, 8, length)
-    assert _assert_equals_reference(doc, profiles) == profiles.size + 2 * len(profiles)
-
-
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**32 - 1), length=st.integers(1, 24), offset=st.integers(1 << 24, 1 << 50))
-def test_float64_path_equals_reference_when_bounds_pass_2_24(seed, length, offset):
-    """A score-layer bias beyond 2^24 forces float64 (float32 would round the scores)."""
-    rng = np.random.default_rng(seed)
-    doc = _with_score_offset(random_document(rng), offset)
-    assert network_dtype(load_network(doc)) is np.float64
+    doc = _with_score_offset(random_document(rng, **options), data.draw(st.integers(*offsets)))
+    assert network_dtype(load_network(doc)).__name__ == kind
     profiles = _adversarial_profiles(rng, doc["input"]["bits"], length)
     assert _assert_equals_reference(doc, profiles) == profiles.size + 2 * len(profiles)
 
