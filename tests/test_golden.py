@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from conftest import TESTS
 from reference_qnn import reference_head, reference_scores
 from workbench.qnn.contract import fill_ranges, load_network
-from workbench.qnn.golden import layer_outputs, rdiv, run_golden
+from workbench.qnn.golden import conv, conv_worst, exact_dtype, layer_outputs, network_dtype, rdiv, run_golden
 from workbench.qnn.randnet import random_document
 from workbench.errors import ConfigError
 
@@ -75,6 +75,62 @@ def test_golden_equals_naive_reference_on_random_networks(seed, length, extreme)
     np.testing.assert_array_equal(result.found, [h[0] for h in want_head])
     np.testing.assert_array_equal(result.pos, [h[1] for h in want_head])
     assert result.scores.size == profiles.size
+
+
+def _assert_equals_reference(doc: dict, profiles: np.ndarray) -> int:
+    """Golden scores and head results equal the naive reference; returns the number of compared values."""
+    result = run_golden(load_network(doc), profiles)
+    want_scores = np.array([reference_scores(doc, p.tolist()) for p in profiles], dtype=np.int64)
+    want_head = [reference_head(doc["head"], s.tolist()) for s in want_scores]
+    np.testing.assert_array_equal(result.scores, want_scores)
+    np.testing.assert_array_equal(result.found, [h[0] for h in want_head])
+    np.testing.assert_array_equal(result.pos, [h[1] for h in want_head])
+    return result.scores.size + 2 * len(profiles)
+
+
+def _with_score_offset(doc: dict, offset: int) -> dict:
+    """The document with `offset` added to the score layer's bias (its bounds move by `offset`)."""
+    doc["layers"][-1]["bias"] = [b + offset for b in doc["layers"][-1]["bias"]]
+    return fill_ranges(doc)
+
+
+ACCUMULATOR_PATHS = [  # type, random_document settings, range of a score-bias offset that forces the type
+    ("int16", {"input_bits": 8, "bits": (2, 3), "max_channels": 2, "kernel_sizes": (1, 3)}, (-(1 << 12), 1 << 12)),
+    ("float32", {"input_bits": 8, "bits": (2, 4), "max_channels": 3}, (1 << 16, 1 << 22)),  # beyond 2^15
+    ("float64", {}, (1 << 24, 1 << 50)),  # beyond 2^24: float32 would round the scores
+]
+
+
+@pytest.mark.parametrize("kind, options, offsets", ACCUMULATOR_PATHS, ids=[p[0] for p in ACCUMULATOR_PATHS])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), length=st.integers(1, 24), data=st.data())
+def test_each_network_accumulator_type_equals_reference(kind, options, offsets, seed, length, data):
+    """The network's bounds choose int16, float32 or float64; each gives the reference's scores and head."""
+    rng = np.random.default_rng(seed)
+    doc = _with_score_offset(random_document(rng, **options), data.draw(st.integers(*offsets)))
+    assert network_dtype(load_network(doc)).__name__ == kind
+    profiles = _adversarial_profiles(rng, doc["input"]["bits"], length)
+    assert _assert_equals_reference(doc, profiles) == profiles.size + 2 * len(profiles)
+
+
+@pytest.mark.parametrize("magnitude, kind", [(1, "float32"), (1 << 30, "float64"), (1 << 53, "int64")])
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), length=st.integers(1, 24))
+def test_conv_equals_reference_in_every_accumulator_type(magnitude, kind, seed, length):
+    """`conv` picks its type from the claimed input magnitude; every type gives the reference's sums."""
+    rng = np.random.default_rng(seed)
+    doc = random_document(rng, n_weight_layers=1)
+    layer = load_network(doc).layers[0]
+    assume(np.abs(layer.weights).any())
+    magnitude = max(magnitude, (1 << doc["input"]["bits"]) - 1)
+    assert exact_dtype(conv_worst(layer, magnitude)).__name__ == kind
+    profiles = _adversarial_profiles(rng, doc["input"]["bits"], length)
+    want = np.array([reference_scores(doc, p.tolist()) for p in profiles], dtype=np.int64)
+    got = conv(layer, profiles[:, :, None], magnitude)
+    np.testing.assert_array_equal(got[:, :, 0], want)
+    assert got.size == want.size == profiles.size
+    perturbed = load_network(_perturbed(doc)).layers[0]
+    assert (conv(perturbed, profiles[:, :, None], magnitude)[:, :, 0] != want).any()
 
 
 @settings(max_examples=30, deadline=None)

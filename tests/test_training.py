@@ -12,7 +12,8 @@ import pytest  # noqa: E402
 
 from qat_fixtures import TINY_CONFIG, tiny_data, tiny_trained  # noqa: E402
 from workbench.errors import ConfigError  # noqa: E402
-from workbench.nn.models import NetworkSpec, default_spec, parse_bits  # noqa: E402
+from workbench.nn.models import (DEFAULT_TOPOLOGY, NetworkSpec, default_spec, format_topology, parse_bits,  # noqa: E402
+                                  parse_topology)
 from workbench.nn.detectors import float_head_positions  # noqa: E402
 from workbench.nn.training import TrainConfig, read_log, score_targets, train_float, training_data  # noqa: E402
 
@@ -79,6 +80,38 @@ def test_train_and_export_commands(tmp_path):
     assert again["head"]["threshold"] == threshold
     assert again["layers"] == json.loads((out / "qat_3-3.json").read_text())["layers"]
     assert main(["export", str(tmp_path / "missing.keras")]) == 2
+
+
+def test_topology_grammar_round_trips_the_default_and_custom_networks():
+    assert format_topology(DEFAULT_TOPOLOGY) == "c8k7,c8k5,d8,c1k3"
+    assert parse_topology("c8k7,c8k5,d8,c1k3") == DEFAULT_TOPOLOGY
+    custom = parse_topology("c16k9, d4,c1k1")
+    assert [(layer.kind, layer.channels, layer.kernel_size) for layer in custom] == [
+        ("conv", 16, 9), ("dense", 4, 1), ("conv", 1, 1)]
+    assert format_topology(custom) == "c16k9,d4,c1k1"
+    assert default_spec("4/3", custom).macs_per_pixel == 9 * 16 + 16 * 4 + 4
+
+
+@pytest.mark.parametrize("text, token", [("c8k7,x8,c1k3", "'x8'"), ("c8k4,c1k3", "'c8k4'"), ("c0k3,c1k3", "'c0k3'"),
+                                         ("c8k7,,c1k3", "token 2 ''"), ("c8k7,d8", "'d8'"), ("c8,c1k3", "'c8'")])
+def test_bad_topology_tokens_are_named(text, token):
+    with pytest.raises(ConfigError, match=token):
+        parse_topology(text)
+
+
+def test_train_command_with_a_custom_topology(tmp_path, capsys):
+    from workbench.cli import main
+    from workbench.qnn.contract import load_network
+
+    out = tmp_path / "models"
+    assert main(["train", "--topology", "c4k5,d4,c1k3", "--bits", "4/4", "--out", str(out), "--train", "200",
+                 "--val", "200", "--length", "64", "--epochs", "1", "--finetune-epochs", "1",
+                 "--data-dir", str(tmp_path / "data")]) == 0
+    network = load_network(out / "qat_4-4.json")
+    assert [(layer.kind, layer.kernel_size, layer.out_channels) for layer in network.conv_layers] == [
+        ("qconv1d", 5, 4), ("qdense", 1, 4), ("qconv1d", 3, 1)]
+    assert main(["train", "--topology", "c4k5,q4,c1k3", "--out", str(out)]) == 2
+    assert "'q4'" in capsys.readouterr().err
 
 
 def test_train_command_float_records_its_calibrated_threshold(tmp_path):

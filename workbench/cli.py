@@ -11,7 +11,7 @@ import sys
 
 from workbench.errors import WorkbenchError
 
-COMMAND_MODULES = ("generate", "evaluate", "detect", "train", "export", "simulate", "hdl", "synth")
+COMMAND_MODULES = ("generate", "evaluate", "detect", "train", "export", "simulate", "hdl", "synth", "sweep")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,6 +3,7 @@
     workbench train --bits 4/4 --out models/            # QAT: models/qat_4-4.keras, .log.json, .json
     workbench train --float --out models/               # the float twin: models/float.keras
     workbench train --bits 6-4-4-6/4-3-3 --epochs 30 --train 50000
+    workbench train --topology c16k9,c8k5,d8,c1k3 --bits 4/4 --out models/
 
 The training and validation sets are the `mixed` preset from disjoint seeds derived from `--seed`
 (cached under `--data-dir`). The detection threshold is set for 1% false alarms on the empty
@@ -21,6 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     kind = parser.add_mutually_exclusive_group()
     kind.add_argument("--bits", default="4/4", help="W/A bits, uniform ('4/4') or per layer ('6-4-4-6/4-3-3')")
     kind.add_argument("--float", dest="float_model", action="store_true", help="train the float twin instead")
+    parser.add_argument("--topology", default=None,
+                        help="layers, e.g. 'c8k7,c8k5,d8,c1k3' (the default): c<channels>k<odd kernel> a "
+                             "convolution, d<channels> a dense layer, the last with 1 channel")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--name", default=None, help="model name (default qat_<bits> or float)")
     parser.add_argument("--scale-mode", default="learned", choices=("learned", "pow2", "pact"),
@@ -50,9 +54,10 @@ def run(args: argparse.Namespace) -> int:
 
     from workbench.data.datasets import DEFAULT_DATA_DIR, preset_splits
     from workbench.nn.detector_training import prepare_sets, train_detector
-    from workbench.nn.models import default_spec
+    from workbench.nn.models import DEFAULT_TOPOLOGY, default_spec, parse_topology
     from workbench.nn.training import TrainConfig, log_path
 
+    topology = DEFAULT_TOPOLOGY if args.topology is None else parse_topology(args.topology)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, finetune_epochs=args.finetune_epochs,
                          target=args.target, target_height=args.target_height, seed=args.seed,
@@ -62,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
     splits = preset_splits("mixed", args.seed, {"train": args.train, "val": args.val}, args.length,
                            args.data_dir or DEFAULT_DATA_DIR)
     sets = prepare_sets(splits["train"], splits["val"], config)
-    spec = dataclasses.replace(default_spec("8/8" if args.float_model else args.bits, input_bits=sets.input_bits),
-                               scale_mode=args.scale_mode)
+    spec = dataclasses.replace(default_spec("8/8" if args.float_model else args.bits, topology,
+                                            input_bits=sets.input_bits), scale_mode=args.scale_mode)
     name = args.name or ("float" if args.float_model else spec.qat_name)
     result = train_detector(spec, sets, config, args.out, quantized=not args.float_model, name=name,
                             detector_name=name)

@@ -7,6 +7,7 @@ The default network does 464 multiply-accumulates per pixel.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -99,15 +100,47 @@ class NetworkSpec:
 
 
 DEFAULT_TOPOLOGY = (LayerSpec("conv", 8, 7), LayerSpec("conv", 8, 5), LayerSpec("dense", 8), LayerSpec("conv", 1, 3))
+TOPOLOGY_GRAMMAR = ("comma-separated layers, 'c<channels>k<odd kernel>' (convolution) or 'd<channels>' (dense), "
+                    "the last with 1 channel, e.g. 'c8k7,c8k5,d8,c1k3'")
+_TOKEN = re.compile(r"c(?P<conv>[0-9]+)k(?P<kernel>[0-9]+)|d(?P<dense>[0-9]+)")
 
 
-def default_spec(bits: str = "4/4", **kwargs: Any) -> NetworkSpec:
-    """The default 4-layer network (464 MACs/pixel) at `bits`: `"W/A"` uniform or per-layer lists.
+def parse_topology(text: str) -> tuple[LayerSpec, ...]:
+    """`"c8k7,c8k5,d8,c1k3"` into layer specs; a ConfigError names the first bad token."""
+    layers = []
+    for index, token in enumerate(text.split(",")):
+        match = _TOKEN.fullmatch(token.strip())
+        if match is None:
+            raise ConfigError(f"topology {text!r}: token {index + 1} {token!r} is not a layer; "
+                              f"expected {TOPOLOGY_GRAMMAR}")
+        if match["dense"] is not None:
+            layer = LayerSpec("dense", int(match["dense"]))
+        else:
+            layer = LayerSpec("conv", int(match["conv"]), int(match["kernel"]))
+        if layer.channels < 1 or layer.kernel_size % 2 == 0:
+            raise ConfigError(f"topology {text!r}: token {index + 1} {token!r} needs at least 1 channel and an "
+                              f"odd kernel (the contract pads kernels symmetrically)")
+        layers.append(layer)
+    if layers[-1].channels != 1:
+        raise ConfigError(f"topology {text!r}: the last token {text.split(',')[-1]!r} is the score layer and "
+                          f"must have 1 channel")
+    return tuple(layers)
+
+
+def format_topology(layers: tuple[LayerSpec, ...]) -> str:
+    """The inverse of `parse_topology`: `"c8k7,c8k5,d8,c1k3"`."""
+    return ",".join(f"d{layer.channels}" if layer.kind == "dense" else f"c{layer.channels}k{layer.kernel_size}"
+                    for layer in layers)
+
+
+def default_spec(bits: str = "4/4", topology: tuple[LayerSpec, ...] = DEFAULT_TOPOLOGY, **kwargs: Any) -> NetworkSpec:
+    """A network of `topology` (default: 4 layers, 464 MACs/pixel) at `bits`: `"W/A"` uniform or per-layer
+    lists.
 
     Per-layer lists use `-`: `"6-4-4-6/4-3-3"`.
     """
-    weight_bits, act_bits = parse_bits(bits, len(DEFAULT_TOPOLOGY))
-    return NetworkSpec(DEFAULT_TOPOLOGY, weight_bits, act_bits, **kwargs)
+    weight_bits, act_bits = parse_bits(bits, len(topology))
+    return NetworkSpec(topology, weight_bits, act_bits, **kwargs)
 
 
 def parse_bits(text: str, n_layers: int) -> tuple[tuple[int, ...], tuple[int, ...]]:

@@ -196,6 +196,21 @@ class _EpochLog(keras.callbacks.Callback):
                       f"val_loss {row['val_loss']:.5f} ({row['seconds']:.1f} s)")
 
 
+def pin_threads(threads: int) -> None:
+    """Limit TensorFlow to `threads` intra-op and inter-op threads (a no-op once its runtime has started
+    with these settings; an error if it started with others)."""
+    current = (tf.config.threading.get_intra_op_parallelism_threads(),
+               tf.config.threading.get_inter_op_parallelism_threads())
+    if current == (threads, threads):
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError as exc:
+        raise ConfigError(f"TensorFlow already runs with {current} intra/inter-op threads; cannot pin it to "
+                          f"{threads}: {exc}") from None
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, numpy and TensorFlow and make TF ops deterministic."""
     keras.utils.set_random_seed(int(seed))
