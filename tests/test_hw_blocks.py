@@ -81,7 +81,7 @@ def test_conv_layer_matches_golden_accumulators(lanes: int, kernel: int, stages:
     out = conv_stream(layer, lanes)
     values, firsts, lasts = _beats(profiles, lanes)
     words = [pack(v, [8] * lanes) for v in values]
-    got = run_stream_block(partial(conv_layer, inp=inp, out=out, layer=layer, stages=stages), inp, out,
+    got = run_stream_block(partial(conv_layer, inp=inp, out=out, layer=layer, pipeline_stages=stages), inp, out,
                            words, firsts, lasts)
     expected = golden.conv(layer, profiles[:, :, None], 255)
     hardware = np.array([unpack(w, out) for w in got]).reshape(n, length, layer.out_channels)
@@ -103,7 +103,7 @@ def test_requantizer_matches_golden_on_random_and_extreme_accumulators(seed: int
     out = requant_stream(requant, lanes)
     pairs = acc.reshape(-1, lanes * channels)
     words = [pack(row, [f.width for f in inp.fields]) for row in pairs]
-    got = run_stream_block(partial(requantizer, inp=inp, out=out, layer=requant, stages=2,
+    got = run_stream_block(partial(requantizer, inp=inp, out=out, layer=requant, pipeline_stages=2,
                                    threshold_bits=threshold_bits), inp, out,
                            words, [True] * len(words), [True] * len(words))
     hardware = np.array([unpack(w, out) for w in got]).reshape(-1, channels)

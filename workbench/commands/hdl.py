@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", type=Path, required=True, help="qnn-int/1 JSON document")
     parser.add_argument("--lanes", type=int, default=1, help="pixels per clock P (default 1)")
     parser.add_argument("--out", type=Path, required=True, help="output folder (replaced)")
-    parser.add_argument("--pipeline", type=int, default=DEFAULT_PIPELINE_STAGES,
+    parser.add_argument("--pipeline-stages", type=int, default=DEFAULT_PIPELINE_STAGES,
                         help=f"register stages per adder tree (default {DEFAULT_PIPELINE_STAGES})")
     add_arithmetic_option(parser)
     parser.add_argument("--length", type=int, default=256, help="profile length L, a multiple of P (default 256)")
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from workbench.hdl.vivado import DEFAULT_CLOCK_MHZ, DEFAULT_PART
 
     network = load_network(args.model)
-    design = network_design(network, args.lanes, args.length, args.pipeline, args.arithmetic)
+    design = network_design(network, args.lanes, args.length, args.pipeline_stages, args.arithmetic)
     profiles = stress_profiles(np.random.default_rng(args.seed), args.profiles, args.length, network.input_bits)
     package = write_package(design, args.out, golden_vectors(network, profiles), document=network.document,
                             part=args.part or DEFAULT_PART, clock_mhz=args.clock_mhz or DEFAULT_CLOCK_MHZ)

@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of --preset profiles and of --gaps")
     parser.add_argument("--lanes", type=int, default=1, help="pixels per clock P, 1..32 (default 1)")
     parser.add_argument("--profiles", type=int, default=20, help="profiles to simulate (default 20)")
-    parser.add_argument("--pipeline", type=int, default=DEFAULT_PIPELINE_STAGES,
+    parser.add_argument("--pipeline-stages", type=int, default=DEFAULT_PIPELINE_STAGES,
                         help=f"register stages per adder tree (default {DEFAULT_PIPELINE_STAGES}, as the HDL)")
     parser.add_argument("--gaps", type=float, default=0.0,
                         help="share of beats preceded by 1-3 idle clocks, in [0, 1] (default 0)")
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     network = load_network(args.model)
     profiles = load_profiles(network, args.data, args.preset, args.length, args.seed, args.profiles)
-    design = build_top(network, args.lanes, int(profiles.shape[1]), pipeline_stages=args.pipeline,
+    design = build_top(network, args.lanes, int(profiles.shape[1]), pipeline_stages=args.pipeline_stages,
                        arithmetic=args.arithmetic)
     sim = run_design(design, profiles, gap_probability=args.gaps, seed=args.seed, vcd=args.vcd)
     result = compare(design, profiles, sim)

@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--lanes", type=_lanes, default=(1,), help="lane counts to synthesise, e.g. 1,4")
     parser.add_argument("--scaled", type=_lanes, default=(), help="lane counts to extrapolate from the Yosys runs")
     parser.add_argument("--analytic", type=_lanes, default=(), help="lane counts from the analytic model only")
-    parser.add_argument("--pipeline", type=int, default=DEFAULT_PIPELINE_STAGES,
+    parser.add_argument("--pipeline-stages", type=int, default=DEFAULT_PIPELINE_STAGES,
                         help=f"register stages per adder tree (default {DEFAULT_PIPELINE_STAGES})")
     add_arithmetic_option(parser)
     parser.add_argument("--length", type=int, default=256, help="profile length L (default 256)")
@@ -44,10 +44,10 @@ def run(args: argparse.Namespace) -> int:
 
     network = load_network(args.model)
     part = args.part or DEFAULT_PART
-    rows = hardware_rows(args.model.stem, network, lambda lanes: network_design(network, lanes, args.length, args.pipeline,
+    rows = hardware_rows(args.model.stem, network, lambda lanes: network_design(network, lanes, args.length, args.pipeline_stages,
                                                                            args.arithmetic),
                          yosys_lanes=args.lanes, scaled_lanes=args.scaled, analytic_lanes=args.analytic,
-                         part=part, timeout_s=args.timeout, pipeline_stages=args.pipeline, arithmetic=args.arithmetic)
+                         part=part, timeout_s=args.timeout, pipeline_stages=args.pipeline_stages, arithmetic=args.arithmetic)
     print(f"{'lanes':>5} {'method':>12} {'LUT':>7} {'FF':>7} {'CARRY4':>6} {'DSP':>4} {'BRAM':>5} "
           f"{'LUT an.':>7} {'f_est MHz':>9} {'Gpix/s':>7} {'TOPS':>7}")
     for r in rows:

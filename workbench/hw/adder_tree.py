@@ -2,9 +2,9 @@
 
 Each output is `const + sum(sign * (field << shift))` over terms read from one input beat (the
 canonical signed digits of constant coefficients times the input fields, see `csd`). The terms are
-reduced in `stages` register levels: every level adds groups of at most `fan_in` operands, with
-`fan_in` the smallest integer such that `fan_in ** stages` covers the largest sum, so every output of
-the block has the same latency (`stages` cycles) and more stages mean shorter adder chains between
+reduced in `pipeline_stages` register levels: every level adds groups of at most `fan_in` operands, with
+`fan_in` the smallest integer such that `fan_in ** pipeline_stages` covers the largest sum, so every output of
+the block has the same latency (`pipeline_stages` cycles) and more pipeline_stages mean shorter adder chains between
 registers. Every intermediate is sized from interval arithmetic on its terms; the last level is
 stored at the caller's (contract) width, which the true value always fits.
 """
@@ -48,11 +48,11 @@ class _Operand:
     hi: int
 
 
-def fan_in(sums: Sequence[SumSpec], stages: int) -> int:
-    """Operands per adder node so that `stages` levels reduce the largest sum to one value."""
+def fan_in(sums: Sequence[SumSpec], pipeline_stages: int) -> int:
+    """Operands per adder node so that `pipeline_stages` levels reduce the largest sum to one value."""
     largest = max([len(s.terms) for s in sums] + [1])
     width = 2
-    while width ** stages < largest:
+    while width ** pipeline_stages < largest:
         width += 1
     return width
 
@@ -63,20 +63,20 @@ def tree_stream(sums: Sequence[SumSpec], lanes: int) -> Stream:
 
 
 @block
-def adder_tree(clk: Any, rst: Any, inp: Stream, out: Stream, sums: Sequence[SumSpec], stages: int) -> Any:
-    """Every sum of `sums` over each beat of `inp`, in `stages` pipelined levels, driving `out`
-    (see `tree_stream`); the flags follow `stages` cycles later."""
-    if stages < 1:
+def adder_tree(clk: Any, rst: Any, inp: Stream, out: Stream, sums: Sequence[SumSpec], pipeline_stages: int) -> Any:
+    """Every sum of `sums` over each beat of `inp`, in `pipeline_stages` pipelined levels, driving `out`
+    (see `tree_stream`); the flags follow `pipeline_stages` cycles later."""
+    if pipeline_stages < 1:
         raise ValueError("an adder tree needs at least one pipeline stage")
-    width = fan_in(sums, stages)
+    width = fan_in(sums, pipeline_stages)
     level = [[_operand(t, inp.fields[t.field]) for t in s.terms] for s in sums]
     consts = [s.const for s in sums]
     e = Emitter()
     ports: dict[str, Any] = {"clk": clk, "rst": rst, "din": inp.data, "dout": out.data}
     bus_fields: Sequence[Fmt] = inp.fields
     bus_name = "din"
-    for stage in range(1, stages + 1):
-        last = stage == stages
+    for stage in range(1, pipeline_stages + 1):
+        last = stage == pipeline_stages
         nodes = [[ops[i:i + width] for i in range(0, len(ops), width)] or [[]] for ops in level]
         node_fmts = [[Fmt(sum(o.lo for o in group) + (c if g == 0 else 0), sum(o.hi for o in group) + (c if g == 0 else 0))
                       for g, group in enumerate(groups)] for groups, c in zip(nodes, consts)]
@@ -109,7 +109,7 @@ def adder_tree(clk: Any, rst: Any, inp: Stream, out: Stream, sums: Sequence[SumS
                  for s, fmts in enumerate(node_fmts)]
         consts = [0] * len(sums)
         bus_fields, bus_name = out_fields, f"st{stage}"
-    delay_flags(e, ports, inp, out, stages)
+    delay_flags(e, ports, inp, out, pipeline_stages)
     return render("adder_tree_logic", e, ports)()
 
 
@@ -139,12 +139,12 @@ def _expression(e: Emitter, stage: int, group: Sequence[_Operand], const: int, l
     return " ".join(parts)
 
 
-def delay_flags(e: Emitter, ports: dict[str, Any], inp: Stream, out: Stream, stages: int) -> None:
-    """Carry `valid/first/last` through `stages` registers alongside the data."""
+def delay_flags(e: Emitter, ports: dict[str, Any], inp: Stream, out: Stream, pipeline_stages: int) -> None:
+    """Carry `valid/first/last` through `pipeline_stages` registers alongside the data."""
     for flag in ("valid", "first", "last"):
         source = f"din_{flag}"
         ports[source] = getattr(inp, flag)
-        for stage in range(1, stages):
+        for stage in range(1, pipeline_stages):
             reg = f"{flag}{stage}"
             ports[reg] = Signal(bool(0))
             e.line(f"{reg}.next = {source}")

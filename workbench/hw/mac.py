@@ -31,10 +31,10 @@ def conv_sums(layer: ConvLayer, lanes: int) -> list[SumSpec]:
     return sums
 
 
-def conv_latency(layer: ConvLayer, lanes: int, stages: int) -> int:
+def conv_latency(layer: ConvLayer, lanes: int, pipeline_stages: int) -> int:
     """Cycles from a beat entering the layer to its accumulators leaving, with `valid` held high."""
     half = (layer.kernel_size - 1) // 2
-    return (window_latency(half, lanes) if half else 0) + stages
+    return (window_latency(half, lanes) if half else 0) + pipeline_stages
 
 
 def conv_stream(layer: ConvLayer, lanes: int) -> Stream:
@@ -43,13 +43,13 @@ def conv_stream(layer: ConvLayer, lanes: int) -> Stream:
 
 
 @block
-def conv_layer(clk: Any, rst: Any, inp: Stream, out: Stream, layer: ConvLayer, stages: int,
+def conv_layer(clk: Any, rst: Any, inp: Stream, out: Stream, layer: ConvLayer, pipeline_stages: int,
                arithmetic: str = DEFAULT_ARITHMETIC) -> Any:
     """`layer`'s accumulators for every beat of `inp`, driving `out` (see `conv_stream`); the
     products built as `arithmetic` says (see `workbench.hw.arithmetic`)."""
     half = (layer.kernel_size - 1) // 2
     sums = conv_sums(layer, inp.lanes)
     if not half:
-        return sums_block(arithmetic)(clk, rst, inp, out, sums, stages)
+        return sums_block(arithmetic)(clk, rst, inp, out, sums, pipeline_stages)
     win = window_stream(inp, half)
-    return window(clk, rst, inp, win, half), sums_block(arithmetic)(clk, rst, win, out, sums, stages)
+    return window(clk, rst, inp, win, half), sums_block(arithmetic)(clk, rst, win, out, sums, pipeline_stages)

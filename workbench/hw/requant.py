@@ -30,9 +30,9 @@ def uses_thresholds(layer: RequantLayer, threshold_bits: int) -> bool:
     return not layer.signed and layer.bits <= threshold_bits and all(int(m) > 0 for m in layer.multiplier)
 
 
-def requant_latency(layer: RequantLayer, stages: int, threshold_bits: int) -> int:
+def requant_latency(layer: RequantLayer, pipeline_stages: int, threshold_bits: int) -> int:
     """Cycles from accumulators entering to activations leaving."""
-    return 1 if uses_thresholds(layer, threshold_bits) else stages + 1
+    return 1 if uses_thresholds(layer, threshold_bits) else pipeline_stages + 1
 
 
 def requant_stream(layer: RequantLayer, lanes: int) -> Stream:
@@ -55,7 +55,7 @@ def product_sums(layer: RequantLayer, lanes: int) -> list[SumSpec]:
 
 
 @block
-def requantizer(clk: Any, rst: Any, inp: Stream, out: Stream, layer: RequantLayer, stages: int,
+def requantizer(clk: Any, rst: Any, inp: Stream, out: Stream, layer: RequantLayer, pipeline_stages: int,
                 threshold_bits: int, arithmetic: str = DEFAULT_ARITHMETIC) -> Any:
     """Activations of `layer` for every beat of accumulators `inp`, driving `out` (see `requant_stream`);
     the product path's multiplications built as `arithmetic` says."""
@@ -66,7 +66,7 @@ def requantizer(clk: Any, rst: Any, inp: Stream, out: Stream, layer: RequantLaye
     sums = product_sums(layer, inp.lanes)
     prod = tree_stream(sums, inp.lanes)
     choices = [_clip_choices(layer, fmt) for fmt in prod.fields]
-    return sums_block(arithmetic)(clk, rst, inp, prod, sums, stages), select_stage(clk, rst, prod, out, choices)
+    return sums_block(arithmetic)(clk, rst, inp, prod, sums, pipeline_stages), select_stage(clk, rst, prod, out, choices)
 
 
 def _clip_choices(layer: RequantLayer, prod: Fmt) -> tuple[list[tuple[int, str]], str]:

@@ -6,12 +6,12 @@ it and out, `ADDER_NS + CARRY4_NS * ceil(w / 4)`; an adder's result is ready tha
 latest operand. It counts every carry chain in full, so it overestimates chains of adders (their
 carries overlap), but it ranks paths the way the hardware does: deep and wide ones first.
 
-`place_registers` spreads the graph over `stages` register levels by delay: adders are taken in
+`place_registers` spreads the graph over `pipeline_stages` register levels by delay: adders are taken in
 topological order, each in the stage of its latest operand unless that would take the stage past a
 delay budget, in which case it starts the next stage; the budget is the smallest (found by
-bisection) that needs no more than `stages` stages, so the slowest stage is as fast as this greedy
+bisection) that needs no more than `pipeline_stages` stages, so the slowest stage is as fast as this greedy
 placement allows. Every output is registered after the last stage, so the block's latency is
-`stages` cycles whatever the graph's shape.
+`pipeline_stages` cycles whatever the graph's shape.
 """
 from __future__ import annotations
 
@@ -42,18 +42,18 @@ def critical_delay_ns(graph: AdderGraph) -> float:
     return max(arrival, default=0.0)
 
 
-def place_registers(graph: AdderGraph, stages: int) -> list[int]:
-    """The stage (1..`stages`) computing every value; inputs are stage 0 (they arrive registered).
+def place_registers(graph: AdderGraph, pipeline_stages: int) -> list[int]:
+    """The stage (1..`pipeline_stages`) computing every value; inputs are stage 0 (they arrive registered).
 
-    The per-stage budget is the smallest (to 1 %) for which `_fill` needs at most `stages` stages.
+    The per-stage budget is the smallest (to 1 %) for which `_fill` needs at most `pipeline_stages` stages.
     """
-    if stages < 1:
+    if pipeline_stages < 1:
         raise ValueError("an adder graph needs at least one pipeline stage")
     delays = adder_delays(graph)
     low, high = max(delays, default=0.0), max(critical_delay_ns(graph), 1e-9)
     while high - low > 0.01 * high:
         middle = (low + high) / 2
-        if max(_fill(graph, delays, middle), default=0) <= stages:
+        if max(_fill(graph, delays, middle), default=0) <= pipeline_stages:
             high = middle
         else:
             low = middle

@@ -1,6 +1,6 @@
 """The `shared` arithmetic: sums of constant multiples as an adder graph with shared subexpressions.
 
-Same interface and latency as `adder_tree` (every output registered `stages` cycles after its beat),
+Same interface and latency as `adder_tree` (every output registered `pipeline_stages` cycles after its beat),
 different datapath: `cse.product_graph` finds the subexpressions common to the outputs, and
 `schedule.place_registers` spreads the adders over the stages by estimated delay. Each stage is
 straight-line code in one clocked process: the values it needs from earlier stages are read from the
@@ -24,19 +24,19 @@ from workbench.hw.stream import Fmt, Stream, bus_signal, field_offsets, read_fie
 
 
 @block
-def shared_sums(clk: Any, rst: Any, inp: Stream, out: Stream, sums: Sequence[SumSpec], stages: int) -> Any:
+def shared_sums(clk: Any, rst: Any, inp: Stream, out: Stream, sums: Sequence[SumSpec], pipeline_stages: int) -> Any:
     """Every sum of `sums` over each beat of `inp`, driving `out` (see `adder_tree.tree_stream`)
-    `stages` cycles later, with subexpressions shared across the sums."""
+    `pipeline_stages` cycles later, with subexpressions shared across the sums."""
     graph = product_graph(sums, inp.fields, inp.lanes)
-    stage_of = place_registers(graph, stages)
+    stage_of = place_registers(graph, pipeline_stages)
     ranges = graph.value_ranges()
-    last_use = _last_use(graph, stage_of, stages)
+    last_use = _last_use(graph, stage_of, pipeline_stages)
     e = Emitter()
     ports: dict[str, Any] = {"clk": clk, "rst": rst, "din": inp.data, "dout": out.data}
     bus_name, bus_fields = "din", list(inp.fields)
     bus_index = {value: value for value in range(len(graph.inputs))}
     n_inputs = len(graph.inputs)
-    for stage in range(1, stages + 1):
+    for stage in range(1, pipeline_stages + 1):
         local: dict[int, str] = {}
 
         def source(value: int) -> str:
@@ -56,13 +56,13 @@ def shared_sums(clk: Any, rst: Any, inp: Stream, out: Stream, sums: Sequence[Sum
             ports[f"st{stage}"] = bus_signal(fields)
             e.line(f"st{stage}.next = {pk}")
             bus_name, bus_fields, bus_index = f"st{stage}", fields, {v: i for i, v in enumerate(carried)}
-        if stage == stages:
+        if stage == pipeline_stages:
             _emit_outputs(e, graph, ranges, source)
-    delay_flags(e, ports, inp, out, stages)
+    delay_flags(e, ports, inp, out, pipeline_stages)
     return render("shared_sums_logic", e, ports)()
 
 
-def _last_use(graph: AdderGraph, stage_of: list[int], stages: int) -> dict[int, int]:
+def _last_use(graph: AdderGraph, stage_of: list[int], pipeline_stages: int) -> dict[int, int]:
     """The last stage reading each value (the outputs are read in the last stage)."""
     last: dict[int, int] = {}
     n_inputs = len(graph.inputs)
@@ -71,7 +71,7 @@ def _last_use(graph: AdderGraph, stage_of: list[int], stages: int) -> dict[int, 
             last[op.value] = max(last.get(op.value, 0), stage_of[n_inputs + k])
     for output in graph.outputs:
         if output.operand is not None:
-            last[output.operand.value] = stages
+            last[output.operand.value] = pipeline_stages
     return last
 
 

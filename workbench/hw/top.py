@@ -20,7 +20,7 @@
 With `s_tvalid` held high the design takes one beat per clock (initiation interval 1), profiles
 back to back with no idle cycle, and both latencies are constant:
 `latency = sum over layers` (convolution: `ceil(h/P) + 1` window cycles when `k > 1`, plus
-`pipeline` adder-tree stages; requantizer: `pipeline + 1`, or 1 as threshold comparisons) and
+`pipeline_stages` adder-tree stages; requantizer: `pipeline_stages + 1`, or 1 as threshold comparisons) and
 `result_latency = latency + head latency` (see `head.head_latency`). With gaps in `s_tvalid`
 results stay exact; a profile's last outputs never wait for the next profile.
 
@@ -101,7 +101,7 @@ def build_top(network: Union[Network, dict, str, Path], lanes: int, profile_leng
         return signals
 
     factory = functools.partial(peak_detector, network=network, lanes=lanes, profile_length=profile_length,
-                                pipeline=pipeline_stages, threshold_bits=threshold_bits, arithmetic=arithmetic)
+                                pipeline_stages=pipeline_stages, threshold_bits=threshold_bits, arithmetic=arithmetic)
 
     return TopDesign(name="peak_detector", lanes=lanes, profile_length=profile_length, in_bits=network.input_bits,
                      score_bits=score_bits, pos_bits=widths["m_pos"], frac_bits=network.head.frac_bits,
@@ -115,7 +115,7 @@ def build_top(network: Union[Network, dict, str, Path], lanes: int, profile_leng
 def peak_detector(clk: Any, rst: Any, s_tdata: Any, s_tvalid: Any, s_tuser: Any, s_tlast: Any,
                   m_score_tdata: Any, m_score_tvalid: Any, m_score_tuser: Any, m_score_tlast: Any,
                   m_found: Any, m_pos: Any, m_result_tvalid: Any, network: Network, lanes: int,
-                  profile_length: int, pipeline: int = 1, threshold_bits: int = THRESHOLD_BITS,
+                  profile_length: int, pipeline_stages: int = 1, threshold_bits: int = THRESHOLD_BITS,
                   arithmetic: str = DEFAULT_ARITHMETIC) -> Any:
     """The peak detector (ports in the module docstring); use `build_top` to check sizes first."""
     stream = Stream(s_tdata, (Fmt(0, network.input_range[1], raw=True),) * lanes, lanes, s_tvalid, s_tuser, s_tlast)
@@ -123,10 +123,10 @@ def peak_detector(clk: Any, rst: Any, s_tdata: Any, s_tvalid: Any, s_tuser: Any,
     for layer in network.layers:
         if isinstance(layer, ConvLayer):
             out = conv_stream(layer, lanes)
-            instances.append(conv_layer(clk, rst, stream, out, layer, pipeline, arithmetic))
+            instances.append(conv_layer(clk, rst, stream, out, layer, pipeline_stages, arithmetic))
         else:
             out = requant_stream(layer, lanes)
-            instances.append(requantizer(clk, rst, stream, out, layer, pipeline, threshold_bits, arithmetic))
+            instances.append(requantizer(clk, rst, stream, out, layer, pipeline_stages, threshold_bits, arithmetic))
         stream = out
     instances.append(score_ports(stream, m_score_tdata, m_score_tvalid, m_score_tuser, m_score_tlast))
     instances.append(peak_head_unit(clk, rst, stream, m_found, m_pos, m_result_tvalid, network.head, profile_length))
