@@ -23,9 +23,9 @@ number of values other than the vectors hold.
 """
 from __future__ import annotations
 
-import shutil
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -124,66 +124,55 @@ def _test_sets(ctx: StageContext, limit: int | None, length: int) -> dict[str, n
 
 
 def _verify_model(ctx: StageContext, model: str, network, test_sets: dict[str, np.ndarray], work: Path,
-                  pool: ThreadPoolExecutor, check: _Verification) -> dict[int, Future]:
-    """Write the folders, verify them and start their Yosys runs; returns lanes -> Yosys job."""
+                  yosys: ThreadPoolExecutor, check: _Verification) -> dict[int, Future]:
+    """Write the folders, start their Yosys runs and verify them; returns lanes -> Yosys job."""
     from workbench.hdl.network import network_design
     from workbench.hdl.package import write_package
     from workbench.hdl.synth import synthesize
     from workbench.verify.check import SIMULATORS, built_testbench
-    from workbench.verify.simulators import run_verilator_binary, verilator_build
-    from workbench.verify.vectors import (EXPECTED_RESULTS, EXPECTED_SCORES, golden_vectors, stress_profiles,
-                                          write_vectors)
+    from workbench.verify.vector_sets import run_vector_sets
+    from workbench.verify.vectors import golden_vectors, stress_profiles
 
     s = ctx.settings
     stress = golden_vectors(network, stress_profiles(np.random.default_rng(ctx.config.seed), s["profiles"],
                                                      s["length"], network.input_bits))
-    subset = _first(stress, s["subset_profiles"])
-    designs, packages, builds, synth = {}, {}, {}, {}
+    subset = {"subset": _first(stress, s["subset_profiles"])}
+    packages, synth = {}, {}
     for lanes in s["verify_lanes"]:
-        design = designs[lanes] = network_design(network, lanes, s["length"], s["pipeline_stages"])
-        package = packages[lanes] = write_package(design, ctx.out / "hdl" / f"{model}_p{lanes}", stress,
-                                                  document=network.document)
-        tb = f"tb_{design.name}"
-        builds[lanes] = pool.submit(verilator_build, [package.file("verilog"), package.file("tb_verilog")], tb,
-                                    work / f"{model}_p{lanes}", timeout_s=SIMULATION_TIMEOUT_S)
-    for lanes in s["yosys_lanes"]:
-        if lanes in packages:
-            synth[lanes] = pool.submit(synthesize, packages[lanes].file("verilog"), packages[lanes].design["top"],
-                                       timeout_s=s["yosys_timeout_s"])
-    for lanes, package in packages.items():
-        subset_folder = work / f"{model}_p{lanes}_subset"
-        write_vectors(subset_folder, designs[lanes], subset)
-        for simulator in SIMULATORS:
-            with built_testbench(package, simulator, timeout_s=SIMULATION_TIMEOUT_S) as run:
-                for stimulus in s["stimuli"]:
-                    verdict = run(stimulus, subset_folder)
-                    check.record(model, f"{'vhdl' if simulator == 'ghdl' else 'verilog'}-{verdict.simulator}-"
-                                 f"{Path(stimulus).stem}", lanes, len(subset.found), [verdict], subset.value_count)
-        binary, drain = builds[lanes].result(), package.design["drain_cycles"]
-        for stimulus in s["stimuli"]:
-            verdict = run_verilator_binary(binary, package.vectors / stimulus, package.vectors / EXPECTED_SCORES,
-                                           package.vectors / EXPECTED_RESULTS, drain, timeout_s=SIMULATION_TIMEOUT_S)
-            check.record(model, f"verilog-verilator-{Path(stimulus).stem}", lanes, len(stress.found), [verdict],
-                         stress.value_count)
-    verdicts: dict[tuple[int, str], list] = {(lanes, stimulus): [] for lanes in packages for stimulus in s["stimuli"]}
-    expected, profiles = 0, 0
-    for condition, test in test_sets.items():
-        vectors = golden_vectors(network, test)
-        expected, profiles = expected + vectors.value_count, profiles + len(vectors.found)
-        for lanes, package in packages.items():
-            folder = work / f"{model}_p{lanes}_{condition}"
-            write_vectors(folder, designs[lanes], vectors)
-            for stimulus in s["stimuli"]:
-                verdict = run_verilator_binary(builds[lanes].result(), folder / stimulus, folder / EXPECTED_SCORES,
-                                               folder / EXPECTED_RESULTS, package.design["drain_cycles"],
-                                               timeout_s=SIMULATION_TIMEOUT_S)
-                if not verdict.passed or verdict.compared != vectors.value_count:
-                    ctx.log.info("hdl %s P=%d %s %s: compared %d of %d, mismatches %d", model, lanes, condition,
-                                 stimulus, verdict.compared, vectors.value_count, verdict.mismatches)
-                verdicts[lanes, stimulus].append(verdict)
-            shutil.rmtree(folder)
-    for (lanes, stimulus), runs in verdicts.items():
-        check.record(model, f"verilog-verilator-testsets-{Path(stimulus).stem}", lanes, profiles, runs, expected)
+        design = network_design(network, lanes, s["length"], s["pipeline_stages"])
+        packages[lanes] = design, write_package(design, ctx.out / "hdl" / f"{model}_p{lanes}", stress,
+                                                document=network.document)
+        if lanes in s["yosys_lanes"]:
+            synth[lanes] = yosys.submit(synthesize, packages[lanes][1].file("verilog"), design.name,
+                                        timeout_s=s["yosys_timeout_s"])
+    stimuli = tuple(s["stimuli"])
+    for simulator in SIMULATORS:
+        with ExitStack() as stack:
+            built = {lanes: (design, stack.enter_context(built_testbench(package, simulator,
+                                                                         timeout_s=SIMULATION_TIMEOUT_S)))
+                     for lanes, (design, package) in packages.items()}
+            for one in run_vector_sets(built, subset.items(), work, stimuli):
+                check.record(model, f"{'vhdl' if simulator == 'ghdl' else 'verilog'}-{one.verdict.simulator}-"
+                             f"{Path(one.stimulus).stem}", one.lanes, one.profiles, [one.verdict], one.expected)
+    with ExitStack() as stack:
+        built = {lanes: (design, stack.enter_context(built_testbench(package, "verilator",
+                                                                     timeout_s=SIMULATION_TIMEOUT_S)))
+                 for lanes, (design, package) in packages.items()}
+        for one in run_vector_sets(built, [("stress", stress)], work, stimuli):
+            check.record(model, f"verilog-verilator-{Path(one.stimulus).stem}", one.lanes, one.profiles,
+                         [one.verdict], one.expected)
+        runs = run_vector_sets(built, ((name, golden_vectors(network, profiles))
+                                       for name, profiles in test_sets.items()), work, stimuli)
+    for one in runs:
+        if not one.passed:
+            ctx.log.info("hdl %s P=%d %s %s: compared %d of %d, mismatches %d", model, one.lanes, one.name,
+                         one.stimulus, one.verdict.compared, one.expected, one.verdict.mismatches)
+    for lanes in packages:
+        for stimulus in stimuli:
+            mine = [one for one in runs if (one.lanes, one.stimulus) == (lanes, stimulus)]
+            check.record(model, f"verilog-verilator-testsets-{Path(stimulus).stem}", lanes,
+                         sum(one.profiles for one in mine), [one.verdict for one in mine],
+                         sum(one.expected for one in mine))
     return synth
 
 
@@ -200,10 +189,10 @@ def run(ctx: StageContext) -> None:
     s = ctx.settings
     test_sets = _test_sets(ctx, s["test_profiles"], s["length"])
     check, hardware = _Verification(ctx), []
-    with tempfile.TemporaryDirectory(prefix="hdl-stage-") as tmp, ThreadPoolExecutor(max_workers=2) as pool:
+    with tempfile.TemporaryDirectory(prefix="hdl-stage-") as tmp, ThreadPoolExecutor(max_workers=1) as yosys:
         for model_path in trained_models(ctx.dep("training") / "models", s["models"], s["prefer"]):
             model, network = model_path.stem, load_network(model_path)
-            jobs = _verify_model(ctx, model, network, test_sets, Path(tmp), pool, check)
+            jobs = _verify_model(ctx, model, network, test_sets, Path(tmp), yosys, check)
             synthesized = {lanes: synthesize_design(network_design(network, lanes, s["length"], s["pipeline_stages"]),
                                                     timeout_s=s["yosys_timeout_s"])
                            for lanes in s["yosys_lanes"] if lanes not in jobs}
