@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
-"""Simulation speed of the streaming hardware in MyHDL, GHDL (VHDL) and Icarus (Verilog), side by side.
+"""Simulation speed of the streaming hardware in MyHDL, GHDL (VHDL, every back end installed), Icarus
+and Verilator (Verilog), side by side.
 
-The same network, lane count and profiles in every simulator, `--repeats` times each; the median
-gives cycles/s. MyHDL times `run_design` (elaboration included); GHDL and Icarus time one testbench
-run (analysis, elaboration and start-up included), as a user would see them.
+The same network and lane count in every simulator, `--repeats` times each; the median gives
+cycles/s. MyHDL times `run_design` (elaboration included). GHDL, Icarus and Verilator time one
+testbench run on a testbench built once (GHDL analysis and elaboration, the Icarus image, the
+Verilator C++ build are not timed; their build seconds are printed). Verilator runs
+`--fast-profiles` profiles (the given ones repeated): on a few profiles its process start-up
+would dominate.
 
     python experiments/bench_simulators.py --model results/latest/models/qat_4-4.json --out bench/
 """
@@ -12,6 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -23,35 +28,49 @@ from workbench.evaluation.benchmarking import Timing  # noqa: E402
 from workbench.qnn.contract import Network, load_network  # noqa: E402
 
 
-def measure(network: Network, profiles: np.ndarray, lanes: int, repeats: int) -> list[Timing]:
-    """Median-able timings of MyHDL, GHDL and Icarus on the same design and profiles."""
+def _hdl_timing(package, simulator: str, backend: str | None, vectors: Path, profiles: int, length: int,
+                repeats: int) -> Timing:
+    """Timings of `repeats` runs of one simulator's testbench, built once, on the vector folder `vectors`."""
+    from workbench.verify.check import built_testbench
+    from workbench.verify.simulators import GHDL_BACKENDS, require_pass
+
+    expected = profiles * (length + 2)
+    start = time.perf_counter()
+    with built_testbench(package, simulator, ghdl_backend=backend) as run:
+        print(f"{simulator} {backend or ''} build: {time.perf_counter() - start:.1f} s")
+        verdicts = [require_pass(run(vectors=vectors), expected) for _ in range(repeats)]
+    name = GHDL_BACKENDS[backend] if simulator == "ghdl" else simulator
+    return Timing(f"{name} simulation (P={package.design['lanes']})", "hdl simulator", profiles, profiles, length,
+                  tuple(v.seconds for v in verdicts), verdicts[0].clocks)
+
+
+def measure(network: Network, profiles: np.ndarray, lanes: int, repeats: int, fast_profiles: int = 200
+            ) -> list[Timing]:
+    """Median-able timings of MyHDL, GHDL (each installed back end), Icarus and Verilator on the same design."""
     from tqdm import tqdm
 
     from workbench.hdl.network import network_design
     from workbench.hdl.package import write_package
-    from workbench.verify.simulators import require_pass
-    from workbench.verify.vectors import golden_vectors
-    from workbench.verify.check import run_testbench
-    from workbench.verify.harness import run_design
     from workbench.hw.top import DEFAULT_PIPELINE_STAGES, build_top
+    from workbench.verify.harness import run_design
+    from workbench.verify.simulators import installed_ghdl_backends
+    from workbench.verify.vectors import golden_vectors, write_vectors
 
     n, length = profiles.shape
     top = build_top(network, lanes, length, pipeline_stages=DEFAULT_PIPELINE_STAGES)
-    timings = []
+    design = network_design(network, lanes, length)
+    myhdl = [run_design(top, profiles) for _ in range(repeats)]
+    timings = [Timing(f"myhdl simulation (P={lanes})", "hdl simulator", n, n, length,
+                      tuple(r.seconds for r in myhdl), myhdl[0].cycles)]
+    runs = [("ghdl", backend, n) for backend in installed_ghdl_backends() if backend != "path"]
+    runs += [("icarus", None, n), ("verilator", None, fast_profiles)]
     with tempfile.TemporaryDirectory(prefix="bench-sim-") as tmp:
-        package = write_package(network_design(network, lanes, length), Path(tmp) / "hdl",
-                                golden_vectors(network, profiles), document=network.document)
-        runs = {"myhdl": lambda: run_design(top, profiles)}
-        runs.update({sim: (lambda sim=sim: require_pass(run_testbench(package, sim), package.design["values"]))
-                     for sim in ("ghdl", "icarus")})
-        for name, run in tqdm(runs.items(), desc="simulators", unit="simulator"):
-            seconds, cycles = [], 0
-            for _ in range(repeats):
-                result = run()
-                seconds.append(result.seconds)
-                cycles = result.cycles if name == "myhdl" else result.clocks
-            timings.append(Timing(f"{name} simulation (P={lanes})", "hdl simulator", n, n, length,
-                                  tuple(seconds), cycles))
+        package = write_package(design, Path(tmp) / "hdl", golden_vectors(network, profiles), document=network.document)
+        fast = Path(tmp) / "fast"
+        write_vectors(fast, design, golden_vectors(network, np.resize(profiles, (fast_profiles, length))))
+        for simulator, backend, count in tqdm(runs, desc="simulators", unit="simulator"):
+            timings.append(_hdl_timing(package, simulator, backend, fast if count != n else package.vectors,
+                                       count, length, repeats))
     return timings
 
 
@@ -63,13 +82,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, required=True, help="qnn-int/1 document")
     parser.add_argument("--lanes", type=int, default=1, help="pixels per clock P")
     parser.add_argument("--profiles", type=int, default=4, help="profiles per run")
+    parser.add_argument("--fast-profiles", type=int, default=200, help="profiles per Verilator run")
     parser.add_argument("--length", type=int, default=256, help="profile length L")
     parser.add_argument("--repeats", type=int, default=3, help="runs per simulator (median reported)")
     parser.add_argument("--out", type=Path, default=Path("bench"), help="output folder (tables/simulation_speed.csv)")
     args = parser.parse_args(argv)
     network = load_network(args.model)
     profiles = stress_profiles(np.random.default_rng(0), args.profiles, args.length, network.input_bits)
-    timings = measure(network, profiles, args.lanes, args.repeats)
+    timings = measure(network, profiles, args.lanes, args.repeats, args.fast_profiles)
     write_csv(timings, args.out / "tables" / "simulation_speed.csv")
     for timing in timings:
         print(f"{timing.method:<28} {timing.row()['cycles_per_s']:10.0f} cycles/s")

@@ -216,7 +216,7 @@ def hdl_traces(testbench_factory, folder, name: str = "tb_trap") -> dict[str, li
     import contextlib
     import io
 
-    from workbench.verify.simulators import ghdl_elaborate, icarus_compile
+    from workbench.verify.simulators import GHDL_BACKENDS, ghdl_elaborate, icarus_compile
     from workbench.hdl.tools import run_tool
 
     buffer = io.StringIO()
@@ -224,8 +224,8 @@ def hdl_traces(testbench_factory, folder, name: str = "tb_trap") -> dict[str, li
         testbench_factory().run_sim(quiet=1)
     traces = {"myhdl": buffer.getvalue().split()}
     testbench_factory().convert(hdl="VHDL", path=str(folder), name=name, initial_values=True)
-    ghdl_elaborate([folder / "pck_myhdl_011.vhd", folder / f"{name}.vhd"], name, folder)
-    run = run_tool(["ghdl", "-r", "--std=08", f"--workdir={folder}", name, "--ieee-asserts=disable"],
+    backend = ghdl_elaborate([folder / "pck_myhdl_011.vhd", folder / f"{name}.vhd"], name, folder)
+    run = run_tool([GHDL_BACKENDS[backend], "-r", "--std=08", f"--workdir={folder}", name, "--ieee-asserts=disable"],
                    cwd=folder, timeout_s=60, check=False)
     traces["ghdl"] = [w for w in run.stdout.split() if w.lstrip("-").isdigit()]
     testbench_factory().convert(hdl="Verilog", path=str(folder), name=name, initial_values=True,

@@ -19,11 +19,13 @@ from workbench.hdl.network import network_design
 from workbench.hdl.package import write_package
 from workbench.verify.simulators import run_icarus, run_verilator_binary, verilator_build
 from workbench.verify.testbench import RESET_CYCLES, verilog_testbench
-from workbench.verify.vectors import (EXPECTED_RESULTS, EXPECTED_SCORES, STIMULUS, STIMULUS_GAPS, golden_vectors,
-                                   stress_profiles)
+from workbench.verify.check import built_testbench
+from workbench.verify.vector_sets import run_vector_sets
+from workbench.verify.vectors import (EXPECTED_RESULTS, EXPECTED_SCORES, STIMULUS, STIMULUS_GAPS, VectorSet,
+                                      golden_vectors, stress_profiles)
 from workbench.qnn.randnet import random_document
 
-from hdl_fixtures import fixture_design
+from hdl_fixtures import fixture_design, fixture_reference
 
 LENGTH = 16
 
@@ -74,3 +76,31 @@ def test_verilog_testbench_rules():
     assert "<=" not in body.replace("reports < MAX_REPORTS", "")
     assert f"repeat ({RESET_CYCLES}) @(posedge clk);\n    @(negedge clk);\n    rst = 1'b0;" in body
     assert re.search(r"s_tdata = d\[LANES \* B - 1:0\];\n\s*@\(negedge clk\);", body)
+
+
+@pytest.mark.hdl
+def test_vector_sets_through_verilator_as_through_icarus(tmp_path):
+    """Several vector sets streamed through testbenches built once (the hdl stage's test-set path):
+    Verilator's verdicts equal Icarus's set by set, a set with one wrong expectation fails alone,
+    and every set's files are gone afterwards."""
+    design = fixture_design(lanes=2)
+    sets = []
+    for index, count in enumerate((3, 7, 5)):
+        profiles = stress_profiles(np.random.default_rng(index), count, design.profile_length, design.in_bits)
+        sets.append((f"set{index}", VectorSet(profiles, *fixture_reference(profiles))))
+    good = sets[1][1]
+    wrong = good.scores.copy()
+    wrong[2, 5] += 1 if wrong[2, 5] < 0 else -1
+    sets.append(("wrong", VectorSet(good.profiles, wrong, good.found, good.pos)))
+    package = write_package(design, tmp_path / "hdl", sets[0][1])
+    outcomes = {}
+    for simulator in ("icarus", "verilator"):
+        with built_testbench(package, simulator) as run:
+            runs = run_vector_sets({2: (design, run)}, sets, tmp_path / simulator, (STIMULUS, STIMULUS_GAPS))
+        outcomes[simulator] = [(r.name, r.stimulus, r.passed, r.verdict.compared, r.verdict.mismatches) for r in runs]
+        assert not list((tmp_path / simulator).iterdir())
+    assert outcomes["icarus"] == outcomes["verilator"]
+    expected = [(name, stimulus, name != "wrong", vectors.value_count, int(name == "wrong"))
+                for name, vectors in sets for stimulus in (STIMULUS, STIMULUS_GAPS)]
+    assert outcomes["verilator"] == expected
+    assert sum(compared for *_, compared, _ in outcomes["verilator"]) == 2 * sum(v.value_count for _, v in sets) == 2 * 22 * (16 + 2)

@@ -2,7 +2,8 @@
 
 Runs `experiments/bench_inference.py` on the trained models (golden model, Keras float and integer
 mode, TFLite int8, classical detectors) at batch sizes 1 and 1024 on the same test profiles, and
-`experiments/bench_simulators.py` (MyHDL, GHDL, Icarus on the same design and profiles); medians
+`experiments/bench_simulators.py` (MyHDL, GHDL with each back end installed, Icarus and Verilator on
+the same design); medians
 of repeated runs. Writes `tables/throughput.csv` and `report/benchmarks.md`.
 """
 from __future__ import annotations
@@ -17,8 +18,8 @@ from workbench.pipeline.stages import Stage, StageContext
 
 
 def _simulators_markdown(rows: list[dict]) -> str:
-    lines = ["", "Hardware simulation speed (same design and profiles in each simulator; GHDL and Icarus "
-             "times include analysis and start-up):", "",
+    lines = ["", "Hardware simulation speed (same design in each simulator; GHDL, Icarus and Verilator time "
+             "runs of a testbench built once, start-up included; Verilator on more profiles, repeated):", "",
              "| simulator | profiles | cycles/s | pixels/s |", "|---|---|---|---|"]
     lines += [f"| {r['method']} | {r['profiles']} | {float(r['cycles_per_s']):.0f} | {float(r['pixels_per_s']):.0f} |"
               for r in rows]

@@ -1,37 +1,51 @@
-"""run_all stage `hdl`: VHDL/Verilog for the trained models, proven bit-exact in GHDL and Icarus,
-and the hardware table (Yosys counts, pre-route clock and throughput estimates).
+"""run_all stage `hdl`: VHDL/Verilog for the trained models, proven bit-exact, and the hardware table
+(Yosys counts, pre-route clock and throughput estimates).
 
 Inputs: the qnn-int/1 documents in the training stage's `models/` folder (quick: one, `qat_4-4`
-when present, else the first in name order; full: all). Outputs:
+when present, else the first in name order; full: all) and the datasets stage's test sets.
+Verification, at every lane count of `verify_lanes`, on both stimulus files (back to back, with
+tvalid gaps):
+- Verilator, the fast path: the synthetic stress profiles of the folder's vectors and every profile
+  of every test condition (`test_profiles` per condition; None: all), each design built once;
+- GHDL (VHDL, the `ghdl_backend` setting when installed, else the quickest to start) and Icarus (Verilog),
+  independent checks on the first `subset_profiles` stress profiles.
+Each testbench is built once per design; simulations run two at a time in worker threads
+(`workbench.verify.vector_sets`) and the Yosys runs in another beside them (all external
+processes; the MyHDL conversion stays in the main thread). Outputs:
 - `hdl/<model>_p<P>/`: the folder `workbench hdl` writes (sources, testbenches, vectors, Tcl);
 - `tables/bitexact_hdl.csv`: one row per model, lanes, simulator and stimulus (model, stage,
-  lanes, profiles, compared, mismatches, seconds, clocks_per_s);
+  lanes, profiles, compared, mismatches, seconds, clocks_per_s); the test sets' rows
+  (`verilog-verilator-testsets-<stimulus>`) sum the runs of all conditions;
 - `tables/hardware.csv`: see workbench.hdl.table (Yosys, scaled and analytic rows);
 - `figures/hardware_lanes.png` and `report/hardware.md` (which lanes and bits are estimated to reach the
   paper's 4 Gpixel/s, and at what cost).
-The stage fails (after writing its tables) if any testbench reports a mismatch.
+The stage fails (after writing its tables) if any testbench reports a mismatch or compares a
+number of values other than the vectors hold.
 """
 from __future__ import annotations
 
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 
 from workbench.pipeline.stages import Stage, StageContext
 
-# GHDL's mcode backend runs the network top-level at only a few hundred clocks/s, so in the quick
-# run it checks the first `ghdl_profiles` profiles (Icarus checks all `profiles`).
 SETTINGS = {
     "quick": {"pipeline_stages": 3, "models": 1, "prefer": ["qat_4-4"], "verify_lanes": [1, 4], "profiles": 200,
-              "ghdl_profiles": 16, "length": 256,
+              "subset_profiles": 16, "ghdl_backend": "mcode", "test_profiles": None, "length": 256,
               "yosys_lanes": [1, 4], "scaled_lanes": [16, 32], "analytic_lanes": [],
               "stimuli": ["stimulus.txt", "stimulus_gaps.txt"], "yosys_timeout_s": 1800},
     "full": {"pipeline_stages": 3, "models": None, "prefer": [], "verify_lanes": [1, 4, 16], "profiles": 500,
-             "ghdl_profiles": 500, "length": 256,
+             "subset_profiles": 500, "ghdl_backend": "llvm", "test_profiles": None, "length": 256,
              "yosys_lanes": [1, 2, 4, 8, 16, 32], "scaled_lanes": [], "analytic_lanes": [64],
              "stimuli": ["stimulus.txt", "stimulus_gaps.txt"], "yosys_timeout_s": 3600},
 }
+SIMULATION_TIMEOUT_S = 3600
+# `ghdl_backend`: on 16 profiles GHDL's mcode back end wins (llvm runs about 2.3x faster but its
+# elaboration, native code generation, costs minutes on the network); full mode asks for llvm.
 
 
 def trained_models(folder: Path, limit: int | None, prefer: list[str]) -> list[Path]:
@@ -67,69 +81,144 @@ def summary(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(ctx: StageContext) -> None:
-    """Generate, verify and estimate (see the module docstring)."""
-    from workbench.qnn.contract import load_network
-    from workbench.evaluation.tables import BITEXACT_COLUMNS, write_csv
-    from workbench.hdl.figure import plot_hardware
-    from workbench.hdl.hardware import hardware_rows
+def _row(model: str, stage: str, lanes: int, profiles: int, verdicts: list) -> dict:
+    seconds = sum(v.seconds for v in verdicts)
+    return {"model": model, "stage": stage, "lanes": lanes, "profiles": profiles,
+            "compared": sum(v.compared for v in verdicts), "mismatches": sum(v.mismatches for v in verdicts),
+            "seconds": round(seconds, 2), "clocks_per_s": round(sum(v.clocks for v in verdicts) / seconds)
+            if seconds > 0 else 0}
+
+
+class _Verification:
+    """Collects the bit-exactness rows of the stage and the runs that failed."""
+
+    def __init__(self, ctx: StageContext) -> None:
+        self.ctx, self.rows, self.failures = ctx, [], []
+
+    def record(self, model: str, stage: str, lanes: int, profiles: int, verdicts: list, expected: int) -> None:
+        """One row for `verdicts` (runs of one stimulus); a failure unless all passed with `expected`
+        values compared in total."""
+        row = _row(model, stage, lanes, profiles, verdicts)
+        self.rows.append(row)
+        self.ctx.log.info("hdl %s P=%d %s: %d profiles, compared %d, mismatches %d (%.1f s, %d clocks/s)", model,
+                          lanes, stage, profiles, row["compared"], row["mismatches"], row["seconds"],
+                          row["clocks_per_s"])
+        if not all(v.passed for v in verdicts) or row["compared"] != expected:
+            self.failures.append(f"{model} P={lanes} {stage}")
+
+
+def _first(vectors, count: int):
+    from workbench.verify.vectors import VectorSet
+
+    return VectorSet(*(array[:count] for array in (vectors.profiles, vectors.scores, vectors.found, vectors.pos)))
+
+
+def _test_sets(ctx: StageContext, limit: int | None, length: int) -> dict[str, np.ndarray]:
+    """Every condition's test profiles (the first `limit` of each when set)."""
+    from workbench.data.datasets import load_stage_splits
+    from workbench.errors import ConfigError
+
+    test = load_stage_splits(ctx.dep("datasets")).test
+    sets = {name: dataset.profiles[:limit] for name, dataset in test.items()}
+    wrong = {name: p.shape[1] for name, p in sets.items() if p.shape[1] != length}
+    if wrong:
+        raise ConfigError(f"test profiles of {wrong} pixels; the hdl stage's designs take {length}")
+    return sets
+
+
+def _verify_model(ctx: StageContext, model: str, network, test_sets: dict[str, np.ndarray], work: Path,
+                  yosys: ThreadPoolExecutor, check: _Verification) -> dict[int, Future]:
+    """Write the folders, start their Yosys runs and verify them; returns lanes -> Yosys job."""
     from workbench.hdl.network import network_design
     from workbench.hdl.package import write_package
-    from workbench.verify.simulators import HdlVerificationError
-    from workbench.hdl.table import write_rows
-    from workbench.verify.vectors import VectorSet, golden_vectors, stress_profiles, write_vectors
-    from workbench.verify.check import SIMULATORS, run_testbench
+    from workbench.hdl.synth import synthesize
+    from workbench.verify.check import SIMULATORS, built_testbench
+    from workbench.verify.simulators import installed_ghdl_backends
+    from workbench.verify.vector_sets import run_vector_sets
+    from workbench.verify.vectors import golden_vectors, stress_profiles
 
     s = ctx.settings
-    length = s["length"]
-    bitexact, hardware, failures = [], [], []
-    for model_path in trained_models(ctx.dep("training") / "models", s["models"], s["prefer"]):
-        model = model_path.stem
-        network = load_network(model_path)
-        profiles = stress_profiles(np.random.default_rng(ctx.config.seed), s["profiles"], length,
-                                   network.input_bits)
-        vectors = golden_vectors(network, profiles)
-        few = VectorSet(*(array[:s["ghdl_profiles"]] for array in
-                          (vectors.profiles, vectors.scores, vectors.found, vectors.pos)))
-        for lanes in s["verify_lanes"]:
-            design = network_design(network, lanes, length, s["pipeline_stages"])
-            package = write_package(design, ctx.out / "hdl" / f"{model}_p{lanes}", vectors,
-                                    document=network.document)
-            with tempfile.TemporaryDirectory(prefix="ghdl-vectors-") as tmp:
-                write_vectors(Path(tmp), design, few)
-                for simulator in SIMULATORS:
-                    checked = few if simulator == "ghdl" else vectors
-                    for stimulus in s["stimuli"]:
-                        verdict = run_testbench(package, simulator, stimulus,
-                                                vectors=Path(tmp) if simulator == "ghdl" else None)
-                        stage = f"{'vhdl' if simulator == 'ghdl' else 'verilog'}-{simulator}-{Path(stimulus).stem}"
-                        bitexact.append({"model": model, "stage": stage, "lanes": lanes,
-                                         "profiles": len(checked.found), "compared": verdict.compared,
-                                         "mismatches": verdict.mismatches, "seconds": round(verdict.seconds, 2),
-                                         "clocks_per_s": round(verdict.clocks_per_second)})
-                        ctx.log.info("hdl %s P=%d %s: compared %d, mismatches %d (%.1f s)", model, lanes, stage,
-                                     verdict.compared, verdict.mismatches, verdict.seconds)
-                        if not verdict.passed or verdict.compared != checked.value_count:
-                            failures.append(f"{model} P={lanes} {stage}")
-        hardware += hardware_rows(model, network,
-                                  lambda p, net=network: network_design(net, p, length, s["pipeline_stages"]),
-                                  yosys_lanes=tuple(s["yosys_lanes"]), scaled_lanes=tuple(s["scaled_lanes"]),
-                                  analytic_lanes=tuple(s["analytic_lanes"]), timeout_s=s["yosys_timeout_s"],
-                                  pipeline_stages=s["pipeline_stages"])
+    stress = golden_vectors(network, stress_profiles(np.random.default_rng(ctx.config.seed), s["profiles"],
+                                                     s["length"], network.input_bits))
+    subset = {"subset": _first(stress, s["subset_profiles"])}
+    packages, synth = {}, {}
+    for lanes in s["verify_lanes"]:
+        design = network_design(network, lanes, s["length"], s["pipeline_stages"])
+        packages[lanes] = design, write_package(design, ctx.out / "hdl" / f"{model}_p{lanes}", stress,
+                                                document=network.document)
+        if lanes in s["yosys_lanes"]:
+            synth[lanes] = yosys.submit(synthesize, packages[lanes][1].file("verilog"), design.name,
+                                        timeout_s=s["yosys_timeout_s"])
+    stimuli = tuple(s["stimuli"])
+    backend = s["ghdl_backend"] if s["ghdl_backend"] in installed_ghdl_backends() else None
+    for simulator in SIMULATORS:
+        with ExitStack() as stack:
+            built = {lanes: (design, stack.enter_context(built_testbench(package, simulator, ghdl_backend=backend,
+                                                                         timeout_s=SIMULATION_TIMEOUT_S)))
+                     for lanes, (design, package) in packages.items()}
+            for one in run_vector_sets(built, subset.items(), work, stimuli):
+                check.record(model, f"{'vhdl' if simulator == 'ghdl' else 'verilog'}-{one.verdict.simulator}-"
+                             f"{Path(one.stimulus).stem}", one.lanes, one.profiles, [one.verdict], one.expected)
+    with ExitStack() as stack:
+        built = {lanes: (design, stack.enter_context(built_testbench(package, "verilator",
+                                                                     timeout_s=SIMULATION_TIMEOUT_S)))
+                 for lanes, (design, package) in packages.items()}
+        for one in run_vector_sets(built, [("stress", stress)], work, stimuli):
+            check.record(model, f"verilog-verilator-{Path(one.stimulus).stem}", one.lanes, one.profiles,
+                         [one.verdict], one.expected)
+        runs = run_vector_sets(built, ((name, golden_vectors(network, profiles))
+                                       for name, profiles in test_sets.items()), work, stimuli)
+    for one in runs:
+        if not one.passed:
+            ctx.log.info("hdl %s P=%d %s %s: compared %d of %d, mismatches %d", model, one.lanes, one.name,
+                         one.stimulus, one.verdict.compared, one.expected, one.verdict.mismatches)
+    for lanes in packages:
+        for stimulus in stimuli:
+            mine = [one for one in runs if (one.lanes, one.stimulus) == (lanes, stimulus)]
+            check.record(model, f"verilog-verilator-testsets-{Path(stimulus).stem}", lanes,
+                         sum(one.profiles for one in mine), [one.verdict for one in mine],
+                         sum(one.expected for one in mine))
+    return synth
+
+
+def run(ctx: StageContext) -> None:
+    """Generate, verify and estimate (see the module docstring)."""
+    from workbench.evaluation.tables import BITEXACT_COLUMNS, write_csv
+    from workbench.hdl.figure import plot_hardware
+    from workbench.hdl.hardware import rows_from_synthesis, synthesize_design
+    from workbench.hdl.network import network_design
+    from workbench.hdl.table import write_rows
+    from workbench.qnn.contract import load_network
+    from workbench.verify.simulators import HdlVerificationError
+
+    s = ctx.settings
+    test_sets = _test_sets(ctx, s["test_profiles"], s["length"])
+    check, hardware = _Verification(ctx), []
+    with tempfile.TemporaryDirectory(prefix="hdl-stage-") as tmp, ThreadPoolExecutor(max_workers=1) as yosys:
+        for model_path in trained_models(ctx.dep("training") / "models", s["models"], s["prefer"]):
+            model, network = model_path.stem, load_network(model_path)
+            jobs = _verify_model(ctx, model, network, test_sets, Path(tmp), yosys, check)
+            synthesized = {lanes: synthesize_design(network_design(network, lanes, s["length"], s["pipeline_stages"]),
+                                                    timeout_s=s["yosys_timeout_s"])
+                           for lanes in s["yosys_lanes"] if lanes not in jobs}
+            synthesized.update({lanes: job.result() for lanes, job in jobs.items()})
+            hardware += rows_from_synthesis(model, network, synthesized, scaled_lanes=tuple(s["scaled_lanes"]),
+                                            analytic_lanes=tuple(s["analytic_lanes"]),
+                                            pipeline_stages=s["pipeline_stages"])
     tables = ctx.out / "tables"
-    write_csv(bitexact, tables / "bitexact_hdl.csv", BITEXACT_COLUMNS)
+    write_csv(check.rows, tables / "bitexact_hdl.csv", BITEXACT_COLUMNS)
     write_rows(tables / "hardware.csv", hardware)
     plot_hardware(hardware, ctx.out / "figures" / "hardware_lanes.png")
     (ctx.out / "report").mkdir(exist_ok=True)
     (ctx.out / "report" / "hardware.md").write_text(summary(hardware))
-    if failures:
-        raise HdlVerificationError(f"HDL testbenches failed: {', '.join(failures)}")
+    if check.failures:
+        raise HdlVerificationError(f"HDL testbenches failed: {', '.join(check.failures)}")
 
 
 STAGE = Stage(
     name="hdl",
     run=run,
-    depends=("training",),
-    description="VHDL/Verilog, GHDL/Icarus bit-exactness, Yosys estimates",
+    depends=("datasets", "training"),
+    description="VHDL/Verilog, Verilator bit-exactness on every test profile (GHDL/Icarus on a subset), Yosys estimates",
     settings=SETTINGS,
 )

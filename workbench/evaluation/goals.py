@@ -182,13 +182,13 @@ def fit_efficiency(rows: list[Row]) -> Verdict:
 def bit_exactness(rows: list[Row]) -> Verdict:
     """Every implementation compared with the golden model: some values compared, no mismatch."""
     if not rows:
-        return Verdict("bit-exact chain (Keras integer, MyHDL, GHDL, Icarus vs golden)", "not measured", "")
+        return Verdict("bit-exact chain (Keras integer, MyHDL, GHDL, Icarus, Verilator vs golden)", "not measured", "")
     compared = sum(int(r["compared"]) for r in rows)
     mismatches = sum(int(r["mismatches"]) for r in rows)
     stages = sorted({str(r["stage"]).split("-")[0] for r in rows})
     empty = [r for r in rows if not int(r["compared"])]
     status = "met" if mismatches == 0 and not empty else "missed"
-    return Verdict("bit-exact chain (Keras integer, MyHDL, GHDL, Icarus vs golden)", status,
+    return Verdict("bit-exact chain (Keras integer, MyHDL, GHDL, Icarus, Verilator vs golden)", status,
                    f"{compared:,} values compared over {len(rows)} runs ({', '.join(stages)}), "
                    f"{mismatches} mismatches")
 

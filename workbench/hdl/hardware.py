@@ -34,9 +34,19 @@ def hardware_rows(model: str, network: Network, make_design: Callable[[int], Str
     """Rows for one network: `yosys` at `yosys_lanes`, `yosys-scaled` (from those) at
     `scaled_lanes`, `analytic` at `analytic_lanes`. `make_design(P)` builds the top-level;
     `pipeline_stages` and `arithmetic` (the ones it uses) are recorded in every row."""
-    rows = [yosys_row(model, network, lanes,
-                      synthesize_design(make_design(lanes), timeout_s=timeout_s, cache_dir=cache_dir), part)
-            for lanes in yosys_lanes]
+    synthesized = {lanes: synthesize_design(make_design(lanes), timeout_s=timeout_s, cache_dir=cache_dir)
+                   for lanes in yosys_lanes}
+    return rows_from_synthesis(model, network, synthesized, scaled_lanes=scaled_lanes,
+                               analytic_lanes=analytic_lanes, part=part, pipeline_stages=pipeline_stages,
+                               arithmetic=arithmetic)
+
+
+def rows_from_synthesis(model: str, network: Network, synthesized: dict[int, SynthResult], *,
+                        scaled_lanes: tuple[int, ...] = (), analytic_lanes: tuple[int, ...] = (),
+                        part: str = DEFAULT_PART, pipeline_stages: int | None = None,
+                        arithmetic: str = DEFAULT_ARITHMETIC) -> list[dict]:
+    """The rows of `hardware_rows` from Yosys results already made (lanes -> result)."""
+    rows = [yosys_row(model, network, lanes, result, part) for lanes, result in sorted(synthesized.items())]
     measured = list(rows)
     if measured:
         rows += [scaled_row(model, network, lanes, measured, part) for lanes in scaled_lanes]

@@ -20,6 +20,9 @@ from workbench.errors import ToolchainError
 # Executable -> Debian package that provides it.
 DEBIAN_PACKAGES: dict[str, str] = {
     "ghdl": "ghdl",
+    "ghdl-llvm": "ghdl-llvm",
+    "ghdl-gcc": "ghdl-gcc",
+    "ghdl-mcode": "ghdl-mcode",
     "iverilog": "iverilog",
     "vvp": "iverilog",
     "iverilog-vpi": "iverilog",

@@ -1,6 +1,12 @@
 """Running the HDL simulators (GHDL, Icarus, Verilator) and Verilator lint, each under a timeout,
 and judging the verdicts.
 
+GHDL's back ends (`GHDL_BACKENDS`): Debian's `ghdl-llvm` or `ghdl-gcc` compile the design to machine
+code and simulate about 2.3x faster than `ghdl-mcode`, but their elaboration takes minutes on a
+network-sized design. Unless a caller names one, GHDL therefore starts with the quickest back end to
+start (`QUICK_START_ORDER`: mcode, then the plain `ghdl`, then the native ones); long runs (the full
+hdl stage, the simulator benchmark) ask for `llvm` by name.
+
 A testbench run is judged only by its single `VERDICT PASS|FAIL compared=N mismatches=M` line
 (GHDL's exit code is not trusted on its own), and `require_pass` also insists that the number of
 compared values equals the number written to the vector files, so a testbench that compares
@@ -10,15 +16,20 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.errors import WorkbenchError
-from workbench.hdl.tools import run_tool, tail
+from workbench.errors import ConfigError, WorkbenchError
+from workbench.hdl.tools import find_tool, run_tool, search_path, tail
 
 VERDICT = re.compile(r"^VERDICT (PASS|FAIL) compared=(\d+) mismatches=(\d+)", re.MULTILINE)
 GHDL_STD = "--std=08"
+# GHDL back end -> executable, fastest first: Debian installs one executable per back end beside
+# the `ghdl` wrapper; "path" is whatever `ghdl` is found (e.g. an install built from source).
+GHDL_BACKENDS = {"llvm": "ghdl-llvm", "gcc": "ghdl-gcc", "mcode": "ghdl-mcode", "path": "ghdl"}
+QUICK_START_ORDER = ("mcode", "path", "llvm", "gcc")
 # Verilator warnings waived on MyHDL's Verilog, and why:
 #  WIDTH: MyHDL writes integer constants as 32-bit literals and assigns wider/narrower expressions
 #         to sized regs; the simulators prove the values right, the truncation is intended.
@@ -74,31 +85,56 @@ def require_pass(verdict: TestbenchVerdict, expected_values: int) -> TestbenchVe
 
 
 def _clocks(stimulus: Path, drain: int) -> int:
-    with stimulus.open() as handle:
-        return sum(1 for _ in handle) + drain + 4
+    """Clocks a testbench runs on `stimulus`: its lines, the drain and the reset."""
+    with stimulus.open("rb") as handle:
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+    return lines + drain + 4
 
 
-def ghdl_elaborate(vhdl_files: list[Path], top: str, workdir: Path, *, timeout_s: float = 120) -> None:
-    """Analyse the files (in order) and elaborate `top` with `ghdl --std=08` into `workdir`."""
+def _plusargs(stimulus: Path, scores: Path, results: Path) -> list[str]:
+    return [f"+stimulus={stimulus.resolve()}", f"+scores={scores.resolve()}", f"+results={results.resolve()}"]
+
+
+def installed_ghdl_backends() -> list[str]:
+    """The GHDL back ends found on the tool search path, fastest first."""
+    return [name for name, executable in GHDL_BACKENDS.items() if shutil.which(executable, path=search_path())]
+
+
+def ghdl_backend(backend: str | None = None) -> str:
+    """The GHDL back end to use: `backend` when given (ToolchainError if not installed), else the
+    quickest to start that is installed (ToolchainError naming the Debian package when there is none)."""
+    if backend is None:
+        installed = installed_ghdl_backends()
+        backend = next((name for name in QUICK_START_ORDER if name in installed), "path")
+    if backend not in GHDL_BACKENDS:
+        raise ConfigError(f"unknown GHDL back end {backend!r}; use one of {tuple(GHDL_BACKENDS)}")
+    find_tool(GHDL_BACKENDS[backend])
+    return backend
+
+
+def ghdl_elaborate(vhdl_files: list[Path], top: str, workdir: Path, *, timeout_s: float = 120,
+                   backend: str | None = None) -> str:
+    """Analyse the files (in order) and elaborate `top` with `ghdl --std=08` into `workdir`
+    (llvm/gcc: an executable there); returns the back end used."""
+    backend = ghdl_backend(backend)
+    ghdl = GHDL_BACKENDS[backend]
     workdir.mkdir(parents=True, exist_ok=True)
     common = [GHDL_STD, f"--workdir={workdir}"]
-    run_tool(["ghdl", "-a", *common, *map(str, vhdl_files)], cwd=workdir, timeout_s=timeout_s)
-    run_tool(["ghdl", "-e", *common, top], cwd=workdir, timeout_s=timeout_s)
+    run_tool([ghdl, "-a", *common, *map(str, vhdl_files)], cwd=workdir, timeout_s=timeout_s)
+    run_tool([ghdl, "-e", *common, top], cwd=workdir, timeout_s=timeout_s)
+    return backend
 
 
-def run_ghdl(vhdl_files: list[Path], testbench: Path, top: str, stimulus: Path, scores: Path,
-             results: Path, drain: int, *, timeout_s: float = 300) -> TestbenchVerdict:
-    """Analyse, elaborate and run the VHDL testbench `tb_<top>` in GHDL; returns its verdict."""
-    tb = f"tb_{top}"
-    with tempfile.TemporaryDirectory(prefix="ghdl-") as tmp:
-        work = Path(tmp)
-        ghdl_elaborate([*vhdl_files, testbench], tb, work, timeout_s=timeout_s)
-        result = run_tool(["ghdl", "-r", GHDL_STD, f"--workdir={work}", tb,
-                           "--ieee-asserts=disable-at-0",
-                           f"-gSTIMULUS_FILE={stimulus.resolve()}", f"-gSCORES_FILE={scores.resolve()}",
-                           f"-gRESULTS_FILE={results.resolve()}"],
-                          cwd=work, timeout_s=timeout_s, check=False)
-    return parse_verdict("ghdl", result.output, result.seconds, _clocks(stimulus, drain))
+def run_ghdl_elaborated(workdir: Path, tb: str, backend: str, stimulus: Path, scores: Path, results: Path,
+                        drain: int, *, timeout_s: float = 300) -> TestbenchVerdict:
+    """Run the VHDL testbench `tb` elaborated by `ghdl_elaborate` in `workdir` on one set of vector
+    files; the verdict's simulator is the back end's executable (e.g. `ghdl-llvm`)."""
+    result = run_tool([GHDL_BACKENDS[backend], "-r", GHDL_STD, f"--workdir={workdir}", tb,
+                       "--ieee-asserts=disable-at-0",
+                       f"-gSTIMULUS_FILE={stimulus.resolve()}", f"-gSCORES_FILE={scores.resolve()}",
+                       f"-gRESULTS_FILE={results.resolve()}"],
+                      cwd=workdir, timeout_s=timeout_s, check=False)
+    return parse_verdict(GHDL_BACKENDS[backend], result.output, result.seconds, _clocks(stimulus, drain))
 
 
 def icarus_compile(verilog_files: list[Path], top: str, output: Path, *, timeout_s: float = 120) -> None:
@@ -108,16 +144,22 @@ def icarus_compile(verilog_files: list[Path], top: str, output: Path, *, timeout
              cwd=output.parent, timeout_s=timeout_s)
 
 
+def run_vvp(image: Path, stimulus: Path, scores: Path, results: Path, drain: int, *,
+            timeout_s: float = 300) -> TestbenchVerdict:
+    """Run a testbench image from `icarus_compile` on one set of vector files (plusargs)."""
+    result = run_tool(["vvp", "-n", str(image), *_plusargs(stimulus, scores, results)],
+                      cwd=image.parent, timeout_s=timeout_s, check=False)
+    return parse_verdict("icarus", result.output, result.seconds, _clocks(stimulus, drain))
+
+
 def run_icarus(verilog_files: list[Path], testbench: Path, top: str, stimulus: Path, scores: Path,
                results: Path, drain: int, *, timeout_s: float = 300) -> TestbenchVerdict:
-    """Compile and run the Verilog testbench `tb_<top>` in Icarus; returns its verdict."""
+    """Compile and run the Verilog testbench `tb_<top>` in Icarus; returns its verdict (the seconds
+    are the run's, without the compilation)."""
     with tempfile.TemporaryDirectory(prefix="icarus-") as tmp:
         image = Path(tmp) / "tb.vvp"
         icarus_compile([*verilog_files, testbench], f"tb_{top}", image, timeout_s=timeout_s)
-        result = run_tool(["vvp", "-n", str(image), f"+stimulus={stimulus.resolve()}",
-                           f"+scores={scores.resolve()}", f"+results={results.resolve()}"],
-                          cwd=Path(tmp), timeout_s=timeout_s, check=False)
-    return parse_verdict("icarus", result.output, result.seconds, _clocks(stimulus, drain))
+        return run_vvp(image, stimulus, scores, results, drain, timeout_s=timeout_s)
 
 
 def verilator_lint(verilog: Path, top: str, *, timeout_s: float = 120) -> str:
@@ -147,15 +189,6 @@ def verilator_build(verilog_files: list[Path], top: str, workdir: Path, *, timeo
 def run_verilator_binary(binary: Path, stimulus: Path, scores: Path, results: Path, drain: int, *,
                          timeout_s: float = 300) -> TestbenchVerdict:
     """Run a testbench executable from `verilator_build` on one set of vector files (plusargs)."""
-    result = run_tool([str(binary), f"+stimulus={stimulus.resolve()}", f"+scores={scores.resolve()}",
-                       f"+results={results.resolve()}"], cwd=binary.parent, timeout_s=timeout_s, check=False)
+    result = run_tool([str(binary), *_plusargs(stimulus, scores, results)], cwd=binary.parent,
+                      timeout_s=timeout_s, check=False)
     return parse_verdict("verilator", result.output, result.seconds, _clocks(stimulus, drain))
-
-
-def run_verilator(verilog_files: list[Path], testbench: Path, top: str, stimulus: Path, scores: Path,
-                  results: Path, drain: int, *, timeout_s: float = 300) -> TestbenchVerdict:
-    """Build and run the Verilog testbench `tb_<top>` in Verilator; returns its verdict (the
-    seconds are the run's, without the C++ build)."""
-    with tempfile.TemporaryDirectory(prefix="verilator-") as tmp:
-        binary = verilator_build([*verilog_files, testbench], f"tb_{top}", Path(tmp), timeout_s=timeout_s)
-        return run_verilator_binary(binary, stimulus, scores, results, drain, timeout_s=timeout_s)

@@ -24,7 +24,7 @@ import numpy as np
 
 from workbench.errors import ConfigError
 from workbench.hw.interface import StreamDesign
-from workbench.verify.beats import DEFAULT_GAP_SHARE, Clock, pack_lanes, profile_clocks
+from workbench.verify.beats import DEFAULT_GAP_SHARE, gap_schedule
 
 STIMULUS = "stimulus.txt"
 STIMULUS_GAPS = "stimulus_gaps.txt"
@@ -67,12 +67,80 @@ def _check_range(name: str, values: np.ndarray, lo: int, hi: int) -> None:
                           f"hardware's [{lo}, {hi}]: the vectors do not fit this design")
 
 
+@dataclass(frozen=True)
+class StimulusClocks:
+    """The input ports per clock: `valid`, `user`, `last` `(C,)` (0/1) and the lane values `(C, P)`."""
+
+    valid: np.ndarray
+    user: np.ndarray
+    last: np.ndarray
+    lanes: np.ndarray
+
+
+def stimulus_arrays(design: StreamDesign, profiles: np.ndarray, gap_seed: int | None = None,
+                    gap_share: float = DEFAULT_GAP_SHARE) -> StimulusClocks:
+    """The stimulus clocks for the profiles as arrays: back to back, or with the seeded
+    `workbench.verify.beats.gap_schedule` (the clocks `beats.profile_clocks` drives, vectorised)."""
+    profiles = np.asarray(profiles, dtype=np.int64)
+    beats = design.beats_per_profile
+    values = profiles.reshape(-1, design.lanes)
+    index = np.arange(len(values)) % beats
+    user, last = (index == 0).astype(np.int64), (index == beats - 1).astype(np.int64)
+    idle = gap_schedule(len(values), gap_seed, gap_share)
+    at = np.arange(len(values)) + np.cumsum(idle)      # clock of each beat
+    clocks = len(values) + int(idle.sum())
+    valid, user_c, last_c = (np.zeros(clocks, dtype=np.int64) for _ in range(3))
+    lanes = np.zeros((clocks, design.lanes), dtype=np.int64)
+    valid[at], user_c[at], last_c[at], lanes[at] = 1, user, last, values
+    return StimulusClocks(valid, user_c, last_c, lanes)
+
+
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_ROWS_PER_CHUNK = 1 << 16
+
+
+def hex_columns(words: np.ndarray, width: int) -> np.ndarray:
+    """ASCII hex digits `(R, D)` of each row of `words` `(R, lanes)` packed as `beats.pack_lanes` does
+    (two's complement lanes of `width` <= 63 bits, lane 0 lowest), zero-extended to D = hex_digits(lanes * width)."""
+    rows, lanes = words.shape
+    total = lanes * width
+    digits = hex_digits(total)
+    out = np.empty((rows, digits), dtype=np.uint8)
+    weights = np.array([1, 2, 4, 8], dtype=np.uint8)
+    for start in range(0, rows, _ROWS_PER_CHUNK):
+        chunk = words[start:start + _ROWS_PER_CHUNK] & ((1 << width) - 1)
+        bits = ((chunk[:, :, None] >> np.arange(width)) & 1).astype(np.uint8).reshape(len(chunk), total)
+        bits = np.pad(bits, ((0, 0), (0, 4 * digits - total)))
+        nibbles = bits.reshape(len(chunk), digits, 4) @ weights
+        out[start:start + len(chunk)] = _HEX[nibbles[:, ::-1]]
+    return out
+
+
+def _lines(*columns: np.ndarray) -> bytes:
+    """Text lines from ASCII columns `(R, k)`, separated by spaces, each line ending in a newline."""
+    rows = len(columns[0])
+    parts = []
+    for column in columns:
+        parts += [column, np.full((rows, 1), ord(" "), dtype=np.uint8)]
+    parts[-1] = np.full((rows, 1), ord("\n"), dtype=np.uint8)
+    return np.concatenate(parts, axis=1).tobytes()
+
+
+def _digit(flags: np.ndarray) -> np.ndarray:
+    return (ord("0") + np.asarray(flags, dtype=np.uint8)).reshape(-1, 1)
+
+
+def _stimulus_text(design: StreamDesign, clocks: StimulusClocks) -> bytes:
+    return _lines(_digit(clocks.valid), _digit(clocks.user), _digit(clocks.last),
+                  hex_columns(clocks.lanes, design.in_bits))
+
+
 def write_vectors(folder: Path, design: StreamDesign, vectors: VectorSet, *,
                   gap_seed: int = 1, gap_share: float = DEFAULT_GAP_SHARE) -> dict:
     """Write the vector files into `folder`; returns the manifest (also written as vectors.json).
 
-    The clocks are `workbench.verify.beats.profile_clocks`: the gap variant has the seeded gap
-    schedule (1-3 idle clocks, all zero, before about `gap_share` of the beats).
+    The clocks are those of `workbench.verify.beats.profile_clocks`, written with numpy: the gap
+    variant has the seeded gap schedule (1-3 idle clocks, all zero, before about `gap_share` of the beats).
     """
     n, length = vectors.profiles.shape
     if length != design.profile_length:
@@ -81,24 +149,19 @@ def write_vectors(folder: Path, design: StreamDesign, vectors: VectorSet, *,
     _check_range("input", vectors.profiles, 0, (1 << b) - 1)
     _check_range("score", vectors.scores, -(1 << (sw - 1)), (1 << (sw - 1)) - 1)
     _check_range("pos", vectors.pos, 0, (1 << pw) - 1)
-    data_digits, score_digits, pos_digits = hex_digits(lanes * b), hex_digits(lanes * sw), hex_digits(pw)
-
-    def fmt(clock: Clock) -> str:
-        return f"{clock[0]} {clock[1]} {clock[2]} {clock[3]:0{data_digits}x}"
-
-    beat_lines = [fmt(clock) for clock in profile_clocks(vectors.profiles, lanes, b)]
-    gap_lines = [fmt(clock) for clock in profile_clocks(vectors.profiles, lanes, b, gap_seed, gap_share)]
-    score_lines = [f"{pack_lanes(beat, sw):0{score_digits}x}"
-                   for beat in vectors.scores.reshape(-1, lanes)]
-    result_lines = [f"{int(f)} {int(p):0{pos_digits}x}" for f, p in zip(vectors.found, vectors.pos)]
-
+    beats = stimulus_arrays(design, vectors.profiles)
+    gaps = stimulus_arrays(design, vectors.profiles, gap_seed, gap_share)
+    texts = {STIMULUS: _stimulus_text(design, beats), STIMULUS_GAPS: _stimulus_text(design, gaps),
+             EXPECTED_SCORES: _lines(hex_columns(np.asarray(vectors.scores, dtype=np.int64).reshape(-1, lanes), sw))
+             if vectors.scores.size else b"",
+             EXPECTED_RESULTS: _lines(_digit(vectors.found), hex_columns(np.asarray(vectors.pos, dtype=np.int64)
+                                                                         .reshape(-1, 1), pw)) if n else b""}
     folder.mkdir(parents=True, exist_ok=True)
-    for name, lines in ((STIMULUS, beat_lines), (STIMULUS_GAPS, gap_lines),
-                        (EXPECTED_SCORES, score_lines), (EXPECTED_RESULTS, result_lines)):
-        (folder / name).write_text("".join(line + "\n" for line in lines))
+    for name, text in texts.items():
+        (folder / name).write_bytes(text)
     manifest = {
-        "profiles": n, "profile_length": length, "lanes": lanes, "beats": len(beat_lines),
-        "clocks_with_gaps": len(gap_lines), "in_bits": b, "score_bits": sw, "pos_bits": pw,
+        "profiles": n, "profile_length": length, "lanes": lanes, "beats": len(beats.valid),
+        "clocks_with_gaps": len(gaps.valid), "in_bits": b, "score_bits": sw, "pos_bits": pw,
         "frac_bits": design.frac_bits, "values": vectors.value_count,
         "files": {STIMULUS: "V U L DATA per clock, back to back",
                   STIMULUS_GAPS: "V U L DATA per clock, with idle clocks (V = 0)",
