@@ -58,15 +58,15 @@ def unpack_lanes(words: Sequence[int], lanes: int, width: int, signed: bool = Tr
                     dtype=np.int64).reshape(len(words), lanes)
 
 
-def gap_schedule(beats: int, seed: int | None, share: float = DEFAULT_GAP_SHARE) -> np.ndarray:
-    """Idle clocks `(beats,)` before each beat: none without a seed; with one, 1-3 idle clocks before
+def gap_schedule(beats: int, seed: int | None, share: float = DEFAULT_GAP_SHARE) -> list[int]:
+    """Idle clocks before each of `beats` beats: none without a seed; with one, 1-3 idle clocks before
     about `share` of the beats (one seeded draw of which beats, then one of how many clocks)."""
     if not 0 <= share <= 1:
         raise ConfigError(f"gap share {share!r}; allowed: a number in [0, 1]")
     if seed is None or not share:
-        return np.zeros(beats, dtype=np.int64)
+        return [0] * beats
     rng = np.random.default_rng(seed)
-    return np.where(rng.random(beats) < share, rng.integers(1, 4, size=beats), 0)
+    return np.where(rng.random(beats) < share, rng.integers(1, 4, size=beats), 0).tolist()
 
 
 def beat_clocks(words: Sequence[int], firsts: Sequence[bool], lasts: Sequence[bool],

@@ -86,7 +86,7 @@ def stimulus_arrays(design: StreamDesign, profiles: np.ndarray, gap_seed: int | 
     values = profiles.reshape(-1, design.lanes)
     index = np.arange(len(values)) % beats
     user, last = (index == 0).astype(np.int64), (index == beats - 1).astype(np.int64)
-    idle = gap_schedule(len(values), gap_seed, gap_share)
+    idle = np.asarray(gap_schedule(len(values), gap_seed, gap_share), dtype=np.int64)
     at = np.arange(len(values)) + np.cumsum(idle)      # clock of each beat
     clocks = len(values) + int(idle.sum())
     valid, user_c, last_c = (np.zeros(clocks, dtype=np.int64) for _ in range(3))
