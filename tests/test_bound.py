@@ -6,17 +6,17 @@ import pytest
 from scipy.special import ndtr
 
 from workbench.data import datasets, signals
-from workbench.data.signals import GeneratorConfig, Scene
+from workbench.data.signals import GeneratorConfig, NoiselessScene
 from workbench.errors import DatasetError
 from workbench.evaluation import bound
 
 
-def _scene(centre, sigma, amplitude, length, background=50.0) -> Scene:
+def _scene(centre, sigma, amplitude, length, background=50.0) -> NoiselessScene:
     centre, sigma, amplitude = (np.asarray(v, dtype=np.float64) for v in (centre, sigma, amplitude))
     line = signals.pixel_gaussian(centre, sigma, amplitude, length)
     n = centre.size
     bg = np.full((n, length), background)
-    return Scene(bg + line, bg, np.ones_like(line), centre, sigma, amplitude, np.zeros(n),
+    return NoiselessScene(bg + line, bg, np.ones_like(line), centre, sigma, amplitude, np.zeros(n),
                  np.zeros(n, dtype=bool), amplitude == 0)
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from workbench.data import signals
-from workbench.data.signals import GeneratorConfig, Scene
+from workbench.data.signals import GeneratorConfig, NoiselessScene
 from workbench.detectors.classical import make_detector
 from workbench.detectors.gaussian_fit import FIT_WINDOW, NoiseModel, fit_centre, gaussian_fit_detector
 from workbench.errors import ConfigError
@@ -45,7 +45,7 @@ def test_fit_rmse_reaches_the_free_parameter_bound_at_high_snr(sigma, amplitude)
     mu = 10.0 + 0.02 * (x - 64) + line
     seeds = np.full(draws, centre) + rng.uniform(-0.4, 0.4, draws)
     fit = fit_centre(_noisy_draws(mu, draws, rng), seeds, NOISE, window=10)
-    scene = Scene(mu[None], mu[None] - line, np.ones((1, length)), np.array([centre]), np.array([sigma]),
+    scene = NoiselessScene(mu[None], mu[None] - line, np.ones((1, length)), np.array([centre]), np.array([sigma]),
                   np.array([amplitude]), np.zeros(1), np.zeros(1, bool), np.zeros(1, bool))
     free = bound.scene_bounds(scene, CONFIG, window=10).free[0]
     rmse = np.sqrt(np.mean((fit.centre - centre) ** 2))
@@ -58,7 +58,7 @@ def test_default_window_costs_the_widest_line_under_5_percent_of_the_known_bound
     n = 21
     centre, sigma, amplitude = 100 + np.linspace(-0.5, 0.5, n), np.full(n, 3.0), np.full(n, 40.0)
     line = signals.pixel_gaussian(centre, sigma, amplitude, 256)
-    scene = Scene(10 + line, np.full_like(line, 10.0), np.ones_like(line), centre, sigma, amplitude, np.zeros(n),
+    scene = NoiselessScene(10 + line, np.full_like(line, 10.0), np.ones_like(line), centre, sigma, amplitude, np.zeros(n),
                   np.zeros(n, bool), np.zeros(n, bool))
     known = bound.scene_bounds(scene, CONFIG).known.mean()
     cost = {w: np.sqrt(bound.scene_bounds(scene, CONFIG, window=w).free.mean() / known) for w in (10, FIT_WINDOW)}

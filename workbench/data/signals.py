@@ -278,7 +278,7 @@ def _speckle(config: GeneratorConfig, n: int, rng: np.random.Generator) -> np.nd
 
 
 @dataclass(frozen=True)
-class Scene:
+class NoiselessScene:
     """The noiseless side of some profiles: what the noise is drawn around, and what made it.
 
     `expected` (N, L) is the expected value of every pixel in DN before noise (clipped at 0);
@@ -298,7 +298,7 @@ class Scene:
     empty: np.ndarray
 
 
-def _draw_scene(config: GeneratorConfig, n: int, rng: np.random.Generator) -> Scene:
+def _draw_scene(config: GeneratorConfig, n: int, rng: np.random.Generator) -> NoiselessScene:
     """Every random draw before the noise, in the order that fixes the generator's output."""
     empty = rng.uniform(size=n) < config.empty_fraction
     sigma = rng.uniform(*config.sigma_range, n)
@@ -307,7 +307,7 @@ def _draw_scene(config: GeneratorConfig, n: int, rng: np.random.Generator) -> Sc
 
 
 def _scene_of_lines(config: GeneratorConfig, centre: np.ndarray, sigma: np.ndarray, empty: np.ndarray,
-                    rng: np.random.Generator) -> Scene:
+                    rng: np.random.Generator) -> NoiselessScene:
     """The draws after the lines' places and widths: background, amplitude or SNR, reflections, speckle."""
     n = centre.size
     length, fs = config.length, config.full_scale
@@ -331,10 +331,10 @@ def _scene_of_lines(config: GeneratorConfig, centre: np.ndarray, sigma: np.ndarr
         reflection[idx] = placed
     gain = _speckle(config, n, rng) if config.speckle_contrast > 0 else np.ones_like(signal)
     expected = np.clip(background + gain * signal, 0.0, None)
-    return Scene(expected, background, gain, centre, sigma, amplitude, snr, reflection, empty)
+    return NoiselessScene(expected, background, gain, centre, sigma, amplitude, snr, reflection, empty)
 
 
-def _observe(config: GeneratorConfig, scene: Scene, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+def _observe(config: GeneratorConfig, scene: NoiselessScene, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
     """Shot and read noise around the scene's expectation, rounding, saturation; the profiles and their truth."""
     fs, k = config.full_scale, config.electrons_per_dn
     electrons = rng.poisson(scene.expected * k).astype(np.float64)
@@ -390,7 +390,7 @@ def generate(config: GeneratorConfig, n: int, seed: int) -> tuple[np.ndarray, di
     return profiles, truth
 
 
-def scenes(config: GeneratorConfig, n: int, seed: int) -> Iterator[Scene]:
+def scenes(config: GeneratorConfig, n: int, seed: int) -> Iterator[NoiselessScene]:
     """The noiseless scenes of `generate(config, n, seed)`, chunk by chunk (the same draws, no noise)."""
     for size, rng in _chunk_streams(config, n, seed):
         yield _draw_scene(config, size, rng)

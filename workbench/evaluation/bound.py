@@ -27,7 +27,7 @@ import numpy as np
 from scipy.special import erf, log_ndtr, ndtr
 
 from workbench.data.datasets import Dataset
-from workbench.data.signals import GeneratorConfig, Scene, scenes
+from workbench.data.signals import GeneratorConfig, NoiselessScene, scenes
 from workbench.errors import DatasetError
 
 FREE_WINDOW_PX = 10
@@ -79,7 +79,7 @@ def line_derivatives(centre: np.ndarray, sigma: np.ndarray, amplitude: np.ndarra
     return d_centre, unit, d_sigma
 
 
-def scene_bounds(scene: Scene, config: GeneratorConfig, window: int = FREE_WINDOW_PX) -> CentreBound:
+def scene_bounds(scene: NoiselessScene, config: GeneratorConfig, window: int = FREE_WINDOW_PX) -> CentreBound:
     """Both bounds for every profile of a scene."""
     n, length = scene.expected.shape
     line = ~scene.empty
