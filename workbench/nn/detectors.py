@@ -1,10 +1,10 @@
 """The networks as detectors of the common interface (`workbench.detectors.interface.ThresholdedDetector`).
 
 Every network detector reports `score = max_i s[i]` and the peak head's position, so one
-threshold rule (1% false alarms on empty validation profiles, `detection.calibrate`) applies to all:
+threshold rule (1% false alarms on empty validation profiles, `interface.calibrate`) applies to all:
 
 - integer scores (quantized networks through the golden model, TFLite int8 outputs) go through the
-  contract's head itself (`workbench.qnn.detector`, re-exported here; it needs no TensorFlow);
+  contract's head itself (`workbench.qnn.detector`, which needs no TensorFlow);
 - float scores (the float network) go through the same parabolic refinement in float.
 
 `calibrated_float` and `calibrated_export` set the thresholds; the exported document's head stores
@@ -25,7 +25,6 @@ from workbench.detectors.interface import ThresholdedDetector, calibrate
 from workbench.errors import DatasetError
 from workbench.nn.export import HeadConfig, export_document  # its qlayers import registers the custom layers
 from workbench.nn.training import read_log
-
 
 
 def float_head_positions(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
