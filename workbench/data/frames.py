@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from workbench.data import signals
-from workbench.files import atomic_write
+from workbench.files import atomic_write, atomic_write_text
 from workbench.data.signals import GeneratorConfig
 from workbench.errors import ConfigError
 
@@ -192,7 +192,7 @@ def save_frames(frame_set: FrameSet, seed: int, folder: Path) -> list[Path]:
     atomic_write(paths[0], lambda f: f.write(stack.getvalue()))
     atomic_write(paths[1], lambda f: np.savez(f, rows=frame_set.rows, heights=frame_set.heights, **frame_set.truth))
     manifest = {**frame_set.manifest(), "seed": int(seed)}
-    atomic_write(paths[2], lambda f: f.write(json.dumps(manifest, indent=2).encode()))
+    atomic_write_text(paths[2], json.dumps(manifest, indent=2))
     return paths
 
 
