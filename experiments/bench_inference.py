@@ -75,6 +75,14 @@ def offline_methods(config: object) -> dict[str, tuple[str, object]]:
             matched_filter.NAME: ("offline reference", matched_filter.matched_filter_detector().detect)}
 
 
+def generator_methods(config: object) -> dict[str, tuple[str, object]]:
+    """`name -> (kind, profiles -> profiles)`: the signal generator drawing as many profiles of a generator
+    configuration as the batch holds (its speed bounds how large a study's data can be)."""
+    from workbench.data.signals import generate
+
+    return {"signal generator": ("data generator", lambda batch: generate(config, len(batch), 0))}
+
+
 def measure(methods: dict[str, tuple[str, object]], profiles: np.ndarray, batch_sizes: tuple[int, ...],
             repeats: int, single_profiles: int) -> list[Timing]:
     """Time every method at every batch size (batch 1 runs over the first `single_profiles` profiles)."""

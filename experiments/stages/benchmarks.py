@@ -51,7 +51,8 @@ def run(ctx: StageContext) -> None:
     calibration = splits.train.profiles[:100]
     models = ctx.dep("training") / "models"
     methods = {**bench_inference.network_methods(models, calibration), **bench_inference.classical_methods(),
-               **bench_inference.offline_methods(splits.val.config)}
+               **bench_inference.offline_methods(splits.val.config),
+               **bench_inference.generator_methods(splits.test["mixed"].config)}
     timings = bench_inference.measure(methods, profiles, tuple(s["batch_sizes"]), s["repeats"], s["single_profiles"])
     network = load_network(pick_document(models))
     for lanes in s["simulator_lanes"]:
