@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from myhdl._always_seq import _AlwaysSeq
+from myhdl._block import _Block
+
 from workbench.hw.interface import StreamDesign
 
 VHDL_PACKAGE = "pck_myhdl_011.vhd"
@@ -31,6 +34,7 @@ def convert_block(instance: Any, hdl: str, folder: Path, name: str, *,
     wrapper used by co-simulation). No initial values: the design relies on its reset.
     """
     folder.mkdir(parents=True, exist_ok=True)
+    _order_resets_by_name(instance)
     if hdl == "VHDL":
         instance.convert(hdl="VHDL", path=str(folder), name=name, initial_values=False)
         return folder / f"{name}.vhd"
@@ -39,6 +43,26 @@ def convert_block(instance: Any, hdl: str, folder: Path, name: str, *,
                          testbench=cosim_testbench)
         return folder / f"{name}.v"
     raise ValueError(f"unknown HDL {hdl!r}; use 'VHDL' or 'Verilog'")
+
+
+def _order_resets_by_name(instance: Any) -> None:
+    """Put every clocked process's reset statements in the order of its register names.
+
+    MyHDL gathers a process's registers from a set of names, so the reset statements come out in string-hash
+    order, which changes with PYTHONHASHSEED: the same design converted twice gave different text (and a
+    different netlist hash for the synthesis cache). Sorting makes the conversion reproducible.
+    """
+    if isinstance(instance, _AlwaysSeq):
+        rank: dict[int, int] = {}
+        for name in sorted(instance.outputs):
+            value = instance.symdict[name]
+            for register in value if isinstance(value, list) else [value]:
+                rank.setdefault(id(register), len(rank))
+        instance.sigregs.sort(key=lambda register: rank[id(register)])
+        instance.varregs.sort(key=lambda entry: entry[0])
+    elif isinstance(instance, _Block):
+        for sub in instance.subs:
+            _order_resets_by_name(sub)
 
 
 def convert_design(design: StreamDesign, folder: Path) -> HdlSources:
