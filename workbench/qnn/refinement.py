@@ -1,0 +1,164 @@
+"""Integer sub-pixel refinement on the RAW profile around a given pixel: the locator of the hybrid detector.
+
+The hybrid detector (`workbench.qnn.detector.hybrid_detector`, always labelled hybrid) lets the
+integer network detect and gate (its score, threshold and first arg-max pixel `p`); this module locates:
+
+- an antisymmetric integer FIR derivative of the raw samples,
+  `d[i] = sum_t taps[t] * x[i + t - h]` (`h = (len(taps) - 1) / 2`, the edge samples replicated);
+- the zero crossing `d[i] >= 0 > d[i+1]` nearest to `p` among `i - p` in `[-R, R - 1]` (`R = h + 1`,
+  the search radius; on equal distance the left one), as `classical.zero_crossing` does in floats;
+- `pos = i * 2^F + rdiv(d[i], d[i] - d[i+1], F)` in units of `2^-F` px, the contract's rounding
+  division (`golden.rdiv`, half away from zero); `pos = p * 2^F` when no crossing lies in reach.
+
+Every value is an integer; `widths` states the register widths streaming hardware needs (the
+derivative, the divisor, the dividend and the quotient of an `F + 1`-bit divider), and `refine`
+rejects a refinement whose dividend would not fit the int64 it computes in.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import correlate1d
+
+from workbench.errors import ConfigError
+from workbench.qnn.golden import rdiv
+
+DEFAULT_FRAC_BITS = 6
+INT64_BITS = 64
+
+
+@dataclass(frozen=True)
+class Refinement:
+    """An integer FIR derivative (antisymmetric taps) and the precision of the zero crossing."""
+
+    name: str
+    taps: tuple[int, ...]
+    frac_bits: int = DEFAULT_FRAC_BITS
+
+    def __post_init__(self) -> None:
+        taps = np.asarray(self.taps)
+        half = (len(taps) - 1) // 2
+        if len(taps) < 3 or len(taps) % 2 == 0 or not all(isinstance(t, (int, np.integer)) for t in self.taps):
+            raise ConfigError(f"refinement taps {self.taps!r} invalid; allowed an odd number (>= 3) of integers")
+        if not np.array_equal(taps, -taps[::-1]) or np.dot(np.arange(-half, half + 1), taps) <= 0:
+            raise ConfigError(f"refinement taps {self.taps!r} invalid; allowed antisymmetric taps (taps[t] = "
+                              "-taps[-1-t]) with a positive first moment (positive on a rising edge)")
+        if not 0 <= self.frac_bits <= 16:
+            raise ConfigError(f"refinement frac_bits {self.frac_bits!r} invalid; allowed 0..16")
+
+    @property
+    def half(self) -> int:
+        """Taps on each side of the centre."""
+        return (len(self.taps) - 1) // 2
+
+    @property
+    def radius(self) -> int:
+        """The zero crossing is searched between offsets -radius and radius - 1 from the given pixel."""
+        return self.half + 1
+
+
+@dataclass(frozen=True)
+class RefinementWidths:
+    """Register widths (bits, two's complement where signed) of the refinement for one input depth."""
+
+    input_bits: int
+    derivative_max: int  # |d| <= derivative_max, reached by a full-scale step
+    derivative_bits: int  # signed
+    divisor_bits: int  # unsigned: 1 <= d[i] - d[i+1] <= 2 * derivative_max
+    dividend_bits: int  # unsigned: 2 * d[i] * 2^F + (d[i] - d[i+1])
+    quotient_bits: int  # unsigned: 0..2^F
+    delay_line: int  # raw samples the derivative and the crossing search see around p: 2 * (half + radius) + 1
+
+
+def _unsigned_bits(value: int) -> int:
+    return max(1, int(value).bit_length())
+
+
+def widths(refinement: Refinement, input_bits: int) -> RefinementWidths:
+    """The widths of every value of `refine` on unsigned `input_bits`-bit samples (exact bounds)."""
+    if not 1 <= input_bits <= 16:
+        raise ConfigError(f"input_bits {input_bits!r} invalid; allowed 1..16")
+    full_scale = (1 << input_bits) - 1
+    derivative_max = full_scale * sum(t for t in refinement.taps if t > 0)
+    divisor_max = 2 * derivative_max
+    dividend_max = 2 * derivative_max * (1 << refinement.frac_bits) + divisor_max
+    return RefinementWidths(input_bits, derivative_max, _unsigned_bits(derivative_max) + 1,
+                            _unsigned_bits(divisor_max), _unsigned_bits(dividend_max),
+                            _unsigned_bits(1 << refinement.frac_bits),
+                            2 * (refinement.half + refinement.radius) + 1)
+
+
+def _samples(profiles: np.ndarray, input_bits: int) -> np.ndarray:
+    x = np.asarray(profiles)
+    if x.ndim != 2 or x.shape[1] < 2:
+        raise ConfigError(f"profiles of shape {x.shape} invalid; allowed a 2-D array (N, L) with L >= 2")
+    if not np.issubdtype(x.dtype, np.integer):
+        if not np.all(np.isfinite(x)) or not np.array_equal(x, np.round(x)):
+            raise ConfigError("profiles invalid; allowed integer samples (the raw sensor values)")
+    x = x.astype(np.int64)
+    top = (1 << input_bits) - 1
+    if x.size and (x.min() < 0 or x.max() > top):
+        raise ConfigError(f"profile values {int(x.min())}..{int(x.max())} out of range; allowed 0..{top} "
+                          f"({input_bits}-bit input)")
+    return x
+
+
+def derivative(refinement: Refinement, profiles: np.ndarray, input_bits: int = 8) -> np.ndarray:
+    """The integer FIR derivative `d[n, i]` (int64, edges replicated) of unsigned `input_bits`-bit profiles."""
+    if widths(refinement, input_bits).dividend_bits >= INT64_BITS:
+        raise ConfigError(f"refinement {refinement.name!r} at {input_bits}-bit input needs a dividend wider "
+                          f"than {INT64_BITS - 1} bits; allowed smaller taps or fewer frac_bits")
+    x = _samples(profiles, input_bits)
+    return correlate1d(x, np.asarray(refinement.taps, dtype=np.int64), axis=1, mode="nearest")
+
+
+def refine(refinement: Refinement, profiles: np.ndarray, pixel: np.ndarray, input_bits: int = 8) -> np.ndarray:
+    """Positions in units of `2^-F` px (int64) of the zero crossing nearest each profile's `pixel`."""
+    d = derivative(refinement, profiles, input_bits)
+    n, length = d.shape
+    p = np.asarray(pixel)
+    if p.shape != (n,) or not np.issubdtype(p.dtype, np.integer) or (n and (p.min() < 0 or p.max() >= length)):
+        raise ConfigError(f"pixel indices of shape {p.shape} invalid; allowed {n} integers in 0..{length - 1}")
+    offsets = np.arange(-refinement.radius, refinement.radius)
+    index = p[:, None] + offsets[None, :]
+    inside = (index >= 0) & (index + 1 < length)
+    left = np.clip(index, 0, length - 2)
+    d0 = np.take_along_axis(d, left, axis=1)
+    d1 = np.take_along_axis(d, left + 1, axis=1)
+    crossing = inside & (d0 >= 0) & (d1 < 0)
+    best = np.argmin(np.where(crossing, np.abs(2 * offsets + 1)[None, :], np.iinfo(np.int64).max), axis=1)
+    rows = np.arange(n)
+    found = crossing[rows, best]
+    a, b = d0[rows, best], d1[rows, best]
+    fraction = rdiv(np.where(found, a, 0), np.where(found, a - b, 0), refinement.frac_bits)
+    scale = 1 << refinement.frac_bits
+    return np.where(found, left[rows, best] * scale + fraction, p * scale).astype(np.int64)
+
+
+def box_taps(order: int) -> tuple[int, ...]:
+    """Blais–Rioux BR-`order` derivative: `order / 2` taps of -1, a 0, `order / 2` taps of +1."""
+    half = order // 2
+    return (-1,) * half + (0,) + (1,) * half
+
+
+def triangle_taps(half: int) -> tuple[int, ...]:
+    """A triangular-weighted derivative: `sign(t) * (half + 1 - |t|)` for `|t| <= half`."""
+    return tuple(int(np.sign(t) * (half + 1 - abs(t))) for t in range(-half, half + 1))
+
+
+REFINEMENTS: dict[str, Refinement] = {r.name: r for r in (
+    *(Refinement(f"br{order}", box_taps(order)) for order in (4, 6, 8, 10)),
+    *(Refinement(f"tri{half}", triangle_taps(half)) for half in (4, 6)),
+    # derivative of a Gaussian (sigma 2 px) rounded to 4-bit signed taps
+    Refinement("dog2", (-1, -3, -6, -7, -5, 0, 5, 7, 6, 3, 1)),
+)}
+"""Named refinements, the candidates an experiment chooses among on validation data."""
+DEFAULT_REFINEMENT = "br8"
+
+
+def named_refinement(name: str) -> Refinement:
+    """The registered refinement called `name`; ConfigError listing the allowed names otherwise."""
+    if name not in REFINEMENTS:
+        raise ConfigError(f"unknown refinement {name!r}; allowed {sorted(REFINEMENTS)}")
+    return REFINEMENTS[name]
