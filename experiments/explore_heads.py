@@ -4,10 +4,15 @@
     nice -n 10 python experiments/explore_heads.py results/heads --bits 4/4 --seeds 0 1 2
 
 Trains the quick-size quantization-aware network of each `--bits` once per training seed (the run_all
-quick budget; a document already in `<out>/models/` is reused), chooses the hybrid's integer
-refinement (`workbench.qnn.refinement.REFINEMENTS`) by the total error of the hybrids on the
-`mixed` validation set, then evaluates on the per-condition VALIDATION sets (`val_condition` seeds of
+quick budget; a document already in `<out>/models/` is reused), learns a width-adaptive refinement
+(`workbench.qnn.refinement.learn_adaptive`) around each network's arg-max on the TRAINING line profiles,
+chooses the hybrid's integer refinement among it and the fixed ones (`REFINEMENTS`) by the validation
+loss `mean(min(err^2, 1))` of the hybrids on the `mixed` validation line profiles, then evaluates on the per-condition VALIDATION sets (`val_condition` seeds of
 `workbench.data.datasets`; no test set is generated or read):
+
+Methods: `br8` (tuned on the mixed validation set), `gauss_fit` (offline optimum), `network_<bits>` (the
+document's own head), `hybrid_<bits>` (the chosen refinement) and `hybrid_br8_<bits>` (BR8's taps around
+the network's arg-max: what the gating alone changes).
 
 - `<out>/rows.csv`: one accuracy row per method, condition and training seed (the accuracy columns of
   `workbench.evaluation.tables`, paired with the tuned BR8);
@@ -40,7 +45,9 @@ from workbench.evaluation.comparison import DEFAULT_REFERENCE, seeded_ratio  # n
 from workbench.evaluation.metrics import good_mask  # noqa: E402
 from workbench.qnn.contract import load_network  # noqa: E402
 from workbench.qnn.detector import golden_detector, hybrid_detector  # noqa: E402
-from workbench.qnn.refinement import REFINEMENTS  # noqa: E402
+from workbench.qnn import golden  # noqa: E402
+from workbench.qnn.refinement import (ADAPTIVE_BANK, EDGE_SCALE, REFINEMENTS, AdaptiveRefinement,  # noqa: E402
+                                      learn_adaptive)
 
 CONDITIONS = ("snr_8", "snr_16", "snr_32", "snr_64", "reflections")
 SUMMARY_COLUMNS = ("method", "bits", "condition", "seeds", "efficiency_mean", "efficiency_min", "efficiency_max",
@@ -82,15 +89,33 @@ def trained_document(bits: str, seed: int, train: Dataset, val: Dataset, folder:
     return result.document_path
 
 
-def choose_refinement(network_name: str, network, val: Dataset, bits: str) -> tuple[ThresholdedDetector, list[dict]]:
+def adaptive_refinement(network, train: Dataset) -> AdaptiveRefinement:
+    """The width-adaptive refinement learned around the network's arg-max on the training line profiles."""
+    line = ~train.truth["empty"]
+    profiles = train.profiles[line]
+    pixel = np.argmax(golden.scores(network, profiles), axis=1)
+    return learn_adaptive("adaptive", tuple(REFINEMENTS[n] for n in ADAPTIVE_BANK), profiles, pixel,
+                          train.truth["centre"][line], input_bits=network.input_bits)
+
+
+def describe(refinement) -> str:
+    """Taps of a fixed refinement; edges and members of an adaptive one."""
+    if isinstance(refinement, AdaptiveRefinement):
+        return (f"edges/{EDGE_SCALE} {' '.join(map(str, refinement.edges))}; members "
+                + " ".join(refinement.bank[c].name for c in refinement.choice))
+    return " ".join(map(str, refinement.taps))
+
+
+def choose_refinement(network_name: str, network, train: Dataset, val: Dataset,
+                      bits: str) -> tuple[ThresholdedDetector, list[dict]]:
     """The hybrid whose refinement has the lowest validation loss on the `mixed` validation line profiles."""
     line = ~val.truth["empty"]
     records, best = [], None
-    for refinement in REFINEMENTS.values():
+    for refinement in (*REFINEMENTS.values(), adaptive_refinement(network, train)):
         detector = hybrid_detector(f"hybrid_{bits}", network, refinement, bits)
         found, pos = detector.detect(val.profiles[line])
         loss = classical.validation_loss(found, pos, val.truth["centre"][line])
-        records.append({"network": network_name, "refinement": refinement.name, "taps": " ".join(map(str, refinement.taps)),
+        records.append({"network": network_name, "refinement": refinement.name, "taps": describe(refinement),
                         "validation_loss": loss})
         if best is None or loss < best[0]:
             best = (loss, detector)
@@ -192,10 +217,11 @@ def main() -> int:
         rows += [{**r, "seed": ""} for r in found_rows]
     for (bits, seed), path in documents.items():
         network = load_network(path)
-        hybrid, records = choose_refinement(path.stem, network, val, bits)
+        hybrid, records = choose_refinement(path.stem, network, train, val, bits)
         choices += records
         progress(f"{path.stem}: refinement {dict(hybrid.params)['refinement']} chosen on validation")
-        for detector in (golden_detector(f"network_{bits}", network, bits), hybrid):
+        br8_taps = hybrid_detector(f"hybrid_br8_{bits}", network, REFINEMENTS["br8"], bits)
+        for detector in (golden_detector(f"network_{bits}", network, bits), hybrid, br8_taps):
             for name, ds in sets.items():
                 detections.setdefault((detector.name, name), []).append(detector.detect(ds.profiles))
             found_rows = [tables.evaluate_one(detector, {name: ds}, args.data_seed, yardsticks={name: sticks[name]})[0][0]

@@ -13,7 +13,8 @@ from workbench.errors import ConfigError
 from workbench.evaluation.detector_spec import build_detector
 from workbench.qnn.contract import fill_ranges, load_network
 from workbench.qnn.detector import golden_detector, hybrid_detector
-from workbench.qnn.refinement import REFINEMENTS, Refinement, derivative, named_refinement, refine, widths
+from workbench.qnn.refinement import (REFINEMENTS, AdaptiveRefinement, Refinement, derivative, learn_adaptive,
+                                      named_refinement, refine, widths)
 
 LENGTH = 64
 NOISELESS_BOUND_PX = 0.05  # worst |error| of every named refinement on the noiseless lines below (measured 0.03)
@@ -186,3 +187,44 @@ def test_hybrid_spec_builds_the_hybrid(raw_network_document: Path) -> None:
         build_detector("hybrid:br8:model.keras")
     with pytest.raises(ConfigError, match="classical methods only"):
         build_detector(spec, window=3)
+
+
+def noisy_lines(rng: np.random.Generator, n: int, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """(profiles, centres): lines of one width with Gaussian read noise (6 DN), whole DN in 0..255."""
+    centres = rng.uniform(20, 44, n)
+    noise = rng.normal(0, 6, (n, LENGTH)).round()
+    return np.clip(noiseless_lines(centres, sigma, peak=120.0) + noise, 0, 255).astype(np.int64), centres
+
+
+def test_adaptive_refinement_learns_a_member_per_width() -> None:
+    rng = np.random.default_rng(4)
+    narrow, narrow_centres = noisy_lines(rng, 400, 0.7)
+    wide, wide_centres = noisy_lines(rng, 400, 3.0)
+    profiles, centres = np.concatenate([narrow, wide]), np.concatenate([narrow_centres, wide_centres])
+    bank = (REFINEMENTS["tri3"], REFINEMENTS["dog2.5"])
+    pixel = np.argmax(profiles, axis=1)
+    adaptive = learn_adaptive("adaptive", bank, profiles, pixel, centres, n_bins=2)
+    assert len(adaptive.edges) == 1 and adaptive.choice == (1, 0)  # wide lines: low ratio, dog2.5; narrow: tri3
+    bins = adaptive.bins(profiles, pixel)
+    assert bins[:400].mean() > 0.9 and bins[400:].mean() < 0.1  # the probe tells the widths apart
+    pos = adaptive.positions(profiles, pixel)
+    members = [r.positions(profiles, pixel) for r in bank]
+    assert np.array_equal(pos, np.where(bins == 1, members[0], members[1]))
+    error = [np.sqrt(np.mean(np.minimum((p / 64 - centres) ** 2, 1))) for p in (pos, *members)]
+    assert error[0] < min(error[1:])  # control: either member alone is worse on the mixture
+
+
+def test_bad_adaptive_refinements_are_rejected() -> None:
+    bank = (REFINEMENTS["tri3"], REFINEMENTS["dog2"])
+    with pytest.raises(ConfigError, match="ascending"):
+        AdaptiveRefinement("a", bank, (30, 20), (0, 1, 0))
+    with pytest.raises(ConfigError, match="ascending"):
+        AdaptiveRefinement("a", bank, (65,), (0, 1))
+    with pytest.raises(ConfigError, match="choice"):
+        AdaptiveRefinement("a", bank, (30,), (0, 2))
+    with pytest.raises(ConfigError, match="choice"):
+        AdaptiveRefinement("a", bank, (30,), (0,))
+    with pytest.raises(ConfigError, match="one frac_bits"):
+        AdaptiveRefinement("a", (REFINEMENTS["tri3"], Refinement("f8", (-1, 0, 1), frac_bits=8)), (), (0,))
+    with pytest.raises(ConfigError, match="bins"):
+        learn_adaptive("a", bank, np.zeros((3, LENGTH), dtype=np.int64), np.zeros(3, dtype=np.int64), np.zeros(3), 4)

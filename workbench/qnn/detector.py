@@ -16,7 +16,9 @@ import numpy as np
 from workbench.detectors.interface import ThresholdedDetector
 from workbench.qnn import golden
 from workbench.qnn.contract import BOUND_LIMIT, Network, PeakHead
-from workbench.qnn.refinement import Refinement, refine
+from workbench.qnn.refinement import AdaptiveRefinement, Refinement
+
+AnyRefinement = Refinement | AdaptiveRefinement
 
 ScoreFunction = Callable[[np.ndarray], np.ndarray]
 
@@ -39,15 +41,15 @@ def golden_detector(name: str, network: Network, bits: str | None = None) -> Thr
     return dataclasses.replace(detector, threshold=float(network.head.threshold))
 
 
-def hybrid_positions(network: Network, refinement: Refinement, profiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def hybrid_positions(network: Network, refinement: AnyRefinement, profiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`(max score, position in px)`: the network's score and first arg-max, the position refined on the raw
     profile around that arg-max (`workbench.qnn.refinement`), unthresholded."""
     scores = golden.scores(network, profiles)
-    pos = refine(refinement, profiles, np.argmax(scores, axis=1), network.input_bits)
+    pos = refinement.positions(profiles, np.argmax(scores, axis=1), network.input_bits)
     return scores.max(axis=1).astype(np.float64), pos / float(1 << refinement.frac_bits)
 
 
-def hybrid_detector(name: str, network: Network, refinement: Refinement, bits: str | None = None) -> ThresholdedDetector:
+def hybrid_detector(name: str, network: Network, refinement: AnyRefinement, bits: str | None = None) -> ThresholdedDetector:
     """HYBRID, not network-only: the network detects and gates (its score, its document's threshold, its
     arg-max pixel), the integer `refinement` on the raw input locates."""
     return ThresholdedDetector(name, partial(hybrid_positions, network, refinement),

@@ -13,6 +13,11 @@ integer network detect and gate (its score, threshold and first arg-max pixel `p
 Every value is an integer; `widths` states the register widths streaming hardware needs (the
 derivative, the divisor, the dividend and the quotient of an `F + 1`-bit divider), and `refine`
 rejects a refinement whose dividend would not fit the int64 it computes in.
+
+`AdaptiveRefinement` picks one refinement of a bank per profile by the line's width: the ratio of the
+largest |BR4| to the largest |BR10| derivative within +-`PROBE_REACH` px of `p` (near 1 for a narrow
+line, smaller for a wide one), compared with integer edges in units of `1/EDGE_SCALE`; which bank member
+serves each bin is learned on TRAINING profiles (`learn_adaptive`).
 """
 from __future__ import annotations
 
@@ -26,6 +31,8 @@ from workbench.qnn.golden import rdiv
 
 DEFAULT_FRAC_BITS = 6
 INT64_BITS = 64
+PROBE_REACH = 6  # px either side of p over which the width probe takes its maxima
+EDGE_SCALE = 64  # width-ratio edges are integers in units of 1/EDGE_SCALE
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,10 @@ class Refinement:
     def radius(self) -> int:
         """The zero crossing is searched between offsets -radius and radius - 1 from the given pixel."""
         return self.half + 1
+
+    def positions(self, profiles: np.ndarray, pixel: np.ndarray, input_bits: int = 8) -> np.ndarray:
+        """`refine` with this refinement."""
+        return refine(self, profiles, pixel, input_bits)
 
 
 @dataclass(frozen=True)
@@ -136,6 +147,72 @@ def refine(refinement: Refinement, profiles: np.ndarray, pixel: np.ndarray, inpu
     return np.where(found, left[rows, best] * scale + fraction, p * scale).astype(np.int64)
 
 
+def width_probe(profiles: np.ndarray, pixel: np.ndarray, input_bits: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """`(narrow, wide)`: the largest |BR4| and |BR10| derivative within +-`PROBE_REACH` px of each `pixel`."""
+    index = np.clip(np.asarray(pixel)[:, None] + np.arange(-PROBE_REACH, PROBE_REACH + 1)[None, :], 0,
+                    np.shape(profiles)[1] - 1)
+    return tuple(np.abs(np.take_along_axis(derivative(probe, profiles, input_bits), index, axis=1)).max(axis=1)
+                 for probe in (PROBE_NARROW, PROBE_WIDE))
+
+
+@dataclass(frozen=True)
+class AdaptiveRefinement:
+    """A bank of refinements, one chosen per profile by a width probe (module docstring).
+
+    Bin `b = #{e in edges : EDGE_SCALE * narrow >= e * wide}` (edges ascending) selects `bank[choice[b]]`.
+    """
+
+    name: str
+    bank: tuple[Refinement, ...]
+    edges: tuple[int, ...]
+    choice: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if not self.bank or len({r.frac_bits for r in self.bank}) != 1:
+            raise ConfigError(f"adaptive refinement {self.name!r}: allowed a non-empty bank with one frac_bits")
+        if list(self.edges) != sorted(self.edges) or any(not 0 <= e <= EDGE_SCALE for e in self.edges):
+            raise ConfigError(f"adaptive refinement edges {self.edges!r} invalid; allowed ascending integers "
+                              f"in 0..{EDGE_SCALE}")
+        if len(self.choice) != len(self.edges) + 1 or any(not 0 <= c < len(self.bank) for c in self.choice):
+            raise ConfigError(f"adaptive refinement choice {self.choice!r} invalid; allowed {len(self.edges) + 1} "
+                              f"indices in 0..{len(self.bank) - 1}")
+
+    @property
+    def frac_bits(self) -> int:
+        """The bank's common precision."""
+        return self.bank[0].frac_bits
+
+    def bins(self, profiles: np.ndarray, pixel: np.ndarray, input_bits: int = 8) -> np.ndarray:
+        """The width bin of every profile around its `pixel`."""
+        narrow, wide = width_probe(profiles, pixel, input_bits)
+        edges = np.asarray(self.edges, dtype=np.int64)
+        return (EDGE_SCALE * narrow[:, None] >= edges[None, :] * wide[:, None]).sum(axis=1)
+
+    def positions(self, profiles: np.ndarray, pixel: np.ndarray, input_bits: int = 8) -> np.ndarray:
+        """Positions in units of `2^-F` px, each profile's from the bank member its width bin selects."""
+        members = np.asarray(self.choice)[self.bins(profiles, pixel, input_bits)]
+        candidates = np.stack([r.positions(profiles, pixel, input_bits) for r in self.bank])
+        return candidates[members, np.arange(members.size)]
+
+
+def learn_adaptive(name: str, bank: tuple[Refinement, ...], profiles: np.ndarray, pixel: np.ndarray,
+                   centres: np.ndarray, n_bins: int = 8, input_bits: int = 8) -> AdaptiveRefinement:
+    """Edges at the width ratio's quantiles and, per bin, the bank member of least `mean(min(err^2, 1))`
+    on these (TRAINING) line profiles around `pixel`."""
+    if n_bins < 1 or len(profiles) < n_bins:
+        raise ConfigError(f"{n_bins} bins over {len(profiles)} profiles invalid; allowed 1 <= bins <= profiles")
+    narrow, wide = width_probe(profiles, pixel, input_bits)
+    ratio = EDGE_SCALE * narrow / np.maximum(wide, 1)
+    edges = tuple(sorted({int(np.ceil(q)) for q in np.quantile(ratio, np.linspace(0, 1, n_bins + 1)[1:-1])}))
+    adaptive = AdaptiveRefinement(name, bank, edges, (0,) * (len(edges) + 1))
+    bins = adaptive.bins(profiles, pixel, input_bits)
+    scale = float(1 << adaptive.frac_bits)
+    errors = np.stack([np.minimum((r.positions(profiles, pixel, input_bits) / scale - centres) ** 2, 1.0) for r in bank])
+    choice = tuple(int(np.argmin(errors[:, bins == b].mean(axis=1))) if np.any(bins == b) else 0
+                   for b in range(len(edges) + 1))
+    return AdaptiveRefinement(name, bank, edges, choice)
+
+
 def box_taps(order: int) -> tuple[int, ...]:
     """Blais–Rioux BR-`order` derivative: `order / 2` taps of -1, a 0, `order / 2` taps of +1."""
     half = order // 2
@@ -147,13 +224,19 @@ def triangle_taps(half: int) -> tuple[int, ...]:
     return tuple(int(np.sign(t) * (half + 1 - abs(t))) for t in range(-half, half + 1))
 
 
+PROBE_NARROW = Refinement("br4", box_taps(4))
+PROBE_WIDE = Refinement("br10", box_taps(10))
 REFINEMENTS: dict[str, Refinement] = {r.name: r for r in (
     *(Refinement(f"br{order}", box_taps(order)) for order in (4, 6, 8, 10)),
-    *(Refinement(f"tri{half}", triangle_taps(half)) for half in (4, 6)),
-    # derivative of a Gaussian (sigma 2 px) rounded to 4-bit signed taps
+    *(Refinement(f"tri{half}", triangle_taps(half)) for half in (3, 4, 6)),
+    # derivatives of Gaussians (sigma 1.5, 2, 2.5 px) rounded to 4-bit signed taps
+    Refinement("dog1.5", (-1, -3, -7, -7, 0, 7, 7, 3, 1)),
     Refinement("dog2", (-1, -3, -6, -7, -5, 0, 5, 7, 6, 3, 1)),
+    Refinement("dog2.5", (-2, -3, -5, -7, -7, -4, 0, 4, 7, 7, 5, 3, 2)),
 )}
 """Named refinements, the candidates an experiment chooses among on validation data."""
+ADAPTIVE_BANK = ("tri3", "tri4", "dog1.5", "dog2", "dog2.5")
+"""The bank `learn_adaptive` chooses from: matched to line widths from about 0.7 to 3 px."""
 DEFAULT_REFINEMENT = "br8"
 
 
