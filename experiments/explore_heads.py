@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Network-only against HYBRID heads, BR8 and the Gaussian fit, per SNR and on reflections, on VALIDATION data only.
 
-    nice -n 10 python experiments/explore_heads.py results/heads --bits 4/4 --seeds 0 1 2
+    nice -n 10 python experiments/explore_heads.py results/heads --bits 4/4 8/8 --seeds 0 1 2 \
+        --topologies c8k7,c8k5,d8,c1k3 c8k11,c8k9,d8,c1k5
 
-Trains the quick-size quantization-aware network of each `--bits` once per training seed (the run_all
-quick budget; a document already in `<out>/models/` is reused), learns a width-adaptive refinement
+Trains the quick-size quantization-aware network of each `--topologies` x `--bits` once per training seed
+(the run_all quick budget; a document already in `<out>/models/` is reused), learns a width-adaptive refinement
 (`workbench.qnn.refinement.learn_adaptive`) around each network's arg-max on the TRAINING line profiles,
 chooses the hybrid's integer refinement among it and the fixed ones (`REFINEMENTS`) by the validation
 loss `mean(min(err^2, 1))` of the hybrids on the `mixed` validation line profiles, then evaluates on the per-condition VALIDATION sets (`val_condition` seeds of
@@ -12,7 +13,8 @@ loss `mean(min(err^2, 1))` of the hybrids on the `mixed` validation line profile
 
 Methods: `br8` (tuned on the mixed validation set), `gauss_fit` (offline optimum), `network_<bits>` (the
 document's own head), `hybrid_<bits>` (the chosen refinement) and `hybrid_br8_<bits>` (BR8's taps around
-the network's arg-max: what the gating alone changes).
+the network's arg-max: what the gating alone changes); a topology other than the default adds its name
+(`network_4/4_c8k11,c8k9,d8,c1k5`).
 
 - `<out>/rows.csv`: one accuracy row per method, condition and training seed (the accuracy columns of
   `workbench.evaluation.tables`, paired with the tuned BR8);
@@ -50,7 +52,8 @@ from workbench.qnn.refinement import (ADAPTIVE_BANK, EDGE_SCALE, REFINEMENTS, Ad
                                       learn_adaptive)
 
 CONDITIONS = ("snr_8", "snr_16", "snr_32", "snr_64", "reflections")
-SUMMARY_COLUMNS = ("method", "bits", "condition", "seeds", "efficiency_mean", "efficiency_min", "efficiency_max",
+DEFAULT_TOPOLOGY = "c8k7,c8k5,d8,c1k3"
+SUMMARY_COLUMNS = ("method", "bits", "macs_per_pixel", "condition", "seeds", "efficiency_mean", "efficiency_min", "efficiency_max",
                    "rmse_px_mean", "miss_rate_mean", "miss_rate_min", "miss_rate_max", "gross_error_rate_mean",
                    "total_error_mean", "paired_n", "rmse_ratio", "rmse_ratio_ci_low", "rmse_ratio_ci_high")
 CHOICE_COLUMNS = ("network", "refinement", "taps", "validation_loss", "chosen")
@@ -69,9 +72,14 @@ def validation_sets(base_seed: int) -> tuple[Dataset, Dataset, dict[str, Dataset
     return mixed["train"], mixed["val"], by_condition
 
 
-def trained_document(bits: str, seed: int, train: Dataset, val: Dataset, folder: Path) -> Path:
-    """The exported document of the quick-size QAT network at `bits`, training seed `seed` (cached in `folder`)."""
-    name = f"qat_{bits.replace('/', '_')}_seed{seed}"
+def label(topology: str, bits: str) -> str:
+    """`4/4`, or `4/4_<topology>` for a topology other than the default."""
+    return bits if topology == DEFAULT_TOPOLOGY else f"{bits}_{topology}"
+
+
+def trained_document(topology: str, bits: str, seed: int, train: Dataset, val: Dataset, folder: Path) -> Path:
+    """The exported document of the quick-size QAT network, training seed `seed` (cached in `folder`)."""
+    name = f"qat_{label(topology, bits).replace('/', '_').replace(',', '-')}_seed{seed}"
     path = folder / f"{name}.json"
     if path.exists():
         progress(f"reusing {path}")
@@ -84,7 +92,8 @@ def trained_document(bits: str, seed: int, train: Dataset, val: Dataset, folder:
                                   batch_size=s["batch_size"], seed=seed)
     sets = prepare_sets(train.subset(slice(0, s["train_profiles"])), val.subset(slice(0, s["val_profiles"])), config)
     progress(f"training {name}")
-    result = train_detector(models.default_spec(bits, input_bits=sets.input_bits), sets, config, folder,
+    spec = models.default_spec(bits, models.parse_topology(topology), input_bits=sets.input_bits)
+    result = train_detector(spec, sets, config, folder,
                             quantized=True, name=name, detector_name="nn_qat", progress=lambda line: progress(f"  {line}"))
     return result.document_path
 
@@ -107,12 +116,12 @@ def describe(refinement) -> str:
 
 
 def choose_refinement(network_name: str, network, train: Dataset, val: Dataset,
-                      bits: str) -> tuple[ThresholdedDetector, list[dict]]:
+                      tag: str, bits: str) -> tuple[ThresholdedDetector, list[dict]]:
     """The hybrid whose refinement has the lowest validation loss on the `mixed` validation line profiles."""
     line = ~val.truth["empty"]
     records, best = [], None
     for refinement in (*REFINEMENTS.values(), adaptive_refinement(network, train)):
-        detector = hybrid_detector(f"hybrid_{bits}", network, refinement, bits)
+        detector = hybrid_detector(f"hybrid_{tag}", network, refinement, bits)
         found, pos = detector.detect(val.profiles[line])
         loss = classical.validation_loss(found, pos, val.truth["centre"][line])
         records.append({"network": network_name, "refinement": refinement.name, "taps": describe(refinement),
@@ -147,7 +156,8 @@ def summarize(rows: list[dict], ratios: dict[tuple[str, str], tuple]) -> list[di
     summary = []
     for key in dict.fromkeys((r["method"], r["condition"]) for r in rows):
         group = [r for r in rows if (r["method"], r["condition"]) == key]
-        entry = {"method": key[0], "bits": group[0]["bits"], "condition": key[1], "seeds": len(group)}
+        entry = {"method": key[0], "bits": group[0]["bits"], "macs_per_pixel": group[0].get("macs_per_pixel"),
+                 "condition": key[1], "seeds": len(group)}
         for metric in ("efficiency", "rmse_px", "miss_rate", "gross_error_rate", "total_error"):
             values = np.array([r[metric] for r in group], dtype=np.float64)
             entry.update({f"{metric}_mean": values.mean(), f"{metric}_min": values.min(), f"{metric}_max": values.max()})
@@ -192,6 +202,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="results folder (CSV, figure, models)")
     parser.add_argument("--bits", nargs="+", default=["4/4"], help="network precisions (default 4/4)")
+    parser.add_argument("--topologies", nargs="+", default=[DEFAULT_TOPOLOGY],
+                        help=f"network topologies (default {DEFAULT_TOPOLOGY})")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="training seeds (default 0 1 2)")
     parser.add_argument("--data-seed", type=int, default=2023, help="base seed of the datasets (default 2023)")
     parser.add_argument("--train-only", action="store_true", help="train (or reuse) the networks and stop")
@@ -200,8 +212,8 @@ def main() -> int:
     models_dir.mkdir(parents=True, exist_ok=True)
 
     train, val, sets = validation_sets(args.data_seed)
-    documents = {(bits, seed): trained_document(bits, seed, train, val, models_dir)
-                 for bits in args.bits for seed in args.seeds}
+    documents = {(topology, bits, seed): trained_document(topology, bits, seed, train, val, models_dir)
+                 for topology in args.topologies for bits in args.bits for seed in args.seeds}
     if args.train_only:
         return 0
 
@@ -215,18 +227,19 @@ def main() -> int:
         progress(f"evaluating {detector.name}")
         found_rows, _ = tables.evaluate([detector], sets, seed=args.data_seed, reference=br8)
         rows += [{**r, "seed": ""} for r in found_rows]
-    for (bits, seed), path in documents.items():
+    for (topology, bits, seed), path in documents.items():
         network = load_network(path)
-        hybrid, records = choose_refinement(path.stem, network, train, val, bits)
+        tag = label(topology, bits)
+        hybrid, records = choose_refinement(path.stem, network, train, val, tag, bits)
         choices += records
         progress(f"{path.stem}: refinement {dict(hybrid.params)['refinement']} chosen on validation")
-        br8_taps = hybrid_detector(f"hybrid_br8_{bits}", network, REFINEMENTS["br8"], bits)
-        for detector in (golden_detector(f"network_{bits}", network, bits), hybrid, br8_taps):
+        br8_taps = hybrid_detector(f"hybrid_br8_{tag}", network, REFINEMENTS["br8"], bits)
+        for detector in (golden_detector(f"network_{tag}", network, bits), hybrid, br8_taps):
             for name, ds in sets.items():
                 detections.setdefault((detector.name, name), []).append(detector.detect(ds.profiles))
             found_rows = [tables.evaluate_one(detector, {name: ds}, args.data_seed, yardsticks={name: sticks[name]})[0][0]
                           for name, ds in sets.items()]
-            rows += [{**r, "seed": seed} for r in found_rows]
+            rows += [{**r, "seed": seed, "macs_per_pixel": network.macs_per_pixel} for r in found_rows]
             progress(f"  {detector.name} seed {seed}: efficiency "
                      + " ".join(f"{r['condition']} {r['efficiency']:.2f}" for r in found_rows))
     for detector in fixed:
@@ -234,7 +247,7 @@ def main() -> int:
             detections[detector.name, name] = [detector.detect(ds.profiles)]
     ratios = pooled_ratios(detections, reference, sets, args.data_seed)
     summary = summarize(rows, ratios)
-    tables.write_csv(rows, args.out / "rows.csv", ("seed", *tables.ACCURACY_COLUMNS))
+    tables.write_csv(rows, args.out / "rows.csv", ("seed", "macs_per_pixel", *tables.ACCURACY_COLUMNS))
     tables.write_csv(summary, args.out / "summary.csv", SUMMARY_COLUMNS)
     tables.write_csv(choices, args.out / "refinement_choice.csv", CHOICE_COLUMNS)
     figure(summary, args.out / "efficiency.png")
