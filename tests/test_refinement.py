@@ -219,7 +219,9 @@ def test_bad_adaptive_refinements_are_rejected() -> None:
     with pytest.raises(ConfigError, match="ascending"):
         AdaptiveRefinement("a", bank, (30, 20), (0, 1, 0))
     with pytest.raises(ConfigError, match="ascending"):
-        AdaptiveRefinement("a", bank, (65,), (0, 1))
+        AdaptiveRefinement("a", bank, (-1,), (0, 1))
+    with pytest.raises(ConfigError, match="allowed 2 integers"):
+        AdaptiveRefinement("a", bank, (30,), (0, 1)).bins(np.zeros((2, LENGTH), dtype=np.int64), np.array([0, 64]))
     with pytest.raises(ConfigError, match="choice"):
         AdaptiveRefinement("a", bank, (30,), (0, 2))
     with pytest.raises(ConfigError, match="choice"):

@@ -115,6 +115,13 @@ def _samples(profiles: np.ndarray, input_bits: int) -> np.ndarray:
     return x
 
 
+def _pixels(pixel: np.ndarray, n: int, length: int) -> np.ndarray:
+    p = np.asarray(pixel)
+    if p.shape != (n,) or not np.issubdtype(p.dtype, np.integer) or (n and (p.min() < 0 or p.max() >= length)):
+        raise ConfigError(f"pixel indices of shape {p.shape} invalid; allowed {n} integers in 0..{length - 1}")
+    return p
+
+
 def derivative(refinement: Refinement, profiles: np.ndarray, input_bits: int = 8) -> np.ndarray:
     """The integer FIR derivative `d[n, i]` (int64, edges replicated) of unsigned `input_bits`-bit profiles."""
     if widths(refinement, input_bits).dividend_bits >= INT64_BITS:
@@ -128,9 +135,7 @@ def refine(refinement: Refinement, profiles: np.ndarray, pixel: np.ndarray, inpu
     """Positions in units of `2^-F` px (int64) of the zero crossing nearest each profile's `pixel`."""
     d = derivative(refinement, profiles, input_bits)
     n, length = d.shape
-    p = np.asarray(pixel)
-    if p.shape != (n,) or not np.issubdtype(p.dtype, np.integer) or (n and (p.min() < 0 or p.max() >= length)):
-        raise ConfigError(f"pixel indices of shape {p.shape} invalid; allowed {n} integers in 0..{length - 1}")
+    p = _pixels(pixel, n, length)
     offsets = np.arange(-refinement.radius, refinement.radius)
     index = p[:, None] + offsets[None, :]
     inside = (index >= 0) & (index + 1 < length)
@@ -149,10 +154,10 @@ def refine(refinement: Refinement, profiles: np.ndarray, pixel: np.ndarray, inpu
 
 def width_probe(profiles: np.ndarray, pixel: np.ndarray, input_bits: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """`(narrow, wide)`: the largest |BR4| and |BR10| derivative within +-`PROBE_REACH` px of each `pixel`."""
-    index = np.clip(np.asarray(pixel)[:, None] + np.arange(-PROBE_REACH, PROBE_REACH + 1)[None, :], 0,
-                    np.shape(profiles)[1] - 1)
-    return tuple(np.abs(np.take_along_axis(derivative(probe, profiles, input_bits), index, axis=1)).max(axis=1)
-                 for probe in (PROBE_NARROW, PROBE_WIDE))
+    narrow, wide = (derivative(probe, profiles, input_bits) for probe in (PROBE_NARROW, PROBE_WIDE))
+    p = _pixels(pixel, *narrow.shape)
+    index = np.clip(p[:, None] + np.arange(-PROBE_REACH, PROBE_REACH + 1)[None, :], 0, narrow.shape[1] - 1)
+    return tuple(np.abs(np.take_along_axis(d, index, axis=1)).max(axis=1) for d in (narrow, wide))
 
 
 @dataclass(frozen=True)
@@ -170,9 +175,9 @@ class AdaptiveRefinement:
     def __post_init__(self) -> None:
         if not self.bank or len({r.frac_bits for r in self.bank}) != 1:
             raise ConfigError(f"adaptive refinement {self.name!r}: allowed a non-empty bank with one frac_bits")
-        if list(self.edges) != sorted(self.edges) or any(not 0 <= e <= EDGE_SCALE for e in self.edges):
-            raise ConfigError(f"adaptive refinement edges {self.edges!r} invalid; allowed ascending integers "
-                              f"in 0..{EDGE_SCALE}")
+        if list(self.edges) != sorted(self.edges) or any(not isinstance(e, int) or e < 0 for e in self.edges):
+            raise ConfigError(f"adaptive refinement edges {self.edges!r} invalid; allowed ascending integers >= 0 "
+                              f"(units of 1/{EDGE_SCALE})")
         if len(self.choice) != len(self.edges) + 1 or any(not 0 <= c < len(self.bank) for c in self.choice):
             raise ConfigError(f"adaptive refinement choice {self.choice!r} invalid; allowed {len(self.edges) + 1} "
                               f"indices in 0..{len(self.bank) - 1}")
