@@ -168,6 +168,22 @@ def summarize(rows: list[dict], ratios: dict[tuple[str, str], tuple]) -> list[di
     return summary
 
 
+HEAD_STYLES = (("hybrid_br8_", ":"), ("hybrid_", "--"), ("network_", "-"))
+REFERENCE_COLOURS = {DEFAULT_REFERENCE: "black", "gauss_fit": "grey"}
+
+
+def style(method: str, networks: list[str]) -> dict:
+    """Colour per network (bits and topology), line style per head: network solid, hybrid dashed, BR8-taps hybrid
+    dotted; BR8 and the Gaussian fit in black and grey."""
+    if method in REFERENCE_COLOURS:
+        return {"color": REFERENCE_COLOURS[method], "linestyle": "-"}
+    prefix, linestyle = next((p, ls) for p, ls in HEAD_STYLES if method.startswith(p))
+    tag = method[len(prefix):]
+    if tag not in networks:
+        networks.append(tag)
+    return {"color": f"C{networks.index(tag) % 10}", "linestyle": linestyle}
+
+
 def figure(summary: list[dict], path: Path) -> None:
     """Efficiency and paired RMSE ratio to BR8 against SNR, one line per method."""
     import matplotlib
@@ -175,25 +191,27 @@ def figure(summary: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     snr = [c for c in CONDITIONS if c.startswith("snr_")]
-    x = [int(c.split("_")[1]) for c in snr]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    x = np.array([int(c.split("_")[1]) for c in snr], dtype=np.float64)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
+    networks: list[str] = []
     for method in dict.fromkeys(e["method"] for e in summary):
         entries = {e["condition"]: e for e in summary if e["method"] == method}
-        left.plot(x, [entries[c]["efficiency_mean"] for c in snr], marker="o", label=method)
+        look = style(method, networks)
+        left.plot(x, [entries[c]["efficiency_mean"] for c in snr], marker="o", label=method, **look)
         if method != DEFAULT_REFERENCE:
             ratio = np.array([[entries[c][k] for k in ("rmse_ratio", "rmse_ratio_ci_low", "rmse_ratio_ci_high")]
                               for c in snr])
             right.errorbar(x, ratio[:, 0], yerr=[ratio[:, 0] - ratio[:, 1], ratio[:, 2] - ratio[:, 0]], marker="o",
-                           capsize=3, label=method)
-    for axis, label in ((left, "efficiency (RMSE / CRLB), mean over seeds"),
-                        (right, "RMSE ratio to BR8, lines both find (95% CI)")):
+                           capsize=3, **look)
+    for axis, text in ((left, "efficiency (RMSE / CRLB), mean over seeds"),
+                       (right, "RMSE ratio to BR8, lines both find (95% CI)")):
         axis.set_xscale("log", base=2)
         axis.set_xlabel("SNR (validation sets)")
-        axis.set_ylabel(label)
+        axis.set_ylabel(text)
         axis.grid(alpha=0.3)
     right.axhline(1.0, color="black", lw=0.8)
-    left.legend(fontsize=8)
-    fig.tight_layout()
+    fig.legend(*left.get_legend_handles_labels(), loc="center right", fontsize=7)
+    fig.tight_layout(rect=(0, 0, 0.78, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
