@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from workbench.evaluation.comparison import paired_comparison, ratio_of_means
+from workbench.evaluation.comparison import paired_comparison, ratio_of_means, seeded_ratio
 from workbench.evaluation.metrics import capped_squared_errors, compute_metrics
 
 NAN = float("nan")
@@ -151,3 +151,17 @@ def test_report_names_the_test_seeds_and_logs_every_lockbox_use(tmp_path):
     text = section(True)
     assert "LOCKBOX" in text and text.count("datasets_key=abc") == 2
     assert len((cache.parent / LOCKBOX_LOG).read_text().splitlines()) == 2
+
+
+def test_seeded_ratio_pools_seeds_and_resamples_them() -> None:
+    rng = np.random.default_rng(5)
+    b = [rng.uniform(0.5, 1.5, 200) for _ in range(3)]
+    same = seeded_ratio([(x, x) for x in b], draws=200)
+    assert same == (1.0, 1.0, 1.0)  # every resample pairs the same values
+    scaled = seeded_ratio([(4 * x, x) for x in b], draws=200)
+    assert scaled[0] == pytest.approx(4.0) and scaled[1] == pytest.approx(4.0) and scaled[2] == pytest.approx(4.0)
+    mixed = seeded_ratio([(k * x, x) for k, x in zip((1.0, 2.0, 3.0), b)], draws=400)
+    pooled = sum(k * x.sum() for k, x in zip((1.0, 2.0, 3.0), b)) / sum(x.sum() for x in b)
+    assert mixed[0] == pytest.approx(pooled) and 1.0 <= mixed[1] < pooled < mixed[2] <= 3.0  # the seeds' spread shows
+    assert all(np.isnan(seeded_ratio([(b[0], b[0]), (np.array([]), np.array([]))])))
+    assert all(np.isnan(seeded_ratio([])))

@@ -13,7 +13,8 @@ from workbench.data.signals import preset
 from workbench.detectors.interface import calibrate
 from workbench.evaluation.tables import evaluate, read_csv, write_csv
 from workbench.qnn.contract import fill_ranges, load_network
-from workbench.qnn.detector import golden_detector
+from workbench.qnn.detector import golden_detector, hybrid_detector
+from workbench.qnn.refinement import named_refinement
 from workbench.qnn.randnet import random_document
 
 DRAWS = 40
@@ -113,3 +114,14 @@ def test_bad_models_exit_2_with_one_line(tmp_path: Path, data: tuple, document: 
         err = capsys.readouterr().err.strip()
         assert phrase in err and "\n" not in err, err
         assert not out.exists()
+
+
+def test_a_hybrid_spec_is_evaluated_beside_its_network(tmp_path: Path, data: tuple, document: Path) -> None:
+    test, val = data
+    lines = run_evaluate(test, val, tmp_path / "e", "--methods", "none", "--models", str(document),
+                         f"hybrid:br8:{document}")
+    assert [line.split(",")[0] for line in lines] == ["method", "qat", "hybrid_br8_qat"]
+    network = load_network(document)
+    hybrid = hybrid_detector("hybrid_br8_qat", network, named_refinement("br8"), "3/-")
+    assert lines[2] == expected_lines([hybrid], test, tmp_path)[1]
+    assert lines[1].split(",")[5] != lines[2].split(",")[5]  # control: the refinement, not the head, locates

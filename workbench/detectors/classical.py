@@ -117,7 +117,7 @@ def centroid(profiles: np.ndarray, window: int) -> ScoreAndPos:
     return score, p + delta
 
 
-def _zero_crossing(deriv: np.ndarray, p: np.ndarray, radius: int) -> np.ndarray:
+def zero_crossing(deriv: np.ndarray, p: np.ndarray, radius: int) -> np.ndarray:
     """Sub-pixel zero crossing d[i] >= 0 > d[i+1] nearest to index p (within radius); p when none."""
     n, length = deriv.shape
     offsets = np.arange(-radius, radius)
@@ -155,7 +155,7 @@ def derivative_zero_crossing(profiles: np.ndarray, derivative: np.ndarray,
     smooth = x if smoothing is None else correlate1d(x, smoothing, axis=1, mode="nearest")
     deriv = correlate1d(smooth, derivative, axis=1, mode="nearest")
     p, _, score = _peak(smooth)
-    return score, _zero_crossing(deriv, p, radius=len(derivative) // 2 + 1)
+    return score, zero_crossing(deriv, p, radius=len(derivative) // 2 + 1)
 
 
 def blais_rioux(profiles: np.ndarray, order: int) -> ScoreAndPos:

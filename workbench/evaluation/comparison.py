@@ -8,7 +8,8 @@ different lines. Two comparisons are fair to methods that detect different lines
 - **total-error ratio**: the method's total error `mean(min(err^2, 1))` (a missed line counts 1) over
   the reference's, over every line profile, with the same paired bootstrap.
 
-One test set comes from one seed, so the bootstrap resamples profiles only.
+One test set comes from one seed, so the bootstrap resamples profiles only; `seeded_ratio` pools several
+training seeds evaluated on the same profiles, resampling seeds, then profiles.
 """
 from __future__ import annotations
 
@@ -52,6 +53,28 @@ def ratio_of_means(a: np.ndarray, b: np.ndarray, draws: int = BOOTSTRAP_DRAWS, s
     with np.errstate(divide="ignore", invalid="ignore"):
         samples = means[0] / means[1]
     return (float(a.mean() / b.mean()), *percentile_interval(samples, level))
+
+
+def seeded_ratio(pairs: list[tuple[np.ndarray, np.ndarray]], draws: int = BOOTSTRAP_DRAWS, seed: int = 0,
+                 level: float = CI_LEVEL) -> tuple[float, float, float]:
+    """Pooled mean(a) / mean(b) over seeds' paired arrays `[(a_k, b_k), ...]` and its bootstrap interval:
+    each draw resamples the seeds, then each drawn seed's pairs (the same indices for a and b)."""
+    pairs = [(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)) for a, b in pairs]
+    if not pairs or any(a.shape != b.shape or a.size == 0 for a, b in pairs):
+        return NAN, NAN, NAN
+    a_all, b_all = np.concatenate([a for a, _ in pairs]), np.concatenate([b for _, b in pairs])
+    if b_all.mean() == 0:
+        return NAN, NAN, NAN
+    rng = np.random.default_rng(seed)
+    samples = np.empty(draws)
+    for draw in range(draws):
+        sums = np.zeros(2)
+        for k in rng.integers(0, len(pairs), len(pairs)):
+            a, b = pairs[k]
+            index = rng.integers(0, a.size, a.size)
+            sums += a[index].sum(), b[index].sum()
+        samples[draw] = sums[0] / sums[1] if sums[1] else np.nan
+    return (float(a_all.mean() / b_all.mean()), *percentile_interval(samples, level))
 
 
 def paired_comparison(found: np.ndarray, pos: np.ndarray, reference_found: np.ndarray, reference_pos: np.ndarray,

@@ -1,7 +1,9 @@
 """Any detector from a short spec: a classical method's name, a `.keras` network or a `qnn-int/1` document.
 
 `build_detector("br8")`, `build_detector("cog", window=3, threshold=20)`, `build_detector("models/float.keras")`,
-`build_detector("models/qat_4_4.json")`. A network also states the input depth it was built for
+`build_detector("models/qat_4_4.json")`, `build_detector("hybrid:br8:models/qat_4_4.json")` (HYBRID: the
+document's network detects, the named integer refinement of `workbench.qnn.refinement` locates on the raw
+input; `hybrid:models/qat_4_4.json` uses BR8 taps). A network also states the input depth it was built for
 (`BuiltDetector.input_bits`; None for classical methods, which take any depth). TensorFlow is loaded
 only when a `.keras` file is asked for; a document runs on the golden model without it.
 """
@@ -14,11 +16,13 @@ from pathlib import Path
 from workbench.detectors import classical
 from workbench.detectors.interface import ThresholdedDetector
 from workbench.errors import ConfigError, ContractError
-from workbench.qnn.contract import load_network
-from workbench.qnn.detector import golden_detector
+from workbench.qnn.contract import Network, load_network
+from workbench.qnn.detector import golden_detector, hybrid_detector
+from workbench.qnn.refinement import DEFAULT_REFINEMENT, named_refinement
 
 KERAS_SUFFIX = ".keras"
 DOCUMENT_SUFFIX = ".json"
+HYBRID_PREFIX = "hybrid:"
 
 
 @dataclass(frozen=True)
@@ -30,8 +34,29 @@ class BuiltDetector:
 
 
 def is_network(spec: str) -> bool:
-    """Whether `spec` names a network file rather than a classical method."""
+    """Whether `spec` names a network file (or a hybrid of a document) rather than a classical method."""
     return Path(spec).suffix.lower() in (KERAS_SUFFIX, DOCUMENT_SUFFIX)
+
+
+def hybrid_parts(spec: str) -> tuple[str, str] | None:
+    """`(refinement name, document path)` of a `hybrid:[<refinement>:]<document.json>` spec, None otherwise."""
+    if not spec.startswith(HYBRID_PREFIX):
+        return None
+    head, separator, tail = spec[len(HYBRID_PREFIX):].partition(":")
+    name, path = (head, tail) if separator else (DEFAULT_REFINEMENT, head)
+    if Path(path).suffix.lower() != DOCUMENT_SUFFIX:
+        raise ConfigError(f"hybrid spec {spec!r} invalid; allowed hybrid:[<refinement>:]<qnn-int .json document>")
+    return name, path
+
+
+def _document(path: str) -> Network:
+    """The network of a qnn-int document, errors naming the file."""
+    try:
+        return load_network(path)
+    except ContractError as exc:
+        if path in str(exc):
+            raise
+        raise ContractError(f"network document {path}: {exc}") from None
 
 
 def build_detector(spec: str, window: float | None = None, threshold: float | None = None) -> BuiltDetector:
@@ -39,17 +64,19 @@ def build_detector(spec: str, window: float | None = None, threshold: float | No
 
     A network is named after its file; a document's `metadata.bits` becomes the detector's `bits`.
     """
+    hybrid = hybrid_parts(spec)
     if not is_network(spec):
         built = BuiltDetector(classical.make_detector(spec, window), None)
     elif window is not None:
         raise ConfigError(f"--window {window} applies to classical methods only, not to the network {spec}")
+    elif hybrid is not None:
+        refinement = named_refinement(hybrid[0])
+        network = _document(hybrid[1])
+        bits = network.document.get("metadata", {}).get("bits")
+        name = f"hybrid_{refinement.name}_{Path(hybrid[1]).stem}"
+        built = BuiltDetector(hybrid_detector(name, network, refinement, bits), network.input_bits)
     elif Path(spec).suffix.lower() == DOCUMENT_SUFFIX:
-        try:
-            network = load_network(spec)
-        except ContractError as exc:
-            if spec in str(exc):
-                raise
-            raise ContractError(f"network document {spec}: {exc}") from None
+        network = _document(spec)
         bits = network.document.get("metadata", {}).get("bits")
         built = BuiltDetector(golden_detector(Path(spec).stem, network, bits), network.input_bits)
     else:
