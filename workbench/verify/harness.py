@@ -121,7 +121,9 @@ def run_design(design: TopDesign, profiles: np.ndarray, gap_probability: float =
     (all-zero) clocks before a beat with `gap_probability` (drawn from `seed`), as in the vector files.
     With `integer_processes` the design's processes run as their integer translations
     (`workbench.verify.int_processes`, about 25 times faster); without, as MyHDL runs the source.
-    `extra` counts them: `integer_processes` translated, `myhdl_processes` left to MyHDL.
+    `extra` counts them (`integer_processes` translated, `myhdl_processes` left to MyHDL) and has
+    the translation's `translate_seconds`; `seconds` times the simulation alone, like elaboration
+    the translation is outside it.
     """
     array = check_profiles(design.network, profiles)
     if array.shape[1] != design.profile_length:
@@ -156,7 +158,9 @@ def run_design(design: TopDesign, profiles: np.ndarray, gap_probability: float =
         return dut, drive
 
     bench = testbench()
+    start = time.perf_counter()
     translation = use_integer_processes(bench) if integer_processes else IntegerProcesses(0, ())
+    translate_seconds = time.perf_counter() - start
     if vcd is not None:
         path = Path(vcd)
         bench.config_sim(trace=True, name=path.stem, directory=str(path.parent or "."))
@@ -176,7 +180,8 @@ def run_design(design: TopDesign, profiles: np.ndarray, gap_probability: float =
                   pos=np.array([r[1] for r in results], dtype=np.int64),
                   in_cycles=in_cycles, score_cycles=record["score_cycles"], result_cycles=record["result_cycles"],
                   cycles=cycles, seconds=seconds,
-                  extra={"integer_processes": translation.translated, "myhdl_processes": len(translation.kept)})
+                  extra={"integer_processes": translation.translated, "myhdl_processes": len(translation.kept),
+                         "translate_seconds": translate_seconds})
 
 
 def compare(design: TopDesign, profiles: np.ndarray, run: SimRun, reference: Network | None = None) -> Comparison:
