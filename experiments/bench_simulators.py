@@ -63,13 +63,14 @@ def measure(network: Network, profiles: np.ndarray, lanes: int, repeats: int, fa
     n, length = profiles.shape
     top = build_top(network, lanes, length, pipeline_stages=DEFAULT_PIPELINE_STAGES)
     design = network_design(network, lanes, length)
-    timings = []
-    for integer in (True, False) if myhdl_source else (True,):
-        runs = [run_design(top, profiles, integer_processes=integer) for _ in range(repeats)]
-        if integer:
-            print(f"myhdl integer translation: {np.median([r.extra['translate_seconds'] for r in runs]):.2f} s")
-        timings.append(Timing(f"myhdl {'integer' if integer else 'source'} processes (P={lanes})", "hdl simulator",
-                              n, n, length, tuple(r.seconds for r in runs), runs[0].cycles))
+    paths = (True, False) if myhdl_source else (True,)
+    runs: dict[bool, list] = {integer: [] for integer in paths}
+    for _ in range(repeats):  # the paths alternate, so that a change of load hits both alike
+        for integer in paths:
+            runs[integer].append(run_design(top, profiles, integer_processes=integer))
+    print(f"myhdl integer translation: {np.median([r.extra['translate_seconds'] for r in runs[True]]):.2f} s")
+    timings = [Timing(f"myhdl {'integer' if integer else 'source'} processes (P={lanes})", "hdl simulator", n, n,
+                      length, tuple(r.seconds for r in done), done[0].cycles) for integer, done in runs.items()]
     runs = [("ghdl", backend, n) for backend in installed_ghdl_backends() if backend != "path"]
     runs += [("icarus", None, n), ("verilator", None, fast_profiles)]
     with tempfile.TemporaryDirectory(prefix="bench-sim-") as tmp:
