@@ -10,9 +10,9 @@ generator that calls it: MyHDL's own `always_seq` / `always_comb` loop (edge, re
 signals, the sensitivity lists and every `.next` assignment (with MyHDL's bound checks) stay as they
 were; the converter reads `func` and its source, never the generator, so the HDL does not change.
 
-Faithful to `intbv`, not merely to the intended arithmetic: a variable the step may read before
-assigning it keeps its value in its `intbv` object between edges (loaded on entry, stored on exit,
-reset by MyHDL; the others are dead on entry, so they live in the step alone); an assignment
+Faithful to `intbv`, not merely to the intended arithmetic: a variable keeps its value in its
+`intbv` object between edges (stored at the end of every step that assigns it, loaded on entry
+where the step may read it first, reset by MyHDL); an assignment
 outside a variable's bounds, a slice assignment of a value too wide for the slice, or a `.next`
 value outside a signal's bounds raises `ValueError` as MyHDL does (the check is left out only where
 the value's range, from the declared bounds and the values assigned earlier in the step, proves it
@@ -135,8 +135,9 @@ class _Translator:
     """Python source of one process's step on integers (see the module docstring for the rules).
 
     Tracks, along the statements, the range of every variable assigned so far in the step (so a
-    bound check is left out where the value provably fits), and which variables are read before
-    the step assigns them: only those are loaded from and stored back to their `intbv` objects.
+    bound check is left out where the value provably fits), and which variables the step may read
+    before assigning them: only those are loaded from their `intbv` objects; every variable the step
+    assigns is stored back at its end.
     """
 
     BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.LShift: "<<", ast.RShift: ">>"}
@@ -146,7 +147,8 @@ class _Translator:
         self.names = names
         self.read_signals: set[str] = set()
         self.written_signals: set[str] = set()
-        self.variables: set[str] = set()  # read before assigned: kept in their intbv objects
+        self.loaded: set[str] = set()  # variables the step may read before assigning them
+        self.assigned: set[str] = set()
         self.ranges: dict[str, Range] = {}  # variables assigned so far on this path, with their ranges
         self.lines: list[str] = []
         self.temps = itertools.count()
@@ -188,7 +190,7 @@ class _Translator:
         """The range of the variable's value here; one not yet assigned in the step is loaded."""
         if name in self.ranges:
             return self.ranges[name]
-        self.variables.add(name)
+        self.loaded.add(name)
         return _bounds(self.names[name])
 
     def _Subscript(self, node: ast.Subscript) -> _Value:
@@ -321,6 +323,7 @@ class _Translator:
         name = target.value.id
         var = self.names[name]
         bounds = _bounds(var)
+        self.assigned.add(name)
         if isinstance(target.slice, ast.Slice):
             high, low = self._slice(target.slice)
             if high is None and low:
@@ -405,14 +408,15 @@ class _Translator:
         self.lines.append("    " * indent + text)
 
     def source(self, function: str) -> str:
-        """The factory: `_make(**objects)` returns the step function."""
+        """The factory: `_make(**objects)` returns the step function (call after `statements`)."""
+        self.loaded |= self.assigned - set(self.ranges)  # assigned on some paths only: stored, so loaded
         out = [f"def _make({', '.join(self.objects())}):", f"    def {function}():"]
         for name in sorted(self.read_signals):
             value = self.names[name]._val
             out.append(f"        {name} = _s_{name}._val" + ("._val" if isinstance(value, intbv) else ""))
-        out += [f"        {name} = _v_{name}._val" for name in sorted(self.variables)]
+        out += [f"        {name} = _v_{name}._val" for name in sorted(self.loaded)]
         out += ["    " + line for line in self.lines]
-        out += [f"        _v_{name}._val = {name}" for name in sorted(self.variables)]
+        out += [f"        _v_{name}._val = {name}" for name in sorted(self.assigned)]
         out += [f"    return {function}"]
         return "\n".join(out) + "\n"
 
@@ -420,7 +424,7 @@ class _Translator:
         """The signal and variable objects the step uses, and MyHDL's list of changed signals."""
         signals = self.read_signals | self.written_signals
         return {"_changed": _siglist.append, **{f"_s_{n}": self.names[n] for n in sorted(signals)},
-                **{f"_v_{n}": self.names[n] for n in sorted(self.variables)}}
+                **{f"_v_{n}": self.names[n] for n in sorted(self.loaded | self.assigned)}}
 
 
 
