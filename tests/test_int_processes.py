@@ -15,9 +15,10 @@ from myhdl import ResetSignal, Signal, block
 from hw_bench import run_stream_block
 from test_hw_top import changed_by_one, stress_profiles
 from workbench.hw.codegen import Emitter, render
+from workbench.hw.requant import uses_thresholds
 from workbench.hw.stream import Fmt, new_stream
 from workbench.hw.top import build_top
-from workbench.qnn.contract import load_network
+from workbench.qnn.contract import RequantLayer, load_network
 from workbench.qnn.randnet import random_document
 from workbench.verify.harness import compare, run_design
 from workbench.verify.int_processes import processes, use_integer_processes
@@ -56,6 +57,22 @@ def test_integer_processes_give_the_source_processes_streams(seed):
     changed = run_design(broken, profiles, gap_probability=0.3, seed=seed)
     assert changed.scores.shape == source.scores.shape
     assert np.sum(changed.scores != source.scores) > 8
+
+
+def test_a_long_threshold_chain_translates_flat():
+    """Requantizers of 7 and 8 unsigned bits as comparisons: 127- and 255-branch `if`/`elif` chains
+    (written as nested `else: if`, they passed Python's indentation limit and did not compile)."""
+    rng = np.random.default_rng(8)
+    network = load_network(random_document(rng, max_channels=2, kernel_sizes=(1, 3), bits=(7, 8)))
+    design = build_top(network, 2, 16, pipeline_stages=2, threshold_bits=8)
+    assert sorted(layer.bits for layer in network.layers if isinstance(layer, RequantLayer)
+                  and uses_thresholds(layer, 8)) == [7, 8]
+    profiles = rng.integers(0, network.input_range[1] + 1, size=(4, 16))
+    fast = run_design(design, profiles, gap_probability=0.2, seed=1)
+    source = run_design(design, profiles, gap_probability=0.2, seed=1, integer_processes=False)
+    assert fast.extra["myhdl_processes"] == 0 and fast.extra["integer_processes"] >= 5
+    assert _streams(fast) == _streams(source) and fast.scores.size == 64
+    assert compare(design, profiles, fast).mismatches == 0
 
 
 def _trace(path: Path) -> list[str]:

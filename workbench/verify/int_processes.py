@@ -294,18 +294,34 @@ class _Translator:
             if isinstance(node, ast.Pass):
                 self.emit("pass", indent)
             elif isinstance(node, ast.If):
-                self.emit(f"if {self.expr(node.test).code}:", indent)
-                before = dict(self.ranges)
-                self.branch(node.body, indent + 1)
-                taken, self.ranges = self.ranges, before
-                if node.orelse:
-                    self.emit("else:", indent)
-                    self.branch(node.orelse, indent + 1)
-                self.ranges = {name: _union(taken[name], self.ranges[name]) for name in taken if name in self.ranges}
+                self.if_chain(node, indent)
             elif isinstance(node, ast.Assign) and len(node.targets) == 1:
                 self.assign(node.targets[0], self.expr(node.value), indent)
             else:
                 raise Unsupported(f"statement {ast.unparse(node)!r}")
+
+    def if_chain(self, node: ast.If, indent: int) -> None:
+        """`if` / `elif` ... / `else` (flat: a long chain nested would pass Python's indentation limit);
+        afterwards a variable has a known range where every path assigned it."""
+        before, outcomes, keyword = dict(self.ranges), [], "if"
+        while True:
+            self.emit(f"{keyword} {self.expr(node.test).code}:", indent)
+            self.ranges = dict(before)
+            self.branch(node.body, indent + 1)
+            outcomes.append(self.ranges)
+            if len(node.orelse) == 1 and isinstance(node.orelse[0], ast.If):
+                node, keyword = node.orelse[0], "elif"
+                continue
+            self.ranges = dict(before)
+            if node.orelse:
+                self.emit("else:", indent)
+                self.branch(node.orelse, indent + 1)
+            outcomes.append(self.ranges)
+            break
+        merged = outcomes[0]
+        for outcome in outcomes[1:]:
+            merged = {name: _union(merged[name], outcome[name]) for name in merged if name in outcome}
+        self.ranges = merged
 
     def branch(self, body: list[ast.stmt], indent: int) -> None:
         start = len(self.lines)
@@ -476,7 +492,7 @@ def use_integer_processes(top: Any) -> IntegerProcesses:
     for process in processes(top):
         try:
             step = translate(process)
-        except Unsupported as exc:
+        except (Unsupported, SyntaxError, RecursionError) as exc:  # the last two: Python's limits
             kept.append(f"{process.name}: {exc}")
             continue
         twin = copy.copy(process)
