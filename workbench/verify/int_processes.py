@@ -20,7 +20,8 @@ cannot fail); a slice reads `(v >> j) & mask`, `.signed()` of an unsigned `n`-bi
 complement, `concat` masks each argument but the first to its width. A process using anything
 outside this subset (`Unsupported`) keeps running as MyHDL.
 
-Measured on the 1-lane 4/4 design (`experiments/bench_simulators.py`, docs/hdl.md): see there.
+On the trained 1-lane 4/4 design this runs 14 times as many clocks per second as the source
+processes (`experiments/bench_simulators.py`, both paths in one run; docs/hdl.md).
 """
 from __future__ import annotations
 
