@@ -223,7 +223,8 @@ class _Translator:
         raise Unsupported(f"call {ast.unparse(node)!r}")
 
     def _concat(self, parts: list[_Value]) -> _Value:
-        """MyHDL's `concat`: the first part shifted up, each later part masked to its width."""
+        """MyHDL's `concat`: the first part shifted up, each later part masked to its width; sized, the
+        result is an unsigned intbv of the summed widths."""
         if any(not part.width for part in parts[1:]):
             raise Unsupported("concat of an unsized value")
         total = sum(part.width for part in parts[1:])
@@ -235,10 +236,12 @@ class _Translator:
                 code = f"({code} & {(1 << part.width) - 1})"
             pieces.append(f"({code} << {offset})" if offset else code)
         head = parts[0]
-        width = head.width + total if head.width else 0
-        known = head.within(0, (1 << head.width) - 1) if head.width else False
-        return _Value(f"({' | '.join(pieces)})", width, 0 if known else None,
-                      (1 << width) - 1 if known else None, unsigned=known)
+        if not head.width:  # MyHDL returns an unsized intbv
+            return _Value(f"({' | '.join(pieces)})")
+        if not head.within(0, (1 << head.width) - 1):  # MyHDL's intbv of the result would check its bounds
+            raise Unsupported("concat whose first part may lie outside its width")
+        width = head.width + total
+        return _Value(f"({' | '.join(pieces)})", width, 0, (1 << width) - 1, unsigned=True)
 
     def _BinOp(self, node: ast.BinOp) -> _Value:
         op = type(node.op)
