@@ -3,7 +3,10 @@
 and Verilator (Verilog), side by side.
 
 The same network and lane count in every simulator, `--repeats` times each; the median gives
-cycles/s. MyHDL times `run_design` (elaboration included). GHDL, Icarus and Verilator time one
+cycles/s. MyHDL times the simulation of `run_design` (elaboration and the integer translation not
+included; the translation's seconds are printed) twice: with the generated processes run as their
+integer translations (`workbench.verify.int_processes`, what `run_design` does) and, unless
+`--no-myhdl-source`, as MyHDL runs their source (the path before that translation). GHDL, Icarus and Verilator time one
 testbench run on a testbench built once (GHDL analysis and elaboration, the Icarus image, the
 Verilator C++ build are not timed; their build seconds are printed). Verilator runs
 `--fast-profiles` profiles (the given ones repeated): on a few profiles its process start-up
@@ -44,9 +47,10 @@ def _hdl_timing(package, simulator: str, backend: str | None, vectors: Path, pro
                   tuple(v.seconds for v in verdicts), verdicts[0].clocks)
 
 
-def measure(network: Network, profiles: np.ndarray, lanes: int, repeats: int, fast_profiles: int = 200
-            ) -> list[Timing]:
-    """Median-able timings of MyHDL, GHDL (each installed back end), Icarus and Verilator on the same design."""
+def measure(network: Network, profiles: np.ndarray, lanes: int, repeats: int, fast_profiles: int = 200,
+            myhdl_source: bool = True) -> list[Timing]:
+    """Median-able timings of MyHDL (integer processes, and with `myhdl_source` the source processes),
+    GHDL (each installed back end), Icarus and Verilator on the same design."""
     from tqdm import tqdm
 
     from workbench.hdl.network import network_design
@@ -59,9 +63,14 @@ def measure(network: Network, profiles: np.ndarray, lanes: int, repeats: int, fa
     n, length = profiles.shape
     top = build_top(network, lanes, length, pipeline_stages=DEFAULT_PIPELINE_STAGES)
     design = network_design(network, lanes, length)
-    myhdl = [run_design(top, profiles) for _ in range(repeats)]
-    timings = [Timing(f"myhdl simulation (P={lanes})", "hdl simulator", n, n, length,
-                      tuple(r.seconds for r in myhdl), myhdl[0].cycles)]
+    paths = (True, False) if myhdl_source else (True,)
+    runs: dict[bool, list] = {integer: [] for integer in paths}
+    for _ in range(repeats):  # the paths alternate, so that a change of load hits both alike
+        for integer in paths:
+            runs[integer].append(run_design(top, profiles, integer_processes=integer))
+    print(f"myhdl integer translation: {np.median([r.extra['translate_seconds'] for r in runs[True]]):.2f} s")
+    timings = [Timing(f"myhdl {'integer' if integer else 'source'} processes (P={lanes})", "hdl simulator", n, n,
+                      length, tuple(r.seconds for r in done), done[0].cycles) for integer, done in runs.items()]
     runs = [("ghdl", backend, n) for backend in installed_ghdl_backends() if backend != "path"]
     runs += [("icarus", None, n), ("verilator", None, fast_profiles)]
     with tempfile.TemporaryDirectory(prefix="bench-sim-") as tmp:
@@ -85,14 +94,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fast-profiles", type=int, default=200, help="profiles per Verilator run")
     parser.add_argument("--length", type=int, default=256, help="profile length L")
     parser.add_argument("--repeats", type=int, default=3, help="runs per simulator (median reported)")
+    parser.add_argument("--no-myhdl-source", action="store_true",
+                        help="leave out MyHDL running the processes' source (the slow path before the translation)")
     parser.add_argument("--out", type=Path, default=Path("bench"), help="output folder (tables/simulation_speed.csv)")
     args = parser.parse_args(argv)
     network = load_network(args.model)
     profiles = stress_profiles(np.random.default_rng(0), args.profiles, args.length, network.input_bits)
-    timings = measure(network, profiles, args.lanes, args.repeats, args.fast_profiles)
+    timings = measure(network, profiles, args.lanes, args.repeats, args.fast_profiles, not args.no_myhdl_source)
     write_csv(timings, args.out / "tables" / "simulation_speed.csv")
     for timing in timings:
-        print(f"{timing.method:<28} {timing.row()['cycles_per_s']:10.0f} cycles/s")
+        print(f"{timing.method:<34} {timing.row()['cycles_per_s']:10.0f} cycles/s")
     return 0
 
 

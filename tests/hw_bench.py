@@ -7,12 +7,16 @@ from myhdl import ResetSignal, Signal, StopSimulation, block, instance
 
 from workbench.hw.stream import Stream
 from workbench.verify import beats
+from workbench.verify.int_processes import use_integer_processes
 
 
 def run_stream_block(make: Callable[[Any, Any], Any], inp: Stream, out: Stream, words: Sequence[int],
                      firsts: Sequence[bool], lasts: Sequence[bool], gaps: Sequence[int] = (),
-                     drain: int = 40) -> list[int]:
+                     drain: int = 40, integer_processes: bool = False) -> list[int]:
     """Feed `words` (one per beat, `gaps[i]` idle cycles before beat i) and return the output words.
+
+    With `integer_processes` the block's processes run as their integer translations
+    (`workbench.verify.int_processes`), as `run_design` runs them; without, as MyHDL runs the source.
 
     The stream is driven by `workbench.verify.beats.drive_clocks`, as every simulation is.
     `make(clk, rst)` must be a `@block` (e.g. `functools.partial` of one with its other arguments):
@@ -37,7 +41,10 @@ def run_stream_block(make: Callable[[Any, Any], Any], inp: Stream, out: Stream, 
 
         return dut, drive
 
-    bench().run_sim(quiet=1)
+    testbench = bench()
+    if integer_processes:
+        use_integer_processes(testbench)
+    testbench.run_sim(quiet=1)
     return collected
 
 

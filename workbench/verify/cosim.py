@@ -3,6 +3,8 @@
 Both copies share the clock, reset and input stream (`workbench.verify.beats`, gaps as in the
 vector files); on every falling edge each output of the Verilog (through MyHDL's `Cosimulation`
 and its Icarus VPI module) is compared with the same output of the MyHDL model. This checks the conversion itself, independently of the golden model.
+The MyHDL model's processes run as their integer translations (`workbench.verify.int_processes`),
+as in `workbench.verify.harness.run_design`.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from workbench.hw.interface import INPUT_PORTS, OUTPUT_PORTS, StreamDesign
 from workbench.verify.simulators import icarus_compile
 from workbench.hdl.tools import find_tool, myhdl_vpi_path
 from workbench.verify.beats import IDLE, RESET_CYCLES, drive_clocks, profile_clocks
+from workbench.verify.int_processes import use_integer_processes
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,9 @@ def cosimulate(design: StreamDesign, profiles: np.ndarray, *, gap_seed: int | No
         icarus_compile([folder / f"{design.name}.v", folder / f"tb_{design.name}.v"],
                        f"tb_{design.name}", image)
         cosim = Cosimulation(f"{vvp} -m {vpi} {image}", **inputs, **hdl_sigs)
-        sim = Simulation(design.instance(model_sigs), cosim, stimulus)
+        model = design.instance(model_sigs)
+        use_integer_processes(model)
+        sim = Simulation(model, cosim, stimulus)
         start = time.perf_counter()
         try:
             with wall_clock_limit(timeout_s, "co-simulation"):

@@ -23,6 +23,7 @@ from workbench.errors import ConfigError, DatasetError
 from workbench.qnn.golden import check_profiles, run_golden
 from workbench.hw.top import TopDesign
 from workbench.verify.beats import IDLE, drive_clocks, profile_clocks, unpack_lanes
+from workbench.verify.int_processes import IntegerProcesses, use_integer_processes
 
 
 def _fast_bin(num: Any, width: int = 0) -> str:
@@ -113,11 +114,16 @@ class Comparison:
 
 
 def run_design(design: TopDesign, profiles: np.ndarray, gap_probability: float = 0.0, seed: int = 0,
-               vcd: str | Path | None = None) -> SimRun:
+               vcd: str | Path | None = None, integer_processes: bool = True) -> SimRun:
     """Simulate the design on `profiles` and collect its score stream and results.
 
     The input stream is `workbench.verify.beats.profile_clocks`: back to back, or with 1-3 idle
     (all-zero) clocks before a beat with `gap_probability` (drawn from `seed`), as in the vector files.
+    With `integer_processes` the design's processes run as their integer translations
+    (`workbench.verify.int_processes`: the same signals every cycle, 14 times the clocks per second
+    on the trained 4/4 design); without, as MyHDL runs their source. `extra` counts them
+    (`integer_processes` translated, `myhdl_processes` left to MyHDL) and has the translation's
+    `translate_seconds`; `seconds` times the simulation alone (not the elaboration, nor the translation).
     """
     array = check_profiles(design.network, profiles)
     if array.shape[1] != design.profile_length:
@@ -152,6 +158,9 @@ def run_design(design: TopDesign, profiles: np.ndarray, gap_probability: float =
         return dut, drive
 
     bench = testbench()
+    start = time.perf_counter()
+    translation = use_integer_processes(bench) if integer_processes else IntegerProcesses(0, ())
+    translate_seconds = time.perf_counter() - start
     if vcd is not None:
         path = Path(vcd)
         bench.config_sim(trace=True, name=path.stem, directory=str(path.parent or "."))
@@ -170,7 +179,9 @@ def run_design(design: TopDesign, profiles: np.ndarray, gap_probability: float =
                   found=np.array([r[0] for r in results], dtype=bool),
                   pos=np.array([r[1] for r in results], dtype=np.int64),
                   in_cycles=in_cycles, score_cycles=record["score_cycles"], result_cycles=record["result_cycles"],
-                  cycles=cycles, seconds=seconds)
+                  cycles=cycles, seconds=seconds,
+                  extra={"integer_processes": translation.translated, "myhdl_processes": len(translation.kept),
+                         "translate_seconds": translate_seconds})
 
 
 def compare(design: TopDesign, profiles: np.ndarray, run: SimRun, reference: Network | None = None) -> Comparison:
