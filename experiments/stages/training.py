@@ -155,8 +155,10 @@ def run_study(ctx: StageContext) -> None:
                                                   (tables.S_CURVE_CONDITION,))
     trainings = [result["training"] for result in results]
     bitexact_rows = [result["bitexact"] for result in results if result["bitexact"]]
+    ablation_methods = {task.network.method for task in tasks if task.network.ablation}
+    main_rows = [row for row in pooled if row["method"] not in ablation_methods]  # as in quick runs
     table_dir = ctx.out / "tables"
-    tables.write_csv(pooled, table_dir / "accuracy_nn.csv")
+    tables.write_csv(main_rows, table_dir / "accuracy_nn.csv")
     tables.write_csv(seed_rows, table_dir / "seeds_nn.csv", study.SEED_COLUMNS)
     tables.write_csv(summarize(seed_rows, ("method", "bits", "condition"), study.SPREAD_METRICS),
                      table_dir / "seed_spread_nn.csv", study.SPREAD_COLUMNS)
@@ -170,9 +172,9 @@ def run_study(ctx: StageContext) -> None:
         target.mkdir(parents=True, exist_ok=True)
         for file in (tasks_dir / task.key).glob(f"{task.network.name}*"):
             shutil.copy2(file, target / file.name)
-    _figures(ctx, pooled, curves)
+    _figures(ctx, main_rows, curves)
     (ctx.out / "report").mkdir(exist_ok=True)
-    (ctx.out / "report" / "seeds.md").write_text(_seeds_markdown(seed_rows, pooled, seeds))
+    (ctx.out / "report" / "seeds.md").write_text(_seeds_markdown(seed_rows, main_rows, seeds))
     failed = [r for r in bitexact_rows if r["mismatches"]]
     if failed:
         raise WorkbenchError(f"Keras integer mode and the golden model disagree: {failed}")
