@@ -43,8 +43,7 @@ from workbench.detectors import classical  # noqa: E402
 from workbench.detectors.gaussian_fit import gaussian_fit_detector  # noqa: E402
 from workbench.detectors.interface import ThresholdedDetector  # noqa: E402
 from workbench.evaluation import tables  # noqa: E402
-from workbench.evaluation.comparison import DEFAULT_REFERENCE, seeded_ratio  # noqa: E402
-from workbench.evaluation.metrics import good_mask  # noqa: E402
+from workbench.evaluation.comparison import DEFAULT_REFERENCE, paired_comparison_over_seeds  # noqa: E402
 from workbench.qnn.contract import load_network  # noqa: E402
 from workbench.qnn.detector import golden_detector, hybrid_detector  # noqa: E402
 from workbench.qnn import golden  # noqa: E402
@@ -135,19 +134,16 @@ def choose_refinement(network_name: str, network, train: Dataset, val: Dataset,
 
 def pooled_ratios(detections: dict[str, list[tuple]], reference: dict[str, tuple], sets: dict[str, Dataset],
                   seed: int) -> dict[tuple[str, str], tuple]:
-    """Per (method, condition): lines both find over seeds, and the RMSE ratio to the reference with a paired
-    bootstrap over seeds, then profiles."""
+    """Per (method, condition): lines both find (mean over seeds), and the RMSE ratio to the reference with a
+    paired bootstrap over seeds, then profiles (`comparison.paired_comparison_over_seeds`)."""
     out = {}
     for (method, condition), per_seed in detections.items():
         truth = sets[condition].truth
-        ref_found, ref_pos = reference[condition]
-        errors = []
-        for found, pos in per_seed:
-            both = (good_mask(found, pos, truth["centre"], truth["empty"])
-                    & good_mask(ref_found, ref_pos, truth["centre"], truth["empty"]))
-            errors.append(((pos - truth["centre"])[both] ** 2, (ref_pos - truth["centre"])[both] ** 2))
-        ratio = seeded_ratio(errors, seed=tables.bootstrap_seed(seed, method, condition))
-        out[method, condition] = (sum(len(a) for a, _ in errors), *(float(np.sqrt(r)) for r in ratio))
+        paired = paired_comparison_over_seeds(per_seed, *reference[condition], truth["centre"], truth["empty"],
+                                              reference=DEFAULT_REFERENCE,
+                                              seed=tables.bootstrap_seed(seed, method, condition))
+        out[method, condition] = (paired.paired_n, paired.rmse_ratio, paired.rmse_ratio_ci_low,
+                                  paired.rmse_ratio_ci_high)
     return out
 
 

@@ -2,6 +2,7 @@
 """Reproduce every table and figure of the study into one results folder.
 
     python experiments/run_all.py            # quick mode (default)
+    python experiments/run_all.py --study    # every network at 3 training seeds (about 90 minutes)
     python experiments/run_all.py --full     # paper-scale sweep
     python experiments/run_all.py --stages classical --out results/mine
 
@@ -48,8 +49,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", dest="mode", action="store_const", const="quick",
                       help="small sets, few epochs, lanes 1 and 4 (default; under 15 minutes on 2 cores)")
+    mode.add_argument("--study", dest="mode", action="store_const", const="study",
+                      help="every network at 3 training seeds as cached Dask tasks, goals judged over the seeds "
+                           "(about 90 minutes on 2 cores)")
     mode.add_argument("--full", dest="mode", action="store_const", const="full",
-                      help="the paper-scale sweep (hours)")
+                      help="the paper-scale sweep, one seed (hours)")
     parser.set_defaults(mode="quick")
     parser.add_argument("--out", type=Path, default=None,
                         help="results folder (default: a new folder under results/, linked as results/latest)")

@@ -4,8 +4,9 @@ import math
 import numpy as np
 import pytest
 
-from workbench.evaluation.comparison import paired_comparison, ratio_of_means, seeded_ratio
-from workbench.evaluation.metrics import capped_squared_errors, compute_metrics
+from workbench.evaluation.comparison import (paired_comparison, paired_comparison_over_seeds, ratio_of_means,
+                                           ratio_of_means_over_seeds)
+from workbench.evaluation.metrics import bootstrap_means, capped_squared_errors, compute_metrics, seed_bootstrap_means
 
 NAN = float("nan")
 CENTRE = np.array([10.0, 20.0, 30.0, 40.0, 50.0, 60.0, NAN])
@@ -153,15 +154,52 @@ def test_report_names_the_test_seeds_and_logs_every_lockbox_use(tmp_path):
     assert len((cache.parent / LOCKBOX_LOG).read_text().splitlines()) == 2
 
 
-def test_seeded_ratio_pools_seeds_and_resamples_them() -> None:
+def test_seed_bootstrap_with_one_seed_is_the_profile_bootstrap_draw_for_draw():
+    rng = np.random.default_rng(3)
+    b = rng.exponential(1.0, 300)
+    a = b * rng.lognormal(0, 0.3, 300)
+    one = ratio_of_means_over_seeds([a], [b], 200, seed=5)
+    assert one == ratio_of_means(a, b, 200, seed=5)
+    np.testing.assert_array_equal(seed_bootstrap_means([[a, b]], 200, 5), bootstrap_means([a, b], 200, 5))
+
+
+def test_seed_bootstrap_interval_of_seeds_that_disagree_is_known():
+    # within each seed every profile has the same ratio, so only the seed draw varies: the mean of 3 seeds
+    # drawn with replacement from ratios {1, 2, 3}; P(all three are 1) = P(all are 3) = 1/27 > 2.5 %
+    b = [np.ones(50)] * 3
+    a = [np.full(50, 1.0), np.full(50, 2.0), np.full(50, 3.0)]
+    assert ratio_of_means_over_seeds(a, b, 2000, seed=0) == (2.0, 1.0, 3.0)
+    samples = seed_bootstrap_means([[x, y] for x, y in zip(a, b)], 2000, 0)
+    assert set(np.round(3 * samples[0]).astype(int)) == set(range(3, 10))   # every sum of 3 ratios from {1,2,3}
+    assert np.mean(samples[0] == 1.0) == pytest.approx(1 / 27, abs=0.015)
+    # seeds that agree give no seed spread at all
+    assert ratio_of_means_over_seeds([a[1]] * 3, b, 500) == (2.0, 2.0, 2.0)
+
+
+def test_seed_bootstrap_widens_when_seeds_disagree_and_contains_the_true_ratio():
+    rng = np.random.default_rng(4)
+    b = [rng.exponential(1.0, 2000) for _ in range(3)]
+    noise = [rng.lognormal(0, 0.2, 2000) for _ in range(3)]
+    agree = ratio_of_means_over_seeds([2.0 * x * n for x, n in zip(b, noise)], b, 1000)
+    disagree = ratio_of_means_over_seeds([r * x * n for r, x, n in zip((1.6, 2.0, 2.4), b, noise)], b, 1000)
+    for ratio, low, high in (agree, disagree):
+        assert low < 2.0 * np.exp(0.02) < high            # E[lognormal(0, 0.2)] = exp(0.02)
+        assert ratio == pytest.approx(2.0 * np.exp(0.02), rel=0.05)
+    assert disagree[2] - disagree[1] > 5 * (agree[2] - agree[1])
+    assert ratio_of_means_over_seeds([np.array([]), 3 * b[0]], [np.array([]), b[0]], 100)[0] == pytest.approx(3.0)
+
+
+def test_paired_comparison_over_seeds_pools_the_seeds_mean_squared_errors():
     rng = np.random.default_rng(5)
-    b = [rng.uniform(0.5, 1.5, 200) for _ in range(3)]
-    same = seeded_ratio([(x, x) for x in b], draws=200)
-    assert same == (1.0, 1.0, 1.0)  # every resample pairs the same values
-    scaled = seeded_ratio([(4 * x, x) for x in b], draws=200)
-    assert scaled[0] == pytest.approx(4.0) and scaled[1] == pytest.approx(4.0) and scaled[2] == pytest.approx(4.0)
-    mixed = seeded_ratio([(k * x, x) for k, x in zip((1.0, 2.0, 3.0), b)], draws=400)
-    pooled = sum(k * x.sum() for k, x in zip((1.0, 2.0, 3.0), b)) / sum(x.sum() for x in b)
-    assert mixed[0] == pytest.approx(pooled) and 1.0 <= mixed[1] < pooled < mixed[2] <= 3.0  # the seeds' spread shows
-    assert all(np.isnan(seeded_ratio([(b[0], b[0]), (np.array([]), np.array([]))])))
-    assert all(np.isnan(seeded_ratio([])))
+    centre, empty = rng.uniform(10, 50, 1000), np.zeros(1000, bool)
+    noise = rng.normal(0, 0.05, 1000)
+    everything = np.ones(1000, bool)
+    seeds = [(everything, centre + k * noise) for k in (1.0, 2.0, 3.0)]   # errors 1x, 2x, 3x the reference's
+    p = paired_comparison_over_seeds(seeds, everything, centre + noise, centre, empty, reference="ref", draws=2000)
+    assert p.paired_n == 1000
+    assert p.rmse_ratio == pytest.approx(np.sqrt((1 + 4 + 9) / 3))
+    assert (p.rmse_ratio_ci_low, p.rmse_ratio_ci_high) == pytest.approx((1.0, 3.0))
+    single = paired_comparison(*seeds[1], everything, centre + noise, centre, empty, reference="ref", draws=2000)
+    same = paired_comparison_over_seeds([seeds[1]] * 3, everything, centre + noise, centre, empty, reference="ref",
+                                        draws=2000)
+    assert same.rmse_ratio == pytest.approx(single.rmse_ratio) == pytest.approx(2.0)

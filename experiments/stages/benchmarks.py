@@ -67,13 +67,16 @@ def run(ctx: StageContext) -> None:
     (ctx.out / "report" / "benchmarks.md").write_text(_markdown(rows))
 
 
+# the study mode (run_all --study) trains more networks; its later stages are the quick run's
+QUICK = {"profiles": 1024, "single_profiles": 64, "repeats": 5, "batch_sizes": [1, 1024],
+         "simulator_lanes": [1], "simulator_profiles": 2, "myhdl_source": False}
+
 STAGE = Stage(
     name="benchmarks",
     run=run,
     depends=("datasets", "training"),
     description="CPU throughput of every detector",
-    settings={"quick": {"profiles": 1024, "single_profiles": 64, "repeats": 5, "batch_sizes": [1, 1024],
-                        "simulator_lanes": [1], "simulator_profiles": 2, "myhdl_source": False},
+    settings={"quick": QUICK, "study": QUICK,
               "full": {"profiles": 4096, "single_profiles": 256, "repeats": 7, "batch_sizes": [1, 1024],
                        "simulator_lanes": [1, 4], "simulator_profiles": 8,
                        "myhdl_source": True}},

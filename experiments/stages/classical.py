@@ -80,5 +80,6 @@ STAGE = Stage(
     depends=("datasets",),
     description="tune and evaluate the classical detectors",
     settings={"quick": {"methods": list(classical.METHODS), "draws": 500},
+              "study": {"methods": list(classical.METHODS), "draws": 1000},
               "full": {"methods": list(classical.METHODS), "draws": 2000}},
 )

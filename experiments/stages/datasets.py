@@ -47,5 +47,6 @@ STAGE = Stage(
     run=run,
     description="generate the benchmark splits",
     settings={"quick": {"train": 20_000, "val": 8_000, "test": 2_000, "val_condition": 2_000},
+              "study": {"train": 20_000, "val": 10_000, "test": 10_000, "val_condition": 5_000},
               "full": {"train": 200_000, "val": 50_000, "test": 20_000, "val_condition": 20_000}},
 )

@@ -43,6 +43,7 @@ SETTINGS = {
              "yosys_lanes": [1, 2, 4, 8, 16, 32], "scaled_lanes": [], "analytic_lanes": [64],
              "stimuli": ["stimulus.txt", "stimulus_gaps.txt"], "yosys_timeout_s": 3600},
 }
+SETTINGS["study"] = {**SETTINGS["quick"], "test_profiles": 2000}  # the study's test sets are 5x the quick run's
 SIMULATION_TIMEOUT_S = 3600
 # `ghdl_backend`: on 16 profiles GHDL's mcode back end wins (llvm runs about 2.3x faster but its
 # elaboration, native code generation, costs minutes on the network); full mode asks for llvm.

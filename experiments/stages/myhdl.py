@@ -71,11 +71,14 @@ def run(ctx: StageContext) -> None:
         raise WorkbenchError(f"MyHDL hardware and golden model disagree: {failed}")
 
 
+# the study mode (run_all --study) trains more networks; its later stages are the quick run's
+QUICK = {"lanes": [1, 4], "profiles": 6, "gap_probability": 0.2}
+
 STAGE = Stage(
     name="myhdl",
     run=run,
     depends=("datasets", "training"),
     description="cycle-by-cycle MyHDL simulation against the golden model",
-    settings={"quick": {"lanes": [1, 4], "profiles": 6, "gap_probability": 0.2},
+    settings={"quick": QUICK, "study": QUICK,
               "full": {"lanes": [1, 4, 8], "profiles": 40, "gap_probability": 0.2}},
 )

@@ -73,14 +73,17 @@ def run(ctx: StageContext) -> None:
     (ctx.out / "report" / "range_maps.md").write_text(_markdown(rows, s["scenes"]))
 
 
+# the study mode (run_all --study) trains more networks; its later stages are the quick run's
+QUICK = {"methods": ["argmax", "cog", "parabolic", "gaussian", "br8", "forest"], "preset": "snr_16",
+         "scenes": ["steps", "sphere", "ramp"], "frames": 16, "columns": 128, "height_mm": 2.5,
+         "scan_step_mm": 0.4}
+
 STAGE = Stage(
     name="range_maps",
     run=run,
     depends=("datasets", "classical", "training"),
     description="range maps of every detector from camera frames of three scenes",
-    settings={"quick": {"methods": ["argmax", "cog", "parabolic", "gaussian", "br8", "forest"], "preset": "snr_16",
-                        "scenes": ["steps", "sphere", "ramp"], "frames": 16, "columns": 128, "height_mm": 2.5,
-                        "scan_step_mm": 0.4},
+    settings={"quick": QUICK, "study": QUICK,
               "full": {"methods": list(classical.METHODS), "preset": "snr_16", "scenes": ["steps", "sphere", "ramp"],
                        "frames": 32, "columns": 256, "height_mm": 5.0, "scan_step_mm": 0.4}},
 )

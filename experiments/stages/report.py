@@ -145,7 +145,11 @@ def seeds_section(ctx: StageContext) -> str:
 
 def verdict_section(verdicts: list[Verdict], mode: str) -> str:
     """One line per goal of the study."""
-    caveat = " Quick-mode networks are trained briefly: judge the paper's claims on `--full`." if mode == "quick" else ""
+    caveat = {"quick": " Quick-mode networks are trained briefly: judge the paper's claims on `--study` or `--full`.",
+              "study": " Every network row pools 3 training seeds: its intervals are paired bootstraps over seeds, "
+                       "then profiles (section Training seeds). The study trains on fewer profiles and epochs than "
+                       "`--full`, which costs the float network most: judge the goals against float on `--full` "
+                       "(docs/training.md, section 10)."}.get(mode, "")
     lines = ["## Verdicts", "", "A goal is met only when the 95% bootstrap intervals say so; *undecided* "
              f"means they overlap.{caveat}", "", "| goal | verdict | evidence |", "|---|---|---|"]
     lines += [f"| {v.goal} | **{v.status}** | {v.evidence} |" for v in verdicts]

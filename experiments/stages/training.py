@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from workbench.pipeline.stages import Stage, StageContext
+from workbench.pipeline.study import cap
 
 SETTINGS = {
     "quick": {"train_profiles": 10000, "val_profiles": 4000, "test_profiles": None, "epochs": 8,
@@ -28,6 +29,14 @@ SETTINGS = {
               "tflite_sizes": [10, 100, 500], "tflite_draws": 2,
               "ablation_bits": ["4/4", "2/2"], "ablation_modes": ["learned", "pow2", "pact"],
               "ablation_conditions": ["mixed", "snr_8"], "bitexact_profiles": 500},
+    # study: every network at 3 training seeds as cached Dask tasks (workbench.pipeline.study), sized for
+    # about 90 minutes on 2 cores (docs/training.md, section 10)
+    "study": {"seeds": 3, "train_profiles": 20000, "val_profiles": 10000, "test_profiles": None, "epochs": 30,
+              "finetune_epochs": 3, "patience": 4, "batch_size": 64, "topology": "c8k7,c8k5,d8,c1k3",
+              "bits": ["8/8", "4/4", "3/3", "2/2", "6-4-4-6/4-3-3"], "tflite_sizes": [10, 100, 500],
+              "ablation_bits": ["4/4", "2/2"], "ablation_modes": ["learned", "pow2", "pact"],
+              "ablation_conditions": ["mixed", "snr_4", "snr_8", "snr_16"], "bitexact_profiles": 2000,
+              "draws": 1000, "workers": None},
     "full": {"train_profiles": 50000, "val_profiles": 20000, "test_profiles": None, "epochs": 60,
              "finetune_epochs": 4, "patience": 6, "batch_size": 64,
              "bits": ["8/8", "4/4", "3/3", "2/2", "6-4-4-6/4-3-3", "8-3-3-8/3-3-3"],
@@ -46,20 +55,10 @@ AVERAGED = ("rmse_px", "rmse_ci_low", "rmse_ci_high", "bias_px", "gross_error_ra
             "total_error_ratio_ci_high")
 
 
-def _cap(dataset: Any, limit: int | None) -> Any:
-    return dataset if limit is None or len(dataset) <= limit else dataset.subset(slice(0, limit))
-
-
-def _training_row(trained: Any) -> dict[str, Any]:
-    epochs = [e for phase in trained.log["phases"].values() for e in phase["epochs"]]
-    seconds = sum(e["seconds"] for e in epochs)
-    last = list(trained.log["phases"].values())[-1]
-    return {"model": trained.log["name"], "bits": trained.log["bits"], "epochs": len(epochs),
-            "best_epoch": last["best_epoch"], "best_val_loss": last["best_val_loss"],
-            "seconds_per_epoch": seconds / max(len(epochs), 1), "seconds": trained.log["seconds"]}
-
-
 def run(ctx: StageContext) -> None:
+    if ctx.config.mode == "study":
+        run_study(ctx)
+        return
     import keras
 
     from workbench.data.datasets import load_stage_splits
@@ -67,14 +66,15 @@ def run(ctx: StageContext) -> None:
     from workbench.evaluation import tables
     from workbench.nn import models, training
     from workbench.nn.detector_training import prepare_sets, train_detector
+    from workbench.nn.detectors import golden_mismatches
     from workbench.detectors import classical
     from workbench.evaluation.comparison import DEFAULT_REFERENCE
 
     s = ctx.settings
     splits = load_stage_splits(ctx.dep("datasets"))
     reference, _ = classical.tune(DEFAULT_REFERENCE, splits.val)  # as the classical stage tunes it
-    train_set, val_set = _cap(splits.train, s["train_profiles"]), _cap(splits.val, s["val_profiles"])
-    tests = {name: _cap(ds, s["test_profiles"]) for name, ds in splits.test.items()}
+    train_set, val_set = cap(splits.train, s["train_profiles"]), cap(splits.val, s["val_profiles"])
+    tests = {name: cap(ds, s["test_profiles"]) for name, ds in splits.test.items()}
     config = training.TrainConfig(epochs=s["epochs"], finetune_epochs=s["finetune_epochs"], patience=s["patience"],
                                   batch_size=s["batch_size"], seed=ctx.config.seed)
     sets = prepare_sets(train_set, val_set, config)
@@ -84,7 +84,7 @@ def run(ctx: StageContext) -> None:
 
     float_run = train_detector(models.default_spec("8/8", input_bits=sets.input_bits), sets, config, folder,
                                quantized=False, name="float", detector_name="nn_float", progress=progress)
-    training_rows.append(_training_row(float_run.trained))
+    training_rows.append(training.log_summary(float_run.trained.log))
     detectors.append(float_run.detector)
 
     check_profiles = tests["mixed"].profiles[:s["bitexact_profiles"]]
@@ -94,9 +94,9 @@ def run(ctx: StageContext) -> None:
         result = train_detector(spec, sets, config, folder, quantized=True, name=name, detector_name="nn_qat",
                                 progress=progress)
         sweep[spec.bits_label] = result
-        training_rows.append(_training_row(result.trained))
+        training_rows.append(training.log_summary(result.trained.log))
         detectors.append(result.detector)
-        bitexact_rows.append(_bitexact(name, result.trained.model, result.document, check_profiles))
+        bitexact_rows.append(golden_mismatches(name, result.trained.model, result.document, check_profiles))
         ctx.log.info("  %s: threshold %d, Keras integer vs golden mismatches %d", name,
                      result.document["head"]["threshold"], bitexact_rows[-1]["mismatches"])
 
@@ -120,38 +120,125 @@ def run(ctx: StageContext) -> None:
         raise WorkbenchError(f"Keras integer mode and the golden model disagree: {failed}")
 
 
-def _bitexact(name: str, model: Any, doc: dict, profiles: np.ndarray) -> dict[str, Any]:
-    """Keras integer-mode scores against the golden model on test profiles."""
-    from workbench.qnn import golden
-    from workbench.nn import integer_mode
-    from workbench.qnn.contract import load_network
+def run_study(ctx: StageContext) -> None:
+    """Study mode: every network at `seeds` training seeds (run seed, +1, ...) as cached Dask tasks
+    (`workbench.pipeline.study`); tables per seed, pooled over seeds, and the spread across seeds."""
+    import functools
+    import json
+    import shutil
 
-    integer_mode.set_integer_mode(model, True)
-    try:
-        ours = integer_mode.integer_scores(model, profiles)
-    finally:
-        integer_mode.set_integer_mode(model, False)
-    reference = golden.scores(load_network(doc), profiles)
-    return {"model": name, "stage": "keras-integer vs golden", "profiles": len(profiles),
-            "compared": int(reference.size), "mismatches": int(np.sum(ours != reference))}
+    from workbench.data.datasets import INDEX_FILE, load_stage_splits
+    from workbench.detectors import classical
+    from workbench.errors import WorkbenchError
+    from workbench.evaluation import tables
+    from workbench.evaluation.comparison import DEFAULT_REFERENCE
+    from workbench.pipeline import study
+    from workbench.pipeline.sweep import summarize
+    from workbench.pipeline.tasks import run_tasks
+
+    s = ctx.settings
+    datasets = ctx.dep("datasets")
+    seeds = [ctx.config.seed + k for k in range(s["seeds"])]
+    tasks = study.study_tasks(s, seeds, json.loads((datasets / INDEX_FILE).read_text()))
+    tasks_dir = ctx.cache_root.parent / "tasks" / "study"
+    ctx.log.info("  %d networks x %d seeds %s: %d tasks in %s", len(tasks) // len(seeds), len(seeds), seeds,
+                 len(tasks), tasks_dir)
+    work = functools.partial(study.train_and_detect, datasets=datasets.resolve(), tf_threads=1)
+    results, computed = run_tasks(tasks, tasks_dir, work, workers=s["workers"], label="study")
+    ctx.log.info("  study tasks: %d computed, %d from the cache", computed, len(tasks) - computed)
+
+    splits = load_stage_splits(datasets)
+    reference, _ = classical.tune(DEFAULT_REFERENCE, splits.val)  # as the classical stage tunes it
+    tests = {name: cap(ds, s["test_profiles"]) for name, ds in splits.test.items()}
+    sticks = {name: tables.yardstick(ds, reference) for name, ds in tests.items()}
+    seed_rows, pooled, curves = study.seed_tables(results, tasks_dir, tests, sticks, ctx.config.seed, s["draws"],
+                                                  (tables.S_CURVE_CONDITION,))
+    trainings = [result["training"] for result in results]
+    bitexact_rows = [result["bitexact"] for result in results if result["bitexact"]]
+    ablation_methods = {task.network.method for task in tasks if task.network.ablation}
+    main_rows = [row for row in pooled if row["method"] not in ablation_methods]  # as in quick runs
+    table_dir = ctx.out / "tables"
+    tables.write_csv(main_rows, table_dir / "accuracy_nn.csv")
+    tables.write_csv(seed_rows, table_dir / "seeds_nn.csv", study.SEED_COLUMNS)
+    tables.write_csv(summarize(seed_rows, ("method", "bits", "condition"), study.SPREAD_METRICS),
+                     table_dir / "seed_spread_nn.csv", study.SPREAD_COLUMNS)
+    tables.write_csv(curves, table_dir / "s_curve_nn.csv", tables.S_CURVE_COLUMNS)
+    tables.write_csv(bitexact_rows, table_dir / "bitexact_keras.csv", tables.BITEXACT_COLUMNS)
+    tables.write_csv(trainings, table_dir / "training.csv", ("seed", *TRAINING_COLUMNS))
+    tables.write_csv(_study_ablation(pooled, trainings, s), table_dir / "ablation.csv", ABLATION_COLUMNS)
+    for task in tasks:  # the run seed's networks where the later stages look, the other seeds beside them
+        target = ctx.out / "models" / ("" if task.seed == seeds[0] else f"seed_{task.seed}")
+        target = target / "ablation" if task.network.ablation else target
+        target.mkdir(parents=True, exist_ok=True)
+        for file in (tasks_dir / task.key).glob(f"{task.network.name}*"):
+            shutil.copy2(file, target / file.name)
+    _figures(ctx, main_rows, curves)
+    (ctx.out / "report").mkdir(exist_ok=True)
+    (ctx.out / "report" / "seeds.md").write_text(_seeds_markdown(seed_rows, main_rows, seeds))
+    failed = [r for r in bitexact_rows if r["mismatches"]]
+    if failed:
+        raise WorkbenchError(f"Keras integer mode and the golden model disagree: {failed}")
+
+
+def _study_ablation(pooled: list[dict], trainings: list[dict], s: dict) -> list[dict]:
+    """The scale ablation from the pooled rows: the learned scale is the main QAT network at those bits."""
+    import numpy as np
+
+    from workbench.nn import models
+
+    out = []
+    for bits in s["ablation_bits"]:
+        name = models.default_spec(bits, models.parse_topology(s["topology"])).qat_name
+        for mode in s["ablation_modes"]:
+            method, model = ("nn_qat", name) if mode == "learned" else (f"{name}_{mode}", f"{name}_{mode}")
+            best = float(np.mean([t["best_val_loss"] for t in trainings if t["model"] == model]))
+            out += [{**row, "scale_mode": mode, "best_val_loss": best} for row in pooled
+                    if row["method"] == method and row["bits"] == bits and row["condition"] in s["ablation_conditions"]]
+    return out
+
+
+def _seeds_markdown(seed_rows: list[dict], pooled: list[dict], seeds: list[int]) -> str:
+    """The report's section on training seeds: per method and SNR, each seed's number and the pooled one."""
+    from experiments.stages.report import pivot_markdown
+    from workbench.data.signals import SWEEP_CONDITIONS
+    from workbench.evaluation.plots import method_label
+
+    conditions = [c for c in SWEEP_CONDITIONS if any(r["condition"] == c for r in pooled)]
+    by_seed = {}
+    for row in seed_rows:
+        by_seed.setdefault((method_label(row), row["condition"]), []).append(row)
+
+    def cell(column: str, interval: str | None = None, digits: int = 3):
+        def render(row: dict) -> str:
+            values = " / ".join(f"{r[column]:.{digits}g}" for r in by_seed[method_label(row), row["condition"]])
+            bounds = (f" [{row[interval + '_ci_low']:.{digits}g}, {row[interval + '_ci_high']:.{digits}g}]"
+                      if interval else "")
+            return f"{values} -> {row[column]:.{digits}g}{bounds}"
+        return render
+
+    lines = ["## Training seeds", "",
+             f"Every network was trained at seeds {', '.join(map(str, seeds))} (same data, same budget). Each cell: "
+             "the seeds' values, then the value pooled over the seeds, whose interval is a paired bootstrap over "
+             "seeds, then profiles: the accuracy tables and the verdicts use the pooled rows. Every row per seed: "
+             "`tables/seeds_nn.csv`; mean, standard deviation, min and max across seeds: `tables/seed_spread_nn.csv`.",
+             "", "### Sub-pixel RMSE (px) per seed and pooled", "", pivot_markdown(pooled, conditions, cell("rmse_px", "rmse")),
+             "### RMSE ratio to the reference on the lines both find, per seed and pooled", "",
+             pivot_markdown(pooled, conditions, cell("rmse_ratio", "rmse_ratio")),
+             "### Miss rate per seed and pooled", "", pivot_markdown(pooled, conditions, cell("miss_rate", digits=2))]
+    return "\n".join(lines)
 
 
 def _tflite(float_model: Any, train_set: Any, empty_val: np.ndarray, tests: dict, s: dict,
             seed: int, reference: Any) -> tuple[list[dict], list[dict]]:
     """Per representative-set size: accuracy rows averaged over draws, and one table row per draw and condition."""
     from workbench.evaluation import tables
-    from workbench.qnn.contract import PeakHead
-    from workbench.detectors.interface import calibrate
-    from workbench.qnn.detector import integer_detector
-    from workbench.nn.tflite_baseline import Int8Runner, calibration_sets, convert_int8
+    from workbench.nn.detectors import calibrated_tflite
+    from workbench.nn.tflite_baseline import calibration_sets
 
-    head = PeakHead("parabolic", 1, 0, 8)
     by_size: dict[int, list[list[dict]]] = {}
     table = []
     for size, draw, index in calibration_sets(len(train_set), tuple(s["tflite_sizes"]), s["tflite_draws"], seed):
-        runner = Int8Runner(convert_int8(float_model, train_set.profiles[index]))
-        detector = calibrate(integer_detector(f"tflite_int8_cal{size}", runner, head, bits="8/8"), empty_val,
-                             integer=True)
+        detector = calibrated_tflite(f"tflite_int8_cal{size}", float_model, train_set.profiles[index], empty_val)
         rows, _ = tables.evaluate([detector], tests, seed=seed, reference=reference)
         by_size.setdefault(size, []).append(rows)
         table += [{"size": size, "draw": draw, "threshold": detector.threshold, **row} for row in rows]

@@ -68,6 +68,34 @@ def bootstrap_means(arrays: list[np.ndarray], draws: int = BOOTSTRAP_DRAWS, seed
     return np.array([np.concatenate([b[k] for b in blocks]) for k in range(len(arrays))])
 
 
+def seed_bootstrap_means(groups: list[list[np.ndarray]], draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> np.ndarray:
+    """Two-stage bootstrap over training seeds, then profiles: (k, draws) resampled means.
+
+    `groups[s]` holds seed s's k paired arrays (one length within a seed). Each draw picks as many
+    seeds as there are, with replacement, resamples each picked seed's profiles (the same indices for
+    its k arrays; a seed picked twice is resampled twice, independently) and averages the within-seed
+    means over the picked seeds. Seeds whose arrays are empty are left out. With one seed this is
+    `bootstrap_means` of its arrays, draw for draw."""
+    groups = [group for group in groups if group[0].size]
+    if not groups:
+        raise ConfigError("seed bootstrap of no values; need at least one seed with a non-empty array")
+    if len(groups) == 1:
+        return bootstrap_means(groups[0], draws, seed)
+    if draws < 1:
+        raise ConfigError(f"bootstrap draws {draws!r} invalid; allowed draws >= 1")
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(groups), (draws, len(groups)))
+    totals = np.zeros((len(groups[0]), draws))
+    for index, group in enumerate(groups):
+        rows = np.nonzero(picks == index)[0]  # the draw of every slot that picked this seed
+        sub_seed = int(rng.integers(2**63))
+        if rows.size:
+            means = bootstrap_means(group, rows.size, sub_seed)
+            for k in range(len(group)):
+                np.add.at(totals[k], rows, means[k])
+    return totals / len(groups)
+
+
 def percentile_interval(samples: np.ndarray, level: float = CI_LEVEL) -> tuple[float, float]:
     """The central `level` percentile interval of bootstrap samples."""
     if not 0 < level < 1:
@@ -80,12 +108,21 @@ def percentile_interval(samples: np.ndarray, level: float = CI_LEVEL) -> tuple[f
 def bootstrap_rmse_ci(errors: np.ndarray, draws: int = BOOTSTRAP_DRAWS, seed: int = 0,
                       level: float = CI_LEVEL) -> tuple[float, float]:
     """Percentile bootstrap interval of the RMSE of `errors` (seeded; NaN for no errors)."""
-    errors = np.asarray(errors, dtype=np.float64)
-    if errors.size == 0:
-        return float("nan"), float("nan")
+    return seed_rmse([errors], draws, seed, level)[1:]
+
+
+def seed_rmse(errors_by_seed: list[np.ndarray], draws: int = BOOTSTRAP_DRAWS, seed: int = 0,
+              level: float = CI_LEVEL) -> tuple[float, float, float]:
+    """RMSE over training seeds (root of the mean over seeds of each seed's mean squared error) and its
+    interval from `seed_bootstrap_means`; seeds without errors are left out, NaN when none has any."""
+    squares = [np.asarray(e, dtype=np.float64) ** 2 for e in errors_by_seed]
+    squares = [s for s in squares if s.size]
+    if not squares:
+        return float("nan"), float("nan"), float("nan")
     if draws < 1 or not 0 < level < 1:
         raise ConfigError(f"bootstrap draws {draws!r} / level {level!r} invalid; allowed draws >= 1, 0 < level < 1")
-    return percentile_interval(np.sqrt(bootstrap_means([errors**2], draws, seed)[0]), level)
+    rmse = float(np.sqrt(np.mean([s.mean() for s in squares])))
+    return (rmse, *percentile_interval(np.sqrt(seed_bootstrap_means([[s] for s in squares], draws, seed)[0]), level))
 
 
 def _check(found: np.ndarray, pos: np.ndarray, centre: np.ndarray, empty: np.ndarray) -> None:

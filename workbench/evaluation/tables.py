@@ -11,6 +11,10 @@ the Cramér–Rao bound of the centre (`crlb_px`, `crlb_free_px`, `efficiency`; 
 and, when a reference detector is given, the paired comparison with it (`reference`, `paired_n`,
 `rmse_ratio*`, `total_error_ratio*`; `workbench.evaluation.comparison`). The columns before them are
 those of the first version of the table, unchanged.
+
+A network trained at several seeds (run_all's study mode) gets one row per seed and a pooled row
+(`accuracy_row` with every seed's detections): means over seeds, and intervals from the two-stage
+bootstrap over seeds, then profiles.
 """
 from __future__ import annotations
 
@@ -30,8 +34,8 @@ from workbench.data.datasets import Dataset
 from workbench.files import atomic_write_text
 from workbench.detectors.interface import Detector
 from workbench.evaluation.bound import CentreBound, dataset_bounds
-from workbench.evaluation.comparison import paired_comparison
-from workbench.evaluation.metrics import BOOTSTRAP_DRAWS, compute_metrics, s_curve
+from workbench.evaluation.comparison import paired_comparison_over_seeds
+from workbench.evaluation.metrics import BOOTSTRAP_DRAWS, Metrics, compute_metrics, good_mask, s_curve, seed_rmse
 from workbench.data.signals import preset_snr
 
 ACCURACY_COLUMNS = ("method", "bits", "condition", "snr", "n", "rmse_px", "rmse_ci_low", "rmse_ci_high",
@@ -45,7 +49,8 @@ BITEXACT_COLUMNS = ("model", "stage", "lanes", "profiles", "compared", "mismatch
 S_CURVE_BINS = 20
 S_CURVE_CONDITION = "snr_64"  # the S-curve's condition: systematic errors stand out above the noise
 Row = dict[str, Any]
-GENERATOR_REQUEST = {"config", "seed", "n"}  # the manifest keys the bound regenerates a test set from
+GENERATOR_REQUEST = {"config", "seed", "n"}
+POOLED_MEANS = ("n_good", "miss_rate", "false_alarm_rate", "gross_error_rate", "bias_px", "total_error")  # the manifest keys the bound regenerates a test set from
 
 
 def bootstrap_seed(seed: int, method: str, condition: str) -> int:
@@ -83,23 +88,66 @@ def evaluate_one(detector: Detector, test_sets: dict[str, Dataset], seed: int = 
     curves: list[Row] = []
     for condition, dataset in test_sets.items():
         found, pos = detector.detect(dataset.profiles)
-        centre, empty = dataset.truth["centre"], dataset.truth["empty"]
         stick = yardsticks[condition] if yardsticks is not None else yardstick(dataset)
-        metrics = compute_metrics(found, pos, centre, empty, draws=draws,
-                                  seed=bootstrap_seed(seed, detector.name, condition),
-                                  crlb=stick.bound and stick.bound.known, crlb_free=stick.bound and stick.bound.free)
-        head = {"method": detector.name, "bits": detector.bits, "condition": condition}
-        row = {**head, "snr": preset_snr(condition), **metrics.as_dict()}
-        if stick.reference is not None:
-            paired = paired_comparison(found, pos, stick.reference_found, stick.reference_pos, centre, empty,
-                                       reference=stick.reference, draws=draws,
-                                       seed=bootstrap_seed(seed, f"{detector.name}/{stick.reference}", condition))
-            row.update(paired.as_dict())
-        rows.append(row)
+        rows.append(accuracy_row(detector.name, detector.bits, condition, [(found, pos)], dataset, stick, seed, draws))
         if condition in s_curve_conditions:
-            phase, bias, count = s_curve(found, pos, centre, empty, S_CURVE_BINS)
-            curves += [{**head, "phase": p, "bias_px": b, "count": int(c)} for p, b, c in zip(phase, bias, count)]
+            curves += s_curve_rows(detector.name, detector.bits, condition, [(found, pos)], dataset)
     return rows, curves
+
+
+def accuracy_row(method: str, bits: str | None, condition: str, detections: list[tuple[np.ndarray, np.ndarray]],
+                 dataset: Dataset, stick: Yardstick, seed: int = 0, draws: int = BOOTSTRAP_DRAWS) -> Row:
+    """The accuracy row of a method's `(found, pos)` on one test set; with several training seeds (one
+    `(found, pos)` each) the seeds are pooled: rates, bias and total error are means over the seeds, the
+    RMSE is the root of the mean over seeds of each seed's mean squared error and its interval, as the
+    paired ratios', comes from the two-stage bootstrap over seeds, then profiles. One seed: `compute_metrics`."""
+    centre, empty = dataset.truth["centre"], dataset.truth["empty"]
+    bootstrap = bootstrap_seed(seed, method, condition)
+    per_seed = [compute_metrics(found, pos, centre, empty, draws=draws, seed=bootstrap,
+                                crlb=stick.bound and stick.bound.known, crlb_free=stick.bound and stick.bound.free)
+                for found, pos in detections]
+    metrics = per_seed[0].as_dict() if len(per_seed) == 1 else _pooled_metrics(per_seed, detections, centre, empty,
+                                                                               bootstrap, draws)
+    row = {"method": method, "bits": bits, "condition": condition, "snr": preset_snr(condition), **metrics}
+    if stick.reference is not None:
+        paired = paired_comparison_over_seeds(detections, stick.reference_found, stick.reference_pos, centre, empty,
+                                              reference=stick.reference, draws=draws,
+                                              seed=bootstrap_seed(seed, f"{method}/{stick.reference}", condition))
+        row.update(paired.as_dict())
+    return row
+
+
+def _pooled_metrics(per_seed: list[Metrics], detections: list[tuple[np.ndarray, np.ndarray]], centre: np.ndarray,
+                    empty: np.ndarray, bootstrap: int, draws: int) -> Row:
+    """`accuracy_row`'s pooling of several seeds' metrics (NaN values left out of the means)."""
+    pooled = {name: _mean_over_seeds([getattr(m, name) for m in per_seed]) for name in POOLED_MEANS}
+    errors = []
+    for found, pos in detections:
+        found, pos = np.asarray(found, dtype=bool), np.asarray(pos, dtype=np.float64)
+        errors.append((pos - centre)[good_mask(found, pos, centre, np.asarray(empty, dtype=bool))])
+    rmse, low, high = seed_rmse(errors, draws, bootstrap)
+    crlb_px, crlb_free_px = (math.sqrt(_mean_over_seeds([getattr(m, name) ** 2 for m in per_seed]))
+                             for name in ("crlb_px", "crlb_free_px"))
+    return {"n": per_seed[0].n, "n_empty": per_seed[0].n_empty, **pooled, "rmse_px": rmse, "rmse_ci_low": low,
+            "rmse_ci_high": high, "crlb_px": crlb_px, "crlb_free_px": crlb_free_px, "efficiency": rmse / crlb_px}
+
+
+def _mean_over_seeds(values: list[float]) -> float:
+    values = np.asarray(values, dtype=np.float64)
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if values.size else math.nan
+
+
+def s_curve_rows(method: str, bits: str | None, condition: str, detections: list[tuple[np.ndarray, np.ndarray]],
+                 dataset: Dataset) -> list[Row]:
+    """S-curve rows (`S_CURVE_COLUMNS`) of a method on one test set; over several seeds, the detections of
+    every seed together."""
+    found, pos = (np.concatenate([d[k] for d in detections]) for k in (0, 1))
+    repeat_count = len(detections)
+    centre, empty = (np.tile(dataset.truth[k], repeat_count) for k in ("centre", "empty"))
+    phase, bias, count = s_curve(found, pos, centre, empty, S_CURVE_BINS)
+    head = {"method": method, "bits": bits, "condition": condition}
+    return [{**head, "phase": p, "bias_px": b, "count": int(c)} for p, b, c in zip(phase, bias, count)]
 
 
 def evaluate(detectors: Iterable[Detector], test_sets: dict[str, Dataset], *, seed: int = 0,

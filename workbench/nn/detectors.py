@@ -19,11 +19,14 @@ import keras
 import numpy as np
 
 from workbench.detectors.classical import delta_parabolic
-from workbench.qnn.contract import load_network
-from workbench.qnn.detector import ScoreFunction, golden_detector
+from workbench.qnn import golden
+from workbench.qnn.contract import PeakHead, load_network
+from workbench.qnn.detector import ScoreFunction, golden_detector, integer_detector
 from workbench.detectors.interface import ThresholdedDetector, calibrate
 from workbench.errors import DatasetError
+from workbench.nn import integer_mode
 from workbench.nn.export import HeadConfig, export_document  # its qlayers import registers the custom layers
+from workbench.nn.tflite_baseline import Int8Runner, convert_int8
 from workbench.nn.training import read_log
 
 
@@ -56,6 +59,32 @@ def float_detector(name: str, scores: ScoreFunction, bits: str | None = None) ->
 def calibrated_float(name: str, model: keras.Model, empty_val: np.ndarray) -> ThresholdedDetector:
     """The float network as a detector, its threshold set for 1% false alarms on empty validation profiles."""
     return calibrate(float_detector(name, model_scores(model)), empty_val)
+
+
+TFLITE_HEAD = PeakHead("parabolic", 1, 0, 8)
+"""The contract head the TFLite int8 scores (`q - zero_point`) go through."""
+
+
+def calibrated_tflite(name: str, float_model: keras.Model, representative: np.ndarray, empty_val: np.ndarray,
+                      threads: int | None = None) -> ThresholdedDetector:
+    """The float network converted by TFLite to full int8 with `representative` profiles, run by LiteRT
+    (`threads`: its interpreter's, default all cores), its integer scores through the contract's parabolic
+    head, threshold for 1% false alarms."""
+    runner = Int8Runner(convert_int8(float_model, representative), threads)
+    return calibrate(integer_detector(name, runner, TFLITE_HEAD, bits="8/8"), empty_val, integer=True)
+
+
+def golden_mismatches(name: str, model: keras.Model, document: dict, profiles: np.ndarray) -> dict:
+    """A bit-exactness row (`tables.BITEXACT_COLUMNS`): the QAT model's Keras integer-mode scores against
+    the golden model's on `profiles`."""
+    integer_mode.set_integer_mode(model, True)
+    try:
+        ours = integer_mode.integer_scores(model, profiles)
+    finally:
+        integer_mode.set_integer_mode(model, False)
+    reference = golden.scores(load_network(document), profiles)
+    return {"model": name, "stage": "keras-integer vs golden", "profiles": len(profiles),
+            "compared": int(reference.size), "mismatches": int(np.sum(ours != reference))}
 
 
 def calibrated_export(name: str, model: keras.Model, empty_val: np.ndarray, bits: str, input_bits: int = 8,

@@ -298,6 +298,16 @@ def write_log(model_path: Path, record: dict[str, Any]) -> Path:
     return path
 
 
+def log_summary(log: dict[str, Any]) -> dict[str, Any]:
+    """One row of a training log: model, bits, epochs run (every phase), best epoch and validation loss of
+    the last phase, seconds per epoch and in all."""
+    epochs = [e for phase in log["phases"].values() for e in phase["epochs"]]
+    last = list(log["phases"].values())[-1]
+    return {"model": log["name"], "bits": log["bits"], "epochs": len(epochs), "best_epoch": last["best_epoch"],
+            "best_val_loss": last["best_val_loss"],
+            "seconds_per_epoch": sum(e["seconds"] for e in epochs) / max(len(epochs), 1), "seconds": log["seconds"]}
+
+
 def read_log(model_path: Path) -> dict[str, Any]:
     """A model's training log, or an empty dict when it has none."""
     path = log_path(model_path)

@@ -24,7 +24,7 @@ from workbench.errors import ConfigError
 
 @dataclass(frozen=True)
 class RunConfig:
-    """The run's mode ("quick" or "full"), base seed, and whether its test sets come from the lockbox
+    """The run's mode ("quick", "study" or "full"), base seed, and whether its test sets come from the lockbox
     seeds (final studies only; `docs/yardstick.md`)."""
 
     mode: str

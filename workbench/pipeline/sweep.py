@@ -3,23 +3,19 @@
 A spec (TOML, see `docs/sweeps.md`) names the seeds, the data and a grid (every list a grid axis:
 bits, topology, requantizer scale mode, any `TrainConfig` option). It is validated as a whole before
 any task runs. Each (configuration, seed) task trains a QAT network on the same data, exports it and
-evaluates the `qnn-int/1` document on the golden model; its folder under `tasks/` is keyed by its
-settings and the code fingerprint of this module, written under a temporary name and renamed when
-complete, so a restart skips finished tasks and a killed one leaves nothing half-written and is run
-again. The runs merge into `runs.csv` and, per configuration, the mean and spread across seeds into
-`summary.csv`.
+evaluates the `qnn-int/1` document on the golden model; `workbench.pipeline.tasks` runs the tasks on
+Dask, each in a folder under `tasks/` keyed by its settings and the code fingerprint of this module,
+written under a temporary name and renamed when complete, so a restart skips finished tasks and a
+killed one leaves nothing half-written and is run again. The runs merge into `runs.csv` and, per
+configuration, the mean and spread across seeds into `summary.csv`.
 """
 from __future__ import annotations
 
 import dataclasses
-import hashlib
+import functools
 import itertools
-import json
 import math
-import os
-import shutil
 import tomllib
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from workbench.errors import ConfigError
-from workbench.files import atomic_write_text
+from workbench.pipeline.tasks import missing_tasks, run_tasks, task_key
 
 GRID_KEYS = ("bits", "topology", "scale_mode")  # network settings; other grid keys are TrainConfig options
 DATA_DEFAULTS: dict[str, Any] = {"condition": "mixed", "seed": 0, "train": 20_000, "val": 5_000, "test": 5_000,
@@ -35,9 +31,8 @@ DATA_DEFAULTS: dict[str, Any] = {"condition": "mixed", "seed": 0, "train": 20_00
 NETWORK_DEFAULTS: dict[str, Any] = {"bits": "4/4", "topology": "c8k7,c8k5,d8,c1k3", "scale_mode": "learned"}
 METRICS = ("rmse_px", "miss_rate", "false_alarm_rate", "gross_error_rate", "bias_px")
 RUN_COLUMNS = ("configuration", "seed", *METRICS, "n", "train_seconds", "key")
-SUMMARY_COLUMNS = ("configuration", "seeds", *(f"{m}_{stat}" for m in METRICS for stat in ("mean", "std", "min", "max")))
-RESULT_FILE = "result.json"
-PARTIAL_PREFIX = ".partial-"
+SPREAD_STATS = ("mean", "std", "min", "max")
+SUMMARY_COLUMNS = ("configuration", "seeds", *(f"{m}_{stat}" for m in METRICS for stat in SPREAD_STATS))
 
 
 @dataclass(frozen=True)
@@ -81,9 +76,8 @@ class Task:
 
     @property
     def key(self) -> str:
-        """SHA-256 of the settings and the code fingerprint."""
-        text = json.dumps({"settings": self.settings, "code": self.code}, sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:20]
+        """SHA-256 of the settings and the code fingerprint (`workbench.pipeline.tasks.task_key`)."""
+        return task_key(self.settings, self.code)
 
 
 @dataclass(frozen=True)
@@ -189,22 +183,6 @@ def tasks_of(spec: SweepSpec) -> list[Task]:
             for seed in spec.seeds]
 
 
-def run_task(task: Task, tasks_dir: Path, data_dir: Path, tf_threads: int) -> dict[str, Any]:
-    """Train, export and evaluate one task into `tasks_dir/<key>/` unless it is there; its result row."""
-    final = Path(tasks_dir) / task.key
-    if (final / RESULT_FILE).is_file():
-        return json.loads((final / RESULT_FILE).read_text())
-    partial = Path(tasks_dir) / f"{PARTIAL_PREFIX}{task.key}-{uuid.uuid4().hex[:8]}"
-    partial.mkdir(parents=True)
-    try:
-        row = _train_and_evaluate(task, partial, Path(data_dir), tf_threads)
-        atomic_write_text(partial / RESULT_FILE, json.dumps(row, indent=2))
-        os.replace(partial, final)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-    return json.loads((final / RESULT_FILE).read_text())
-
-
 def _train_and_evaluate(task: Task, folder: Path, data_dir: Path, tf_threads: int) -> dict[str, Any]:
     from workbench.data.datasets import preset_splits
     from workbench.evaluation.metrics import compute_metrics
@@ -237,46 +215,31 @@ def _splits(data: dict[str, Any], data_dir: Path, preset_splits: Any) -> dict[st
     return preset_splits(data["condition"], data["seed"], sizes, data["length"], data_dir)
 
 
-def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per configuration (in the order of the rows), mean, standard deviation (ddof 1), min and max of every
-    metric across seeds; NaN values (a rate with nothing to count) are left out."""
+def summarize(rows: list[dict[str, Any]], group_by: tuple[str, ...] = ("configuration",),
+              metrics: tuple[str, ...] = METRICS) -> list[dict[str, Any]]:
+    """Per group of rows with equal `group_by` values (in the order of the rows): the number of seeds and,
+    for every metric, mean, standard deviation (ddof 1), min and max across seeds; NaN and missing values
+    (a rate with nothing to count) are left out."""
     summary = []
-    for label in dict.fromkeys(row["configuration"] for row in rows):
-        group = [row for row in rows if row["configuration"] == label]
-        entry: dict[str, Any] = {"configuration": label, "seeds": len(group)}
-        for metric in METRICS:
-            values = np.array([row[metric] for row in group], dtype=np.float64)
-            values = values[~np.isnan(values)]
-            stats = ((values.mean(), values.std(ddof=1) if values.size > 1 else math.nan, values.min(), values.max())
-                     if values.size else (math.nan,) * 4)
-            entry.update({f"{metric}_{name}": float(v) for name, v in zip(("mean", "std", "min", "max"), stats)})
+    for values in dict.fromkeys(tuple(row[key] for key in group_by) for row in rows):
+        group = [row for row in rows if tuple(row[key] for key in group_by) == values]
+        entry: dict[str, Any] = {**dict(zip(group_by, values)), "seeds": len(group)}
+        for metric in metrics:
+            numbers = np.array([math.nan if row.get(metric) is None else row[metric] for row in group],
+                               dtype=np.float64)
+            numbers = numbers[~np.isnan(numbers)]
+            stats = ((numbers.mean(), numbers.std(ddof=1) if numbers.size > 1 else math.nan, numbers.min(),
+                      numbers.max()) if numbers.size else (math.nan,) * 4)
+            entry.update({f"{metric}_{name}": float(v) for name, v in zip(SPREAD_STATS, stats)})
         summary.append(entry)
     return summary
 
 
-def local_cluster_settings(workers: int | None, tf_threads: int) -> dict[str, Any]:
-    """LocalCluster arguments: one task per worker process, `workers * tf_threads` at most the cores, and
-    the machine's memory shared between the workers."""
-    import psutil
-
-    cores = os.cpu_count() or 1
-    count = workers or max(1, cores // tf_threads)
-    return {"n_workers": count, "threads_per_worker": 1, "processes": True,
-            "memory_limit": int(psutil.virtual_memory().total * 0.9 // count)}
-
-
-def _remove_partials(tasks_dir: Path) -> None:
-    for partial in tasks_dir.glob(f"{PARTIAL_PREFIX}*"):
-        shutil.rmtree(partial, ignore_errors=True)
-
-
 def run_sweep(spec_path: Path | str, out: Path | str, data_dir: Path | str, *, scheduler: str | None = None,
               workers: int | None = None, tf_threads: int = 1, progress: bool = True) -> SweepResult:
-    """Validate the spec, run its missing tasks on Dask (a LocalCluster unless `scheduler` is given) and
-    write `runs.csv` and `summary.csv` in `out`."""
-    from distributed import Client, LocalCluster, as_completed
-    from tqdm import tqdm
-
+    """Validate the spec, run its missing tasks on Dask (`workbench.pipeline.tasks.run_tasks`: a
+    LocalCluster unless `scheduler` is given) and write `runs.csv` and `summary.csv` in `out`."""
+    from workbench.data.datasets import preset_splits
     from workbench.evaluation.tables import write_csv
 
     if tf_threads < 1 or (workers is not None and workers < 1):
@@ -284,27 +247,12 @@ def run_sweep(spec_path: Path | str, out: Path | str, data_dir: Path | str, *, s
     spec = load_spec(spec_path)
     out, data_dir = Path(out), Path(data_dir)
     tasks_dir = out / "tasks"
-    tasks_dir.mkdir(parents=True, exist_ok=True)
-    _remove_partials(tasks_dir)  # left by tasks killed in an earlier run
     tasks = tasks_of(spec)
-    missing = [task for task in tasks if not (tasks_dir / task.key / RESULT_FILE).is_file()]
-    if missing:
-        from workbench.data.datasets import preset_splits
-
+    if missing_tasks(tasks, tasks_dir):
         _splits(spec.data, data_dir, preset_splits)  # generate once here, not concurrently in the workers
-        cluster = None if scheduler else LocalCluster(**local_cluster_settings(workers, tf_threads))
-        try:
-            with Client(scheduler or cluster) as client:
-                futures = [client.submit(run_task, task, tasks_dir.resolve(), data_dir.resolve(), tf_threads,
-                                         key=f"sweep-task-{task.key}", retries=2) for task in missing]
-                for future in tqdm(as_completed(futures), total=len(futures), desc="sweep", unit="task",
-                                   disable=not progress):
-                    future.result()
-        finally:
-            if cluster is not None:
-                cluster.close()
-        _remove_partials(tasks_dir)  # left by tasks whose worker died; they ran again
-    rows = [run_task(task, tasks_dir, data_dir, tf_threads) for task in tasks]  # all cached now: reads
+    work = functools.partial(_train_and_evaluate, data_dir=data_dir.resolve(), tf_threads=tf_threads)
+    rows, computed = run_tasks(tasks, tasks_dir, work, scheduler=scheduler, workers=workers, tf_threads=tf_threads,
+                               progress=progress, label="sweep")
     runs = write_csv(rows, out / "runs.csv", RUN_COLUMNS)
     summary = write_csv(summarize(rows), out / "summary.csv", SUMMARY_COLUMNS)
-    return SweepResult(runs, summary, computed=len(missing), cached=len(tasks) - len(missing))
+    return SweepResult(runs, summary, computed=computed, cached=len(tasks) - computed)
