@@ -202,3 +202,34 @@ def test_an_8_bit_network_refuses_deeper_profiles(tmp_path: Path, eight_bit_docu
         detector.detect(deep.profiles)
     found, _ = detector.detect(shallow.profiles)  # control: its own depth runs
     assert found.sum() > 100
+
+
+def test_classical_stage_sets_thresholds_at_each_sensor_depth(tmp_path: Path) -> None:
+    import logging
+
+    from experiments.stages import classical as stage
+    from workbench.data.datasets import write_split_index
+    from workbench.evaluation.tables import read_csv
+    from workbench.pipeline.stages import RunConfig, StageContext
+
+    deps = {"datasets": tmp_path / "datasets"}
+    deps["datasets"].mkdir()
+    (tmp_path / "out" / "tables").mkdir(parents=True)
+    sizes = {"train": 10, "val": 600, "test": 400, "val_condition": 600}
+    splits = benchmark_splits(1, sizes, tmp_path / "data", conditions=("mixed", "snr_16", "bits_12"), length=128)
+    write_split_index(splits, deps["datasets"])
+    ctx = StageContext("classical", tmp_path / "out", deps, RunConfig("quick", 3), {"methods": ["argmax", "br8"],
+                       "draws": 20}, logging.getLogger("test"), tmp_path)
+    stage.run(ctx)
+    rows = {(r["method"], r["condition"]): r for r in read_csv(ctx.out / "tables" / "accuracy_classical.csv")}
+    methods = ("argmax", "br8", "gauss_fit", "matched_filter")
+    assert set(rows) == {(m, c) for m in methods for c in ("mixed", "snr_16", "bits_12")}
+    deep = json.loads((ctx.out / "classical_depth_thresholds.json").read_text())
+    shallow = json.loads((ctx.out / "classical_choices.json").read_text())
+    assert set(deep) == {"bits_12"} and set(deep["bits_12"]) == set(methods)
+    assert deep["bits_12"]["br8"] > 4 * shallow["br8"]["threshold"]  # DN thresholds scale with the depth
+    assert all(rows[m, "bits_12"]["false_alarm_rate"] <= 0.1 for m in methods)
+    test = splits.test["bits_12"]
+    tuned, _ = classical.tune("br8", splits.val)
+    found, _ = tuned.detect(test.profiles[test.truth["empty"]])
+    assert found.mean() > 0.5  # control: the 8-bit threshold fires on most empty 12-bit profiles
