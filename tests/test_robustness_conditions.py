@@ -57,7 +57,7 @@ def test_asymmetric_line_has_its_stated_ratio_and_peak():
     config = signals.PRESETS["asymmetric"]
     line = line_of("asymmetric", 30.5, 1.0)  # centre on a pixel edge: the halves fall in separate pixels
     left, right = line[:31].sum(), line[31:].sum()
-    assert config.asymmetry == 2.0
+    assert config.asymmetry == 1.5
     assert right / left == pytest.approx(config.asymmetry, rel=1e-9)
     assert left == pytest.approx(100.0 * 1.0 * math.sqrt(math.pi / 2), rel=1e-9)
     assert np.argmax(line) == 31 and line[31] > line[30]  # the wide half holds more of the peak's pixels

@@ -175,7 +175,7 @@ PRESETS: dict[str, GeneratorConfig] = {
     "unsaturated": GeneratorConfig(**_CLEAN),
     "speckle": GeneratorConfig(snr_range=(16.0, 16.0), reflection_fraction=0.0, speckle_contrast=0.3),
     # robustness conditions: test and per-condition validation only, never trained on (docs/signals.md)
-    "asymmetric": GeneratorConfig(sigma_range=(0.7, 1.5), asymmetry=2.0, **_ROBUST),
+    "asymmetric": GeneratorConfig(sigma_range=(0.7, 1.5), asymmetry=1.5, **_ROBUST),
     "top_hat": GeneratorConfig(sigma_range=(0.7, 1.5), flat_top=4.0, **_ROBUST),
     "sigma_0.5": GeneratorConfig(sigma_range=(0.5, 0.5), **_ROBUST),
     "sigma_4": GeneratorConfig(sigma_range=(4.0, 4.0), edge_margin=12.0, **_ROBUST),
