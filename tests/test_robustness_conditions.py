@@ -17,8 +17,9 @@ from workbench.detectors import classical
 from workbench.errors import ConfigError
 from workbench.evaluation import bound
 from workbench.evaluation.tables import evaluate
-from workbench.qnn.contract import fill_ranges, load_network
+from workbench.qnn.contract import load_network
 from workbench.qnn.detector import golden_detector
+from workbench.qnn.randnet import random_document
 
 ONE = np.array([1.0])
 
@@ -172,12 +173,9 @@ def test_the_datasets_stage_makes_every_robustness_condition(tmp_path: Path):
 
 @pytest.fixture()
 def eight_bit_document(tmp_path: Path) -> Path:
-    layer = {"type": "qconv1d", "name": "conv0", "kernel_size": 3, "in_channels": 1, "out_channels": 1,
-             "weight_bits": 3, "weights": [[[1]], [[2]], [[1]]], "bias": [0]}
-    doc = fill_ranges({"format": "qnn-int/1", "input": {"bits": 8}, "layers": [layer], "metadata": {"bits": "3/-"},
-                       "head": {"type": "peak", "refine": "parabolic", "window": 1, "threshold": 140, "frac_bits": 6}})
+    """A random 8-bit-input network (what it detects does not matter here)."""
     path = tmp_path / "qat.json"
-    path.write_text(json.dumps(doc))
+    path.write_text(json.dumps(random_document(np.random.default_rng(5), input_bits=8)))
     return path
 
 
@@ -197,11 +195,11 @@ def test_an_8_bit_network_refuses_deeper_profiles(tmp_path: Path, eight_bit_docu
         err = capsys.readouterr().err.strip()
         assert phrase in err and "\n" not in err, err
         assert not out.exists()
-    detector = golden_detector("qat", load_network(eight_bit_document), "3/-")
+    detector = golden_detector("qat", load_network(eight_bit_document), "8/8")
     with pytest.raises(ConfigError, match="outside the 8-bit input range"):
         detector.detect(deep.profiles)
-    found, _ = detector.detect(shallow.profiles)  # control: its own depth runs
-    assert found.sum() > 100
+    found, pos = detector.detect(shallow.profiles)  # control: its own depth runs
+    assert found.shape == pos.shape == (len(shallow),)
 
 
 def test_classical_stage_sets_thresholds_at_each_sensor_depth(tmp_path: Path) -> None:
