@@ -28,6 +28,7 @@ import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -114,22 +115,24 @@ def _first(vectors, count: int):
     return VectorSet(*(array[:count] for array in (vectors.profiles, vectors.scores, vectors.found, vectors.pos)))
 
 
-def _test_sets(ctx: StageContext, limit: int | None, length: int) -> dict[str, np.ndarray]:
-    """Every condition's test profiles (the first `limit` of each when set)."""
+def _test_sets(ctx: StageContext, limit: int | None, length: int) -> dict[str, Any]:
+    """Every condition's test set (the first `limit` profiles of each when set)."""
     from workbench.data.datasets import load_stage_splits
     from workbench.errors import ConfigError
 
     test = load_stage_splits(ctx.dep("datasets")).test
-    sets = {name: dataset.profiles[:limit] for name, dataset in test.items()}
-    wrong = {name: p.shape[1] for name, p in sets.items() if p.shape[1] != length}
+    sets = {name: dataset.subset(slice(0, limit)) for name, dataset in test.items()}
+    wrong = {name: d.profiles.shape[1] for name, d in sets.items() if d.profiles.shape[1] != length}
     if wrong:
         raise ConfigError(f"test profiles of {wrong} pixels; the hdl stage's designs take {length}")
     return sets
 
 
-def _verify_model(ctx: StageContext, model: str, network, test_sets: dict[str, np.ndarray], work: Path,
+def _verify_model(ctx: StageContext, model: str, network, test_sets: dict[str, Any], work: Path,
                   yosys: ThreadPoolExecutor, check: _Verification) -> dict[int, Future]:
-    """Write the folders, start their Yosys runs and verify them; returns lanes -> Yosys job."""
+    """Write the folders, start their Yosys runs and verify them on the test sets of the network's input
+    depth (the others, e.g. `bits_12` for an 8-bit network, are outside its input range); returns lanes ->
+    Yosys job."""
     from workbench.hdl.network import network_design
     from workbench.hdl.package import write_package
     from workbench.hdl.synth import synthesize
@@ -167,8 +170,9 @@ def _verify_model(ctx: StageContext, model: str, network, test_sets: dict[str, n
         for one in run_vector_sets(built, [("stress", stress)], work, stimuli):
             check.record(model, f"verilog-verilator-{Path(one.stimulus).stem}", one.lanes, one.profiles,
                          [one.verdict], one.expected)
-        runs = run_vector_sets(built, ((name, golden_vectors(network, profiles))
-                                       for name, profiles in test_sets.items()), work, stimuli)
+        runs = run_vector_sets(built, ((name, golden_vectors(network, dataset.profiles))
+                                       for name, dataset in test_sets.items()
+                                       if dataset.config.bits == network.input_bits), work, stimuli)
     for one in runs:
         if not one.passed:
             ctx.log.info("hdl %s P=%d %s %s: compared %d of %d, mismatches %d", model, one.lanes, one.name,

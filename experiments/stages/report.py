@@ -70,7 +70,10 @@ def yardstick_section(rows: list[dict]) -> str:
         "(other parameters known) over the lines that row's RMSE uses, under the generator's noise model with "
         "clipped pixels as censored data (`docs/yardstick.md`). 1 is the best an unbiased estimator can do; "
         "RMSE counts only errors within 1 px, so values below 1 at SNR 4 and below are truncation: judge at "
-        "SNR >= 8. On `speckle` the bound is optimistic (speckle is not in the noise model). "
+        "SNR >= 8. On `speckle` the bound is optimistic (speckle is not in the noise model); the asymmetric "
+        "and top-hat lines and fixed-pattern noise are outside its model: no bound there (`-`). The networks "
+        "take 8-bit input and have no rows on the 10- and 12-bit conditions, where the classical methods' "
+        "thresholds come from those conditions' own validation sets. "
         f"Bound over {reference}'s lines (px): {'; '.join(bounds) or '-'}. Clean presets (no reflections, no "
         f"speckle, no saturation in the model): {', '.join(CLEAN_CONDITIONS)}.", "",
         "### Efficiency (RMSE / Cramér–Rao bound) against SNR", "",

@@ -11,6 +11,9 @@ Outputs:
   `tables/training.csv` (epochs, seconds per epoch, validation loss of every network);
 - `figures/accuracy_vs_bits.png`, `figures/s_curve_nn.png` (the comparisons against SNR with every
   method are drawn by the report stage from the merged accuracy table).
+
+The networks are evaluated on the test conditions of their input depth (the training data's) only: a
+deeper sensor's profiles (`bits_10`, `bits_12`) lie outside their input range and are not rescaled.
 """
 from __future__ import annotations
 
@@ -74,10 +77,14 @@ def run(ctx: StageContext) -> None:
     splits = load_stage_splits(ctx.dep("datasets"))
     reference, _ = classical.tune(DEFAULT_REFERENCE, splits.val)  # as the classical stage tunes it
     train_set, val_set = cap(splits.train, s["train_profiles"]), cap(splits.val, s["val_profiles"])
-    tests = {name: cap(ds, s["test_profiles"]) for name, ds in splits.test.items()}
     config = training.TrainConfig(epochs=s["epochs"], finetune_epochs=s["finetune_epochs"], patience=s["patience"],
                                   batch_size=s["batch_size"], seed=ctx.config.seed)
     sets = prepare_sets(train_set, val_set, config)
+    tests = {name: cap(ds, s["test_profiles"]) for name, ds in splits.test.items()
+             if ds.config.bits == sets.input_bits}
+    other_depth = sorted(set(splits.test) - set(tests))
+    if other_depth:  # e.g. bits_10, bits_12: outside the networks' input range, never rescaled
+        ctx.log.info("  networks take %d-bit input: not evaluated on %s", sets.input_bits, ", ".join(other_depth))
     folder = ctx.out / "models"
     progress = lambda line: ctx.log.info("  %s", line)  # noqa: E731
     detectors, training_rows, bitexact_rows, sweep = [], [], [], {}
@@ -149,7 +156,8 @@ def run_study(ctx: StageContext) -> None:
 
     splits = load_stage_splits(datasets)
     reference, _ = classical.tune(DEFAULT_REFERENCE, splits.val)  # as the classical stage tunes it
-    tests = {name: cap(ds, s["test_profiles"]) for name, ds in splits.test.items()}
+    tests = {name: cap(ds, s["test_profiles"]) for name, ds in splits.test.items()
+             if ds.config.bits == splits.train.config.bits}  # the networks' input depth (study.train_and_detect)
     sticks = {name: tables.yardstick(ds, reference) for name, ds in tests.items()}
     seed_rows, pooled, curves = study.seed_tables(results, tasks_dir, tests, sticks, ctx.config.seed, s["draws"],
                                                   (tables.S_CURVE_CONDITION,))

@@ -41,8 +41,10 @@ FORMAT = "qpeak-dataset/1"
 INDEX_FILE = "datasets.json"
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "datasets"
 TEST_CONDITIONS = ("mixed", *signals.SWEEP_CONDITIONS, "sigma_0.7", "sigma_1.5", "sigma_3",
-                   "reflections", "no_reflections", "saturated", "unsaturated", "speckle")
-"""Test conditions of the benchmark (preset names); the `snr_*` ones form the SNR sweep."""
+                   "reflections", "no_reflections", "saturated", "unsaturated", "speckle",
+                   *signals.ROBUSTNESS_CONDITIONS)
+"""Test conditions of the benchmark (preset names); the `snr_*` ones form the SNR sweep, the last ones
+(`signals.ROBUSTNESS_CONDITIONS`) lie outside the training distribution."""
 TEST_SPLITS = ("test", "lockbox")
 """Seed namespaces of the test sets: `test` for development and quick runs, `lockbox` for final studies only."""
 

@@ -13,9 +13,15 @@ standard deviation at the peak. `GeneratorConfig.snr_range` draws SNR (log-unifo
 the amplitude; otherwise the amplitude is drawn log-uniform from `amplitude_range` (fractions of
 full scale), so that some profiles saturate.
 
+Robustness options (defaults: the Gaussian line above, no pattern): `asymmetry` and `flat_top` shape the
+line (Gaussian shoulders of std `sigma` left and `asymmetry * sigma` right of a flat top `flat_top` px
+wide, peak intensity A; `centre` is the middle of the top, the peak when there is none); `fpn_gain`
+and `fpn_offset` apply a per-pixel gain and offset pattern drawn from the dataset's seed
+(`fixed_pattern`), `expected[i] -> gain[i] * expected[i] + offset[i]`.
+
 Ground truth (`generate` returns it as a dict of length-N arrays): `centre` (px, NaN when empty),
 `sigma` (px, NaN when empty), `amplitude` (DN, 0 when empty), `snr` (0 when empty), `saturated`
-(a pixel within 2 sigma + 1 of the centre sits at full scale), `reflection` (one or two secondary
+(a pixel of the line's core, within 2 sigma + 1 of the centre, sits at full scale), `reflection` (one or two secondary
 peaks present), `empty` (no laser line).
 """
 from __future__ import annotations
@@ -62,6 +68,10 @@ class GeneratorConfig:
     speckle_contrast: float = 0.0
     speckle_grain: float = 2.0
     empty_fraction: float = 0.1
+    asymmetry: float = 1.0
+    flat_top: float = 0.0
+    fpn_gain: float = 0.0
+    fpn_offset: float = 0.0
 
     @property
     def full_scale(self) -> int:
@@ -108,7 +118,22 @@ class GeneratorConfig:
                               f"allowed 0..{self.length / 4}")
         if not 0.1 <= self.speckle_grain <= self.length / 4:
             raise ConfigError(f"speckle_grain {self.speckle_grain!r} out of range; allowed 0.1..{self.length / 4}")
+        for name, lo, hi in (("asymmetry", 0.2, 5.0), ("flat_top", 0.0, self.length / 8), ("fpn_gain", 0.0, 0.5),
+                             ("fpn_offset", 0.0, 0.1)):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and lo <= value <= hi):
+                raise ConfigError(f"{name} {value!r} out of range; allowed {lo:g}..{hi:g}")
         return self
+
+    @property
+    def gaussian_line(self) -> bool:
+        """The line is the symmetric Gaussian (no asymmetry, no flat top)."""
+        return self.asymmetry == 1.0 and self.flat_top == 0.0
+
+    @property
+    def fixed_pattern_noise(self) -> bool:
+        """A per-pixel gain or offset pattern is applied (`fixed_pattern`)."""
+        return self.fpn_gain > 0 or self.fpn_offset > 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready parameters (tuples become lists)."""
@@ -136,6 +161,7 @@ def _check_range(name: str, value: Any, lo: float, hi: float, allow_zero: bool =
 _CLEAN = dict(reflection_fraction=0.0, amplitude_range=(0.015, 0.8))
 SWEEP_SNRS = (2, 4, 8, 16, 32, 64)
 SWEEP_CONDITIONS = tuple(f"snr_{s}" for s in SWEEP_SNRS)  # the SNR sweep (other presets may fix SNR too)
+_ROBUST = dict(snr_range=(16.0, 16.0), reflection_fraction=0.0)  # what the robustness conditions share
 
 PRESETS: dict[str, GeneratorConfig] = {
     "mixed": GeneratorConfig(),
@@ -148,8 +174,20 @@ PRESETS: dict[str, GeneratorConfig] = {
     "saturated": GeneratorConfig(amplitude_range=(1.0, 2.0), reflection_fraction=0.0),
     "unsaturated": GeneratorConfig(**_CLEAN),
     "speckle": GeneratorConfig(snr_range=(16.0, 16.0), reflection_fraction=0.0, speckle_contrast=0.3),
+    # robustness conditions: test and per-condition validation only, never trained on (docs/signals.md)
+    "asymmetric": GeneratorConfig(sigma_range=(0.7, 1.5), asymmetry=1.5, **_ROBUST),
+    "top_hat": GeneratorConfig(sigma_range=(0.7, 1.5), flat_top=4.0, **_ROBUST),
+    "sigma_0.5": GeneratorConfig(sigma_range=(0.5, 0.5), **_ROBUST),
+    "sigma_4": GeneratorConfig(sigma_range=(4.0, 4.0), edge_margin=12.0, **_ROBUST),
+    "fixed_pattern": GeneratorConfig(fpn_gain=0.03, fpn_offset=0.008, **_ROBUST),
+    "bits_10": GeneratorConfig(bits=10, **_ROBUST),
+    "bits_12": GeneratorConfig(bits=12, **_ROBUST),
 }
 """Named conditions. `mixed` is the training/validation distribution; the others are test conditions."""
+
+ROBUSTNESS_CONDITIONS = ("asymmetric", "top_hat", "sigma_0.5", "sigma_4", "fixed_pattern", "bits_10", "bits_12")
+"""Conditions outside the training distribution (line shape, width, fixed-pattern noise, sensor depth):
+every method is reported on them, none is trained on them."""
 
 
 CLEAN_CONDITIONS = (*SWEEP_CONDITIONS, "sigma_0.7", "sigma_1.5", "sigma_3")
@@ -165,14 +203,15 @@ def worst_case_peak(config: GeneratorConfig) -> float:
         amplitude = amplitude_for_snr(np.array([config.snr_range[1]]), np.array([background]), sigma, config)
     else:
         amplitude = np.array([config.amplitude_range[1] * config.full_scale])
-    return float(background + peak_fraction(sigma)[0] * amplitude[0])
+    return float(background + line_peak_fraction(config, sigma)[0] * amplitude[0])
 
 
 def is_clean(config: GeneratorConfig) -> bool:
-    """No secondary reflections, no speckle, and no saturation in the model: the noiseless expectation
-    stays below full scale - 1/2 (noise alone may still clip a pixel in an extreme corner)."""
-    return (config.reflection_fraction == 0 and config.speckle_contrast == 0
-            and worst_case_peak(config) < config.full_scale - 0.5)
+    """A Gaussian line, no fixed-pattern noise, no secondary reflections, no speckle, and no saturation in
+    the model: the noiseless expectation stays below full scale - 1/2 (noise alone may still clip a pixel
+    in an extreme corner)."""
+    return (config.gaussian_line and not config.fixed_pattern_noise and config.reflection_fraction == 0
+            and config.speckle_contrast == 0 and worst_case_peak(config) < config.full_scale - 0.5)
 
 
 def preset(name: str, **overrides: Any) -> GeneratorConfig:
@@ -206,11 +245,43 @@ def peak_fraction(sigma: np.ndarray) -> np.ndarray:
     return sigma * math.sqrt(2.0 * math.pi) * erf(0.5 / (sigma * math.sqrt(2.0)))
 
 
+def _shaped_line_cdf(x: np.ndarray, centre: np.ndarray, sigma: np.ndarray, asymmetry: float,
+                     flat_top: float) -> np.ndarray:
+    """Integral up to `x` (N, E) of a unit-amplitude line: flat at 1 over `flat_top` px about `centre`, with
+    Gaussian shoulders of std `sigma` on the left and `asymmetry * sigma` on the right (0 at x = -inf)."""
+    left, right = centre - flat_top / 2.0, centre + flat_top / 2.0
+    s_left, s_right = sigma, asymmetry * sigma
+    rise = s_left * math.sqrt(math.pi / 2.0) * (1.0 + erf((np.minimum(x, left) - left) / (s_left * math.sqrt(2.0))))
+    top = np.clip(x - left, 0.0, flat_top)
+    fall = s_right * math.sqrt(math.pi / 2.0) * erf((np.maximum(x, right) - right) / (s_right * math.sqrt(2.0)))
+    return rise + top + fall
+
+
+def pixel_line(config: GeneratorConfig, centre: np.ndarray, sigma: np.ndarray, amplitude: np.ndarray) -> np.ndarray:
+    """(N, L) pixel-integrated lines of the configured shape with peak intensity `amplitude` (DN per pixel
+    width): `pixel_gaussian` for the Gaussian line, else a flat top of `flat_top` px (centred on `centre`)
+    with shoulders of std `sigma` (left) and `asymmetry * sigma` (right)."""
+    if config.gaussian_line:
+        return pixel_gaussian(centre, sigma, amplitude, config.length)
+    edges = np.arange(config.length + 1, dtype=np.float64)[None, :] - 0.5
+    cdf = _shaped_line_cdf(edges, centre[:, None], sigma[:, None], config.asymmetry, config.flat_top)
+    return amplitude[:, None] * np.diff(cdf, axis=1)
+
+
+def line_peak_fraction(config: GeneratorConfig, sigma: np.ndarray) -> np.ndarray:
+    """The peak-pixel share of A for the configured line shape, the line centred on the pixel."""
+    if config.gaussian_line:
+        return peak_fraction(sigma)
+    edges = np.array([[-0.5, 0.5]])
+    cdf = _shaped_line_cdf(edges, np.zeros((sigma.size, 1)), sigma[:, None], config.asymmetry, config.flat_top)
+    return cdf[:, 1] - cdf[:, 0]
+
+
 def amplitude_for_snr(snr: np.ndarray, background: np.ndarray, sigma: np.ndarray,
                       config: GeneratorConfig) -> np.ndarray:
     """Amplitude A (DN) with A / sqrt(read^2 + (f A + background) / k) = snr (f: peak-pixel share)."""
     k = config.electrons_per_dn
-    b = snr**2 * peak_fraction(sigma) / k
+    b = snr**2 * line_peak_fraction(config, sigma) / k
     c = snr**2 * (config.read_noise_dn**2 + np.maximum(background, 0.0) / k)
     return (b + np.sqrt(b * b + 4.0 * c)) / 2.0
 
@@ -218,7 +289,7 @@ def amplitude_for_snr(snr: np.ndarray, background: np.ndarray, sigma: np.ndarray
 def snr_of(amplitude: np.ndarray, background: np.ndarray, sigma: np.ndarray,
            config: GeneratorConfig) -> np.ndarray:
     """SNR of a line: amplitude over the read plus shot noise std at its peak pixel."""
-    expected = peak_fraction(sigma) * amplitude + np.maximum(background, 0.0)
+    expected = line_peak_fraction(config, sigma) * amplitude + np.maximum(background, 0.0)
     return amplitude / np.sqrt(config.read_noise_dn**2 + expected / config.electrons_per_dn)
 
 
@@ -243,8 +314,8 @@ def _reflections(config: GeneratorConfig, centre: np.ndarray, sigma: np.ndarray,
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(n, L) one or two weaker, possibly wider secondary peaks, and whether any was placed.
 
-    Each lies uniformly on one side of the line beyond `reflection_min_distance + 2 (sigma + its
-    sigma)`; the second one on the other side, so they never add up to the line's height.
+    Each lies uniformly on one side of the line beyond `reflection_min_distance + flat_top / 2 + 2 (sigma
+    max(1, asymmetry) + its sigma)`; the second one on the other side, so they never add up to the line's height.
     """
     n = centre.size
     total = np.zeros((n, config.length))
@@ -254,7 +325,8 @@ def _reflections(config: GeneratorConfig, centre: np.ndarray, sigma: np.ndarray,
     for k in (1, 2):
         rel = rng.uniform(*config.reflection_amplitude_range, n)
         r_sigma = sigma * rng.uniform(*config.reflection_sigma_scale, n)
-        exclusion = config.reflection_min_distance + 2.0 * (sigma + r_sigma)
+        exclusion = config.reflection_min_distance + config.flat_top / 2.0 + 2.0 * (sigma * max(1.0, config.asymmetry)
+                                                                                    + r_sigma)
         left_room = np.clip(centre - exclusion, 0.0, None)
         right_room = np.clip(config.length - 1 - (centre + exclusion), 0.0, None)
         if k == 1:  # the preferred side, or the other when it has no room
@@ -278,6 +350,29 @@ def _speckle(config: GeneratorConfig, n: int, rng: np.random.Generator) -> np.nd
 
 
 @dataclass(frozen=True)
+class FixedPattern:
+    """Fixed-pattern noise of one dataset: every profile's expected value `e[i]` becomes
+    `gain[i] * e[i] + offset[i]` (DN), the same `gain` and `offset` (L,) for all its profiles."""
+
+    gain: np.ndarray
+    offset: np.ndarray
+
+
+FIXED_PATTERN_STREAM = 0xF1  # mixed with the dataset seed: the pattern's own stream, apart from the chunks'
+
+
+def fixed_pattern(config: GeneratorConfig, seed: int) -> FixedPattern | None:
+    """The dataset's per-pixel pattern, drawn from its seed alone (None without fixed-pattern noise):
+    gain `max(0, 1 + fpn_gain g)` and offset `fpn_offset FS h`, `g`, `h` white standard normal."""
+    if not config.fixed_pattern_noise:
+        return None
+    rng = np.random.default_rng([int(seed), FIXED_PATTERN_STREAM])
+    gain = np.clip(1.0 + config.fpn_gain * rng.standard_normal(config.length), 0.0, None)
+    offset = config.fpn_offset * config.full_scale * rng.standard_normal(config.length)
+    return FixedPattern(gain, offset)
+
+
+@dataclass(frozen=True)
 class NoiselessScene:
     """The noiseless side of some profiles: what the noise is drawn around, and what made it.
 
@@ -298,17 +393,19 @@ class NoiselessScene:
     empty: np.ndarray
 
 
-def _draw_scene(config: GeneratorConfig, n: int, rng: np.random.Generator) -> NoiselessScene:
+def _draw_scene(config: GeneratorConfig, n: int, rng: np.random.Generator,
+                pattern: FixedPattern | None) -> NoiselessScene:
     """Every random draw before the noise, in the order that fixes the generator's output."""
     empty = rng.uniform(size=n) < config.empty_fraction
     sigma = rng.uniform(*config.sigma_range, n)
     centre = rng.uniform(config.edge_margin, config.length - 1 - config.edge_margin, n)
-    return _scene_of_lines(config, centre, sigma, empty, rng)
+    return _scene_of_lines(config, centre, sigma, empty, rng, pattern)
 
 
 def _scene_of_lines(config: GeneratorConfig, centre: np.ndarray, sigma: np.ndarray, empty: np.ndarray,
-                    rng: np.random.Generator) -> NoiselessScene:
-    """The draws after the lines' places and widths: background, amplitude or SNR, reflections, speckle."""
+                    rng: np.random.Generator, pattern: FixedPattern | None = None) -> NoiselessScene:
+    """The draws after the lines' places and widths: background, amplitude or SNR, reflections, speckle;
+    then the fixed pattern, when given, on the expectation."""
     n = centre.size
     length, fs = config.length, config.full_scale
     empty = np.asarray(empty, dtype=bool).copy()
@@ -322,7 +419,7 @@ def _scene_of_lines(config: GeneratorConfig, centre: np.ndarray, sigma: np.ndarr
         snr = snr_of(amplitude, bg_at_peak, sigma, config)
     amplitude[empty] = 0.0
     snr[empty] = 0.0
-    signal = pixel_gaussian(centre, sigma, amplitude, length)
+    signal = pixel_line(config, centre, sigma, amplitude)
     reflection = (rng.uniform(size=n) < config.reflection_fraction) & ~empty
     if reflection.any():
         idx = np.flatnonzero(reflection)
@@ -330,7 +427,10 @@ def _scene_of_lines(config: GeneratorConfig, centre: np.ndarray, sigma: np.ndarr
         signal[idx] += extra
         reflection[idx] = placed
     gain = _speckle(config, n, rng) if config.speckle_contrast > 0 else np.ones_like(signal)
-    expected = np.clip(background + gain * signal, 0.0, None)
+    expected = background + gain * signal
+    if pattern is not None:
+        expected = pattern.gain * expected + pattern.offset
+    expected = np.clip(expected, 0.0, None)
     return NoiselessScene(expected, background, gain, centre, sigma, amplitude, snr, reflection, empty)
 
 
@@ -340,7 +440,8 @@ def _observe(config: GeneratorConfig, scene: NoiselessScene, rng: np.random.Gene
     electrons = rng.poisson(scene.expected * k).astype(np.float64)
     values = electrons / k + rng.normal(0.0, config.read_noise_dn, scene.expected.shape)
     profiles = np.clip(np.rint(values), 0, fs).astype(np.uint16)
-    near = np.abs(np.arange(config.length)[None, :] - scene.centre[:, None]) <= (2.0 * scene.sigma + 1.0)[:, None]
+    reach = 2.0 * scene.sigma * max(1.0, config.asymmetry) + config.flat_top / 2.0 + 1.0  # the line's core
+    near = np.abs(np.arange(config.length)[None, :] - scene.centre[:, None]) <= reach[:, None]
     empty = scene.empty
     saturated = ((profiles == fs) & near).any(axis=1) & ~empty
     truth = {
@@ -355,8 +456,9 @@ def _observe(config: GeneratorConfig, scene: NoiselessScene, rng: np.random.Gene
     return profiles, truth
 
 
-def _render_chunk(config: GeneratorConfig, n: int, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
-    return _observe(config, _draw_scene(config, n, rng), rng)
+def _render_chunk(config: GeneratorConfig, n: int, rng: np.random.Generator,
+                  pattern: FixedPattern | None) -> tuple[np.ndarray, dict]:
+    return _observe(config, _draw_scene(config, n, rng, pattern), rng)
 
 
 def render_lines(config: GeneratorConfig, centre: np.ndarray, sigma: np.ndarray, empty: np.ndarray,
@@ -365,7 +467,11 @@ def render_lines(config: GeneratorConfig, centre: np.ndarray, sigma: np.ndarray,
 
     Everything else (background, amplitude or SNR, reflections, speckle, noise, saturation) is drawn
     from `config` as `generate` draws it; the frame generator places its lines through this function.
+    Fixed-pattern noise belongs to a dataset's seed, which this function has not: ConfigError.
     """
+    if config.fixed_pattern_noise:
+        raise ConfigError(f"fixed-pattern noise (fpn_gain {config.fpn_gain!r}, fpn_offset {config.fpn_offset!r}) "
+                          "is drawn per dataset seed and cannot render given lines; allowed: 0 for both")
     return _observe(config, _scene_of_lines(config, centre, sigma, empty, rng), rng)
 
 
@@ -384,7 +490,9 @@ def _chunk_streams(config: GeneratorConfig, n: int, seed: int) -> Iterator[tuple
 
 def generate(config: GeneratorConfig, n: int, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """`n` profiles (uint16, shape (n, L)) and their ground truth; the same (config, n, seed), the same data."""
-    parts = [_render_chunk(config, size, rng) for size, rng in _chunk_streams(config, n, seed)]
+    streams = list(_chunk_streams(config, n, seed))  # validates the request first
+    pattern = fixed_pattern(config, seed)
+    parts = [_render_chunk(config, size, rng, pattern) for size, rng in streams]
     profiles = np.concatenate([p for p, _ in parts])
     truth = {key: np.concatenate([t[key] for _, t in parts]) for key in TRUTH_KEYS}
     return profiles, truth
@@ -392,5 +500,7 @@ def generate(config: GeneratorConfig, n: int, seed: int) -> tuple[np.ndarray, di
 
 def scenes(config: GeneratorConfig, n: int, seed: int) -> Iterator[NoiselessScene]:
     """The noiseless scenes of `generate(config, n, seed)`, chunk by chunk (the same draws, no noise)."""
-    for size, rng in _chunk_streams(config, n, seed):
-        yield _draw_scene(config, size, rng)
+    streams = list(_chunk_streams(config, n, seed))  # validates the request first
+    pattern = fixed_pattern(config, seed)
+    for size, rng in streams:
+        yield _draw_scene(config, size, rng, pattern)

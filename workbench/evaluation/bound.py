@@ -15,6 +15,9 @@ Two bounds per line profile (px^2; NaN for empty profiles):
 
 The speckle factor and secondary reflections are treated as known: on the speckle preset the bound
 is optimistic (speckle is multiplicative noise the model leaves out).
+
+Only the Gaussian line without fixed-pattern noise is modelled (`has_bound`): for the asymmetric and
+top-hat lines and the fixed-pattern condition both bounds are NaN (no bound), never a bound of another model.
 """
 from __future__ import annotations
 
@@ -79,12 +82,17 @@ def line_derivatives(centre: np.ndarray, sigma: np.ndarray, amplitude: np.ndarra
     return d_centre, unit, d_sigma
 
 
+def has_bound(config: GeneratorConfig) -> bool:
+    """Whether the bound's model covers a generator request: a Gaussian line, no fixed-pattern noise."""
+    return config.gaussian_line and not config.fixed_pattern_noise
+
+
 def scene_bounds(scene: NoiselessScene, config: GeneratorConfig, window: int = FREE_WINDOW_PX) -> CentreBound:
-    """Both bounds for every profile of a scene."""
+    """Both bounds for every profile of a scene (all NaN when the model does not cover it: `has_bound`)."""
     n, length = scene.expected.shape
     line = ~scene.empty
     known, free = np.full(n, np.nan), np.full(n, np.nan)
-    if not line.any():
+    if not line.any() or not has_bound(config):
         return CentreBound(known, free, window)
     expected, gain = scene.expected[line], scene.line_gain[line]
     centre, sigma, amplitude = scene.centre[line], scene.sigma[line], scene.amplitude[line]

@@ -95,6 +95,15 @@ def _validation(request: CompareRequest, first: Dataset) -> Dataset:
                             condition=f"{first.condition}-val")
 
 
+def _check_one_depth(test_sets: dict[str, Dataset], validation: Dataset) -> None:
+    """Thresholds (and a network's input range) hold at one sensor depth: ConfigError when the datasets mix depths."""
+    depths = {name: dataset.config.bits for name, dataset in test_sets.items()}
+    if set(depths.values()) != {validation.config.bits}:
+        raise ConfigError(f"datasets of other sensor depths than the {validation.config.bits}-bit validation set: "
+                          f"{ {n: b for n, b in depths.items() if b != validation.config.bits} } bits; allowed: "
+                          "test and validation sets of one depth per run")
+
+
 def compare_on_datasets(request: CompareRequest) -> list[Row]:
     """Tune and calibrate every detector on the validation set, evaluate them on the datasets, write the files."""
     if request.draws < 1:
@@ -104,6 +113,7 @@ def compare_on_datasets(request: CompareRequest) -> list[Row]:
     test_sets = _test_sets(request.data)
     first = next(iter(test_sets.values()))
     validation = _validation(request, first)
+    _check_one_depth(test_sets, validation)
     networks = [network_detector(path, validation, request.recalibrate) for path in request.models]
     tuned = classical.tune_all(list(request.methods), validation) if request.methods else []
     detectors = [d for d, _ in tuned] + [d for d, _ in networks]

@@ -118,10 +118,12 @@ def train_and_detect(task: StudyTask, folder: Path, datasets: Path, tf_threads: 
     splits = load_stage_splits(datasets)
     train_set, val_set = cap(splits.train, s["train_profiles"]), cap(splits.val, s["val_profiles"])
     wanted = s["ablation_conditions"] if network.ablation else list(splits.test)
-    tests = {name: cap(splits.test[name], s["test_profiles"]) for name in wanted if name in splits.test}
     config = training.TrainConfig(epochs=s["epochs"], finetune_epochs=s["finetune_epochs"], patience=s["patience"],
                                   batch_size=s["batch_size"], seed=task.seed)
     sets = prepare_sets(train_set, val_set, config)
+    # test sets of the networks' input depth only (bits_10, bits_12 are never rescaled for them)
+    tests = {name: cap(splits.test[name], s["test_profiles"]) for name in wanted
+             if name in splits.test and splits.test[name].config.bits == sets.input_bits}
     spec = dataclasses.replace(default_spec(network.bits, parse_topology(s["topology"]), input_bits=sets.input_bits),
                                scale_mode=network.scale_mode)
     result = train_detector(spec, sets, config, folder, quantized=network.quantized, name=network.name,
