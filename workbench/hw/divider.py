@@ -51,10 +51,12 @@ def divider(clk: Any, rst: Any, x: Any, y: Any, tag: Any, valid: Any, q: Any, q_
                 e.line(f"{qa}[{stage}:1] = {prev['q']}")
             with e.indented(f"if {prev['diff']} >= 0:"):
                 e.line(f"{qa}[0] = 1")
-                e.line(f"{top}[{ybits + 1}:1] = {prev['diff']}[{ybits}:]")
+                if stage < qbits:
+                    e.line(f"{top}[{ybits + 1}:1] = {prev['diff']}[{ybits}:]")
             with e.indented("else:"):
                 e.line(f"{qa}[0] = 0")
-                e.line(f"{top}[{ybits + 1}:1] = {prev['top']}")
+                if stage < qbits:
+                    e.line(f"{top}[{ybits + 1}:1] = {prev['top']}")
             if stage == qbits:
                 e.line(f"q.next = {qa}")
                 e.line(f"q_tag.next = {prev['tag']}")
@@ -74,23 +76,19 @@ def divider(clk: Any, rst: Any, x: Any, y: Any, tag: Any, valid: Any, q: Any, q_
         e.line(f"{diff}[:] = {diff} - {prev.get('y', 'y')}")
         dmin, dmax = signed_bounds(-y_max, 1 << (ybits + 1))
         ymin, ymax = signed_bounds(0, y_max)
-        ports[names["top"]] = Signal(intbv(0)[ybits:])
         ports[names["diff"]] = Signal(intbv(0, min=dmin, max=dmax))
-        ports[names["y"]] = Signal(intbv(0, min=ymin, max=ymax))
         ports[names["tag"]] = Signal(intbv(0)[len(tag):])
         ports[names["valid"]] = Signal(bool(0))
-        e.line(f"{names['top']}.next = {top}[{ybits}:]")
         e.line(f"{names['diff']}.next = {diff}")
-        e.line(f"{names['y']}.next = {prev.get('y', 'y')}")
         e.line(f"{names['tag']}.next = {prev.get('tag', 'tag')}")
         e.line(f"{names['valid']}.next = {prev.get('valid', 'valid')}")
-        if bit:  # the bits of x still to shift in
+        if bit:  # more bits of x to shift in (the last subtraction's sign is all the final stage needs)
+            ports[names["top"]] = Signal(intbv(0)[ybits:])
+            ports[names["y"]] = Signal(intbv(0, min=ymin, max=ymax))
             ports[names["low"]] = Signal(intbv(0)[bit:])
-            source = prev["low"] if stage else "x"
-            if stage or bit <= xbits:
-                e.line(f"{names['low']}.next = {source}[{bit}:]")
-            else:
-                e.line(f"{names['low']}.next = x[{xbits}:]")
+            e.line(f"{names['top']}.next = {top}[{ybits}:]")
+            e.line(f"{names['y']}.next = {prev.get('y', 'y')}")
+            e.line(f"{names['low']}.next = {prev['low'] + f'[{bit}:]' if stage else f'x[{min(bit, xbits)}:]'}")
         prev = names
     return render("divider_logic", e, ports)()
 

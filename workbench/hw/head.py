@@ -1,20 +1,25 @@
 """The peak head: `(found, pos)` per profile from the score stream, exactly as the contract defines it.
 
-Pipeline (every stage accepts one beat per clock):
+Pipeline (every stage accepts one beat per clock; no registered stage puts a selection after a
+comparison or a carry chain after another, which is what limited the clock at several lanes):
 
 1. a window of `h` neighbours each side (`h = 1` parabolic, `window` centroid, none for `none`),
    zero padded at the profile's ends like every window (`window`);
-2. a lane arg-max tree, `ceil(log2 P)` registered levels (at least one): each level keeps the left
-   (lower lane) candidate unless the right one is strictly greater, so the first index wins ties;
-   a candidate carries its `2h + 1` neighbours and its lane;
+2. a lane arg-max tree, `ceil(log2 P)` levels of two register stages (one stage for one lane): the
+   comparison registers both candidates of each pair and whether the right (higher lane) one is
+   strictly greater, so the left wins ties and the first index wins; the choice registers the
+   winner; a candidate carries its `2h + 1` neighbours and its lane;
 3. the running arg-max across the profile's beats (strictly greater replaces: first index wins),
-   restarted by `first`; on `last` it hands the profile's best on;
-4. refinement: `found = s[p] >= threshold`; parabolic `n = c - a`, `d = 2(2b - a - c)` (zero at
-   `p = 0` and `p = L - 1`); centroid: the minimum over the in-profile part of the window (one
-   stage), then `N = sum j u_j` (constant `j`: shift-and-add) and `D = sum u_j`; then the
+   restarted by `first`: the comparison is the clock enable of the best candidate's registers, which
+   hold the profile's best in the cycle after its `last` beat;
+4. refinement, two-operand additions side by side: `found = s[p] >= threshold`; parabolic
+   `n = c - a` (and `a - c`), `d = 2(2b - a - c)` from `a + c` in the next stage, zero at `p = 0` and
+   `p = L - 1`; centroid: the minimum over the in-profile part of the window (one stage), then
+   `N = sum j u_j` (constant `j`: shift-and-add) and `D = sum u_j`, then `-N` and `D > 0`; then the
    divider's operands `x = 2|n| 2^F + d`, `y = 2d`, which makes `floor(x / y)` the contract's
    `rdiv` magnitude (halves rounded away from zero);
-5. the pipelined `divider`, then `pos = p 2^F + sign * q` (0 when not found).
+5. the pipelined `divider`, then `p 2^F + q` and `p 2^F - q` side by side, and the choice of
+   `pos = p 2^F + sign * q` (0 when not found).
 
 The result follows the profile's last beat after a constant number of cycles, `head_latency`.
 """
@@ -45,6 +50,11 @@ def tree_levels(lanes: int) -> int:
     return (lanes - 1).bit_length()
 
 
+def tree_latency(lanes: int) -> int:
+    """Register stages of the lane arg-max tree: a comparison and a choice per level, or one."""
+    return max(1, 2 * tree_levels(lanes))
+
+
 def quotient_max(head: PeakHead) -> int:
     """Largest `|delta|` the refinement can produce."""
     if head.refine == "parabolic":
@@ -56,7 +66,7 @@ def refine_stages(head: PeakHead) -> int:
     """Registered stages from the running arg-max's result to the divider's quotient."""
     if head.refine == "none":
         return 0
-    numerator_stages = 3 if head.refine == "centroid" else 2
+    numerator_stages = 4 if head.refine == "centroid" else 2
     return numerator_stages + 1 + divider_latency(quotient_max(head))
 
 
@@ -65,7 +75,7 @@ def head_latency(head: PeakHead, lanes: int) -> int:
     half = head_half(head)
     window_cycles = window_latency(half, lanes) if half else 0
     result_stages = 1 if head.refine == "none" else 2
-    return window_cycles + tree_levels(lanes) + 1 + 1 + refine_stages(head) + result_stages
+    return window_cycles + tree_latency(lanes) + 1 + refine_stages(head) + result_stages
 
 
 def pos_bits(head: PeakHead, profile_length: int) -> int:
@@ -119,9 +129,8 @@ def peak_head_unit(clk: Any, rst: Any, scores: Stream, found: Any, pos: Any, res
 def argmax_tree(clk: Any, rst: Any, inp: Stream, out: Stream, lanes: int, half: int, levels: int) -> Any:
     """Reduce the beat's lanes to one candidate (neighbours + lane), first lane winning ties.
 
-    A compare level registers both candidates of each pair and whether the right one is strictly
-    greater, without choosing; the next level (or the final stage) chooses in the look-up tables that
-    feed its own comparison, so no registered stage has a comparison followed by a selection.
+    Each level is two register stages: the comparison (both candidates of each pair and whether the
+    right one is strictly greater), then the choice; one lane is one register stage.
     """
     e = Emitter()
     ports: dict[str, Any] = {"clk": clk, "rst": rst, "din": inp.data, "dout": out.data}
@@ -133,16 +142,19 @@ def argmax_tree(clk: Any, rst: Any, inp: Stream, out: Stream, lanes: int, half: 
     a = e.var("a", min(f.lo for f in cand), max(f.hi for f in cand))
     b = e.var("b", min(f.lo for f in cand), max(f.hi for f in cand))
     left, right = e.bits("left", size), e.bits("right", size)
-    # a node is a lane of the input beat (level 0) or a registered pair with its flag (bus, index)
+    # a node is lane j of the input beat ("din", j) or candidate n of a level's choices (bus, n)
     nodes: list[tuple[str, int]] = [("din", j) for j in range(lanes)]
+    stages = 0
     for level in range(1, levels + 1):
         pairs = [nodes[i:i + 2] for i in range(0, len(nodes), 2)]
         pk, fv = e.bits(f"pk{level}", 2 * size * len(pairs)), e.bits(f"fv{level}", len(pairs))
-        bus, flags = f"lv{level}", f"gt{level}"
-        ports[bus], ports[flags] = Signal(intbv(0)[2 * size * len(pairs):]), Signal(intbv(0)[len(pairs):])
-        for n, pair in enumerate(pairs):
-            _choose(e, left, pair[0], inp, width, size)
-            _choose(e, right, pair[-1], inp, width, size)
+        pairs_bus, flags, chosen = f"pair{level}", f"gt{level}", "dout" if level == levels else f"best{level}"
+        ports[pairs_bus], ports[flags] = Signal(intbv(0)[2 * size * len(pairs):]), Signal(intbv(0)[len(pairs):])
+        if level < levels:
+            ports[chosen] = Signal(intbv(0)[size * len(pairs):])
+        for n, pair in enumerate(pairs):  # stage 1: compare
+            _candidate(e, left, pair[0], inp, width, size)
+            _candidate(e, right, pair[-1], inp, width, size)
             e.line(f"{pk}[{(2 * n + 1) * size}:{2 * n * size}] = {left}")
             e.line(f"{pk}[{(2 * n + 2) * size}:{(2 * n + 1) * size}] = {right}")
             e.line(f"{a}[:] = {left}[{score[0]}:{score[1]}].signed()")
@@ -151,36 +163,44 @@ def argmax_tree(clk: Any, rst: Any, inp: Stream, out: Stream, lanes: int, half: 
                 e.line(f"{fv}[{n}] = 1")
             with e.indented("else:"):
                 e.line(f"{fv}[{n}] = 0")
-        e.line(f"{bus}.next = {pk}")
+        e.line(f"{pairs_bus}.next = {pk}")
         e.line(f"{flags}.next = {fv}")
-        nodes = [(f"{level}", n) for n in range(len(pairs))]
-    _choose(e, left, nodes[0], inp, width, size)
-    e.line(f"dout.next = {left}")
+        choice = e.bits(f"ch{level}", size * len(pairs))
+        for n in range(len(pairs)):  # stage 2: choose
+            with e.indented(f"if {flags}[{n}]:"):
+                e.line(f"{choice}[{(n + 1) * size}:{n * size}] = {pairs_bus}[{(2 * n + 2) * size}:{(2 * n + 1) * size}]")
+            with e.indented("else:"):
+                e.line(f"{choice}[{(n + 1) * size}:{n * size}] = {pairs_bus}[{(2 * n + 1) * size}:{2 * n * size}]")
+        e.line(f"{chosen}.next = {choice}")
+        nodes = [(chosen, n) for n in range(len(pairs))]
+        stages += 2
+    if not levels:
+        _candidate(e, left, nodes[0], inp, width, size)
+        e.line(f"dout.next = {left}")
+        stages = 1
     for flag in ("valid", "first", "last"):
         source = f"din_{flag}"
         ports[source] = getattr(inp, flag)
-        for level in range(1, levels + 1):
-            ports[f"{flag}{level}"] = Signal(bool(0))
-            e.line(f"{flag}{level}.next = {source}")
-            source = f"{flag}{level}"
+        for stage in range(1, stages):
+            ports[f"{flag}{stage}"] = Signal(bool(0))
+            e.line(f"{flag}{stage}.next = {source}")
+            source = f"{flag}{stage}"
         ports[f"dout_{flag}"] = getattr(out, flag)
         e.line(f"dout_{flag}.next = {source}")
     return render("argmax_tree_logic", e, ports)()
 
 
-def _choose(e: Emitter, dst: str, node: tuple[str, int], inp: Stream, width: int, size: int) -> None:
+def _candidate(e: Emitter, dst: str, node: tuple[str, int], inp: Stream, width: int, size: int) -> None:
     """Set the candidate variable `dst` to a node: lane `j` of the input beat (its window fields and
-    the lane number), or the chosen candidate of registered pair `n` of a compare level."""
-    level, index = node
-    if level == "din":
+    the lane number), or candidate `n` of a level's choices."""
+    bus, index = node
+    if bus == "din":
         src = field_offsets(inp.fields)
-        e.line(f"{dst}[{field_offsets(inp.fields[:width])[-1]}:0] = din[{src[index + width]}:{src[index]}]")
-        e.line(f"{dst}[{size}:{field_offsets(inp.fields[:width])[-1]}] = {index}")
+        fields = field_offsets(inp.fields[:width])[-1]
+        e.line(f"{dst}[{fields}:0] = din[{src[index + width]}:{src[index]}]")
+        e.line(f"{dst}[{size}:{fields}] = {index}")
         return
-    with e.indented(f"if gt{level}[{index}]:"):
-        e.line(f"{dst}[:] = lv{level}[{(2 * index + 2) * size}:{(2 * index + 1) * size}]")
-    with e.indented("else:"):
-        e.line(f"{dst}[:] = lv{level}[{(2 * index + 1) * size}:{2 * index * size}]")
+    e.line(f"{dst}[:] = {bus}[{(index + 1) * size}:{index * size}]")
 
 
 @block
@@ -240,10 +260,10 @@ def refine(clk: Any, rst: Any, res_nb: list, res_p: Any, res_valid: Any, x: Any,
     """Numerator and denominator of `delta` and the divider's operands, with the found/sign/zero/p tag.
 
     Every stage is two-operand additions or comparisons side by side, or a selection feeding one:
-    the numerator `n` both ways round (`np = n`, `nn = -n`) so that `|n|` is a selection, and
-    `gt = (d > 0)` computed beside `d` rather than after it. Parabolic: stage A `c - a`, `a - c`,
-    `a + c`; stage S `d/2 = 2b - (a + c)` and its sign. Centroid: the minimum (stage M), `N` and `D`
-    (stage A), then `N`, `-N`, `D` and `D > 0` (stage S). Stage B: the divider's operands
+    the numerator `n` both ways round (`n` and `-n`) so that `|n|` is a selection, and `gt = (d > 0)`
+    computed beside `d` rather than after it. Parabolic: stage A `c - a`, `a - c`, `a + c`; stage S
+    `|n|`, `d/2 = 2b - (a + c)` and `d > 0`. Centroid: the minimum (stage M), `N` and `D` (stage A),
+    `N`, `-N`, `D` and `D > 0` (stage C), `|N|` (stage S). Stage B: the divider's operands
     `x = 2|n| 2^F + d`, `y = 2d` (both zero when `d <= 0` or at the profile's ends).
     """
     half = head_half(head)
@@ -262,9 +282,9 @@ def refine(clk: Any, rst: Any, res_nb: list, res_p: Any, res_valid: Any, x: Any,
     hi = max(num, den, 2 * neigh.hi, x_max, y_max)
     v = [e.var(f"s{k}", lo, hi) for k in range(width)]
     n, d = e.var("n", lo, hi), e.var("d", lo, hi)
-    for name, bound in (("np", num), ("nn", num), ("d", den)):
-        ports[f"s_{name}"] = _signal(-bound, bound)
-    for name in ("gt", "ok", "found", "valid"):
+    ports["s_n"] = _signal(0, num)
+    ports["s_d"] = _signal(-den, den)
+    for name in ("neg", "gt", "ok", "found", "valid"):
         ports[f"s_{name}"] = Signal(bool(0))
     ports["s_p"] = Signal(intbv(0)[len(res_p):])
     ports["a_p"] = Signal(intbv(0)[len(res_p):])
@@ -272,11 +292,12 @@ def refine(clk: Any, rst: Any, res_nb: list, res_p: Any, res_valid: Any, x: Any,
         ports[f"a_{name}"] = Signal(bool(0))
     if head.refine == "parabolic":
         _parabolic_stages(e, ports, v, head, length, neigh, lo, hi)
+        before = "a"
     else:
         _centroid_stages(e, ports, v, n, d, head, length, neigh, lo, hi)
-    e.line("s_found.next = a_found")
-    e.line("s_p.next = a_p")
-    e.line("s_valid.next = a_valid")
+        before = "c"
+    for name in ("found", "p", "valid"):
+        e.line(f"s_{name}.next = {before}_{name}")
     # stage B: the divider's operands (the selections and the zeroing feed the adder's look-up tables)
     pk = e.bits("pk", len(tag))
     shift = head.frac_bits + 1 - den_shift
@@ -285,11 +306,8 @@ def refine(clk: Any, rst: Any, res_nb: list, res_p: Any, res_valid: Any, x: Any,
     e.line(f"{pk}[:] = 0")
     e.line(f"{pk}[{TAG_FOUND}] = s_found")
     e.line(f"{pk}[{len(tag)}:{TAG_P}] = s_p")
-    with e.indented("if s_np < 0:"):
-        e.line(f"{pk}[{TAG_NEGATIVE}] = 1")
-        e.line(f"{n}[:] = s_nn")
-    with e.indented("else:"):
-        e.line(f"{n}[:] = s_np")
+    e.line(f"{pk}[{TAG_NEGATIVE}] = s_neg")
+    e.line(f"{n}[:] = s_n")
     e.line(f"{d}[:] = s_d")
     with e.indented("if not (s_ok and s_gt):"):
         e.line(f"{pk}[{TAG_ZERO}] = 1")
@@ -329,19 +347,30 @@ def _parabolic_stages(e: Emitter, ports: dict[str, Any], v: list[str], head: Pea
     e.line(f"{v[0]}[:] = a_m")
     e.line(f"s_d.next = {v[1]} - {v[0]}")
     e.line(f"s_gt.next = {v[1]} > {v[0]}")
-    e.line("s_np.next = a_np")
-    e.line("s_nn.next = a_nn")
+    _absolute_stage(e, "a_np", "a_nn")
     e.line("s_ok.next = a_ok")
+
+
+def _absolute_stage(e: Emitter, positive: str, negative: str) -> None:
+    """Stage S's `|n|` and sign, a selection between the registered `n` and `-n`."""
+    with e.indented(f"if {positive} < 0:"):
+        e.line(f"s_n.next = {negative}")
+        e.line("s_neg.next = 1")
+    with e.indented("else:"):
+        e.line(f"s_n.next = {positive}")
+        e.line("s_neg.next = 0")
 
 
 def _centroid_stages(e: Emitter, ports: dict[str, Any], v: list[str], n: str, d: str, head: PeakHead,
                      length: int, neigh: Fmt, lo: int, hi: int) -> None:
-    """Stage M: the window's minimum; stage A: `N = sum j u_j`, `D = sum u_j`; stage S: `N`, `-N`, `D`, `D > 0`."""
+    """Stage M: the window's minimum; stage A: `N = sum j u_j`, `D = sum u_j`; stage C: `N`, `-N`, `D`,
+    `D > 0`; stage S: `|N|`."""
     half = head.window
     width = 2 * half + 1
     span = neigh.hi - neigh.lo
-    ports["a_n"] = _signal(-(half * (half + 1) // 2) * span, half * (half + 1) // 2 * span)
-    ports["a_d"] = _signal(-width * span, width * span)
+    num = half * (half + 1) // 2 * span
+    ports["a_n"], ports["c_n"], ports["c_nn"] = (_signal(-num, num) for _ in range(3))
+    ports["a_d"], ports["c_d"] = (_signal(-width * span, width * span) for _ in range(2))
     t = e.var("t", lo, hi)
     _centroid_min_stage(e, ports, v, half, length, neigh)
     for k in range(width):
@@ -362,11 +391,19 @@ def _centroid_stages(e: Emitter, ports: dict[str, Any], v: list[str], n: str, d:
     e.line(f"a_found.next = {_threshold_test(e, f'm{half}', head.threshold, neigh, lo, hi)}")
     e.line("a_p.next = m_p")
     e.line("a_valid.next = m_valid")
-    e.line("s_np.next = a_n")
+    for name in ("gt", "found", "valid"):
+        ports[f"c_{name}"] = Signal(bool(0))
+    ports["c_p"] = Signal(intbv(0)[len(ports["res_p"]):])
+    e.line("c_n.next = a_n")
     e.line(f"{n}[:] = a_n")
-    e.line(f"s_nn.next = -{n}")
-    e.line("s_d.next = a_d")
-    e.line("s_gt.next = a_d > 0")
+    e.line(f"c_nn.next = -{n}")
+    e.line("c_d.next = a_d")
+    e.line("c_gt.next = a_d > 0")
+    for name in ("found", "p", "valid"):
+        e.line(f"c_{name}.next = a_{name}")
+    _absolute_stage(e, "c_n", "c_nn")
+    e.line("s_d.next = c_d")
+    e.line("s_gt.next = c_gt")
     e.line("s_ok.next = 1")
 
 
