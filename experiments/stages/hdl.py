@@ -41,7 +41,7 @@ SETTINGS = {
               "subset_profiles": 16, "ghdl_backend": "mcode", "test_profiles": None, "length": 256,
               "yosys_lanes": [1, 4], "scaled_lanes": [16, 32], "analytic_lanes": [],
               "stimuli": ["stimulus.txt", "stimulus_gaps.txt"], "yosys_timeout_s": 1800,
-              "postsynth_lanes": [1], "postsynth_profiles": 4},
+              "postsynth_lanes": [1], "postsynth_profiles": 2},
     "full": {"pipeline_stages": 3, "models": None, "prefer": [], "verify_lanes": [1, 4, 16], "profiles": 500,
              "subset_profiles": 500, "ghdl_backend": "llvm", "test_profiles": None, "length": 256,
              "yosys_lanes": [1, 2, 4, 8, 16, 32], "scaled_lanes": [], "analytic_lanes": [64],
