@@ -46,7 +46,7 @@ SETTINGS = {
              "subset_profiles": 500, "ghdl_backend": "llvm", "test_profiles": None, "length": 256,
              "yosys_lanes": [1, 2, 4, 8, 16, 32], "scaled_lanes": [], "analytic_lanes": [64],
              "stimuli": ["stimulus.txt", "stimulus_gaps.txt"], "yosys_timeout_s": 3600,
-             "postsynth_lanes": [1, 4], "postsynth_profiles": 16},
+             "postsynth_lanes": [1, 4], "postsynth_profiles": 4},
 }
 SIMULATION_TIMEOUT_S = 3600
 # `ghdl_backend`: on 16 profiles GHDL's mcode back end wins (llvm runs about 2.3x faster but its
