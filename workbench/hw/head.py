@@ -102,7 +102,7 @@ def peak_head_unit(clk: Any, rst: Any, scores: Stream, found: Any, pos: Any, res
         instances.append(window(clk, rst, scores, source, half))
     best = new_stream(candidate, 1)
     instances.append(argmax_tree(clk, rst, source, best, lanes, half, levels))
-    # the running arg-max hands on: the neighbours, the index p and the valid flag
+    # the running arg-max's own registers: the best neighbours and index p so far (the profile's with res_valid)
     res_nb = [Signal(intbv(0, min=signed_bounds(neigh.lo, neigh.hi)[0], max=signed_bounds(neigh.lo, neigh.hi)[1]))
               for _ in range(2 * half + 1)]
     res_p = Signal(intbv(0)[max(1, (profile_length - 1).bit_length()):])
