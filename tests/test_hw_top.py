@@ -96,6 +96,15 @@ def test_trained_like_network_is_exact_and_weight_control_fails(lanes: int) -> N
     assert result.mismatches > 0
 
 
+@pytest.mark.parametrize("lanes", [3, 6])
+def test_lane_counts_that_leave_a_candidate_unpaired_are_exact(lanes: int) -> None:
+    """The arg-max tree passes an unpaired candidate on through a level (3 and 6 lanes); flat profiles
+    tie every lane of a beat, so the first index must win inside the tree too."""
+    network = contract.load_network(trained_like_document())
+    profiles = stress_profiles(np.random.default_rng(lanes), 8, 24, network.input_bits)
+    assert_exact(build_top(network, lanes, 24), profiles)
+
+
 def test_multiplier_changed_by_one_produces_mismatches() -> None:
     doc = copy.deepcopy(trained_like_document())
     for layer in doc["layers"]:  # coarser multipliers (same scales), so that a step of 1 shows on few profiles

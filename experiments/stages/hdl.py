@@ -11,7 +11,10 @@ tvalid gaps):
   independent checks on the first `subset_profiles` stress profiles.
 Each testbench is built once per design; simulations run two at a time in worker threads
 (`workbench.verify.vector_sets`) and the Yosys runs in another beside them (all external
-processes; the MyHDL conversion stays in the main thread). Outputs:
+processes; the MyHDL conversion stays in the main thread). Post-synthesis: at `postsynth_lanes`,
+the very netlist Yosys counted for the hardware table runs in Icarus with Yosys's Xilinx cell models
+(`workbench.verify.postsynth`) on the first `postsynth_profiles` stress profiles, both stimuli
+(rows `verilog-icarus-postsynth-<stimulus>`). Outputs:
 - `hdl/<model>_p<P>/`: the folder `workbench hdl` writes (sources, testbenches, vectors, Tcl);
 - `tables/bitexact_hdl.csv`: one row per model, lanes, simulator and stimulus (model, stage,
   lanes, profiles, compared, mismatches, seconds, clocks_per_s); the test sets' rows
@@ -38,11 +41,13 @@ SETTINGS = {
     "quick": {"pipeline_stages": 3, "models": 1, "prefer": ["qat_4-4"], "verify_lanes": [1, 4], "profiles": 200,
               "subset_profiles": 16, "ghdl_backend": "mcode", "test_profiles": None, "length": 256,
               "yosys_lanes": [1, 4], "scaled_lanes": [16, 32], "analytic_lanes": [],
-              "stimuli": ["stimulus.txt", "stimulus_gaps.txt"], "yosys_timeout_s": 1800},
+              "stimuli": ["stimulus.txt", "stimulus_gaps.txt"], "yosys_timeout_s": 1800,
+              "postsynth_lanes": [1], "postsynth_profiles": 2},
     "full": {"pipeline_stages": 3, "models": None, "prefer": [], "verify_lanes": [1, 4, 16], "profiles": 500,
              "subset_profiles": 500, "ghdl_backend": "llvm", "test_profiles": None, "length": 256,
              "yosys_lanes": [1, 2, 4, 8, 16, 32], "scaled_lanes": [], "analytic_lanes": [64],
-             "stimuli": ["stimulus.txt", "stimulus_gaps.txt"], "yosys_timeout_s": 3600},
+             "stimuli": ["stimulus.txt", "stimulus_gaps.txt"], "yosys_timeout_s": 3600,
+             "postsynth_lanes": [1, 4], "postsynth_profiles": 4},
 }
 SETTINGS["study"] = {**SETTINGS["quick"], "test_profiles": 2000}  # the study's test sets are 5x the quick run's
 SIMULATION_TIMEOUT_S = 3600
@@ -129,10 +134,10 @@ def _test_sets(ctx: StageContext, limit: int | None, length: int) -> dict[str, A
 
 
 def _verify_model(ctx: StageContext, model: str, network, test_sets: dict[str, Any], work: Path,
-                  yosys: ThreadPoolExecutor, check: _Verification) -> dict[int, Future]:
+                  yosys: ThreadPoolExecutor, check: _Verification) -> tuple[dict, dict[int, Future], object]:
     """Write the folders, start their Yosys runs and verify them on the test sets of the network's input
     depth (the others, e.g. `bits_12` for an 8-bit network, are outside its input range); returns lanes ->
-    Yosys job."""
+    (design, package), lanes -> Yosys job, and the stress vectors."""
     from workbench.hdl.network import network_design
     from workbench.hdl.package import write_package
     from workbench.hdl.synth import synthesize
@@ -183,7 +188,26 @@ def _verify_model(ctx: StageContext, model: str, network, test_sets: dict[str, A
             check.record(model, f"verilog-verilator-testsets-{Path(stimulus).stem}", lanes,
                          sum(one.profiles for one in mine), [one.verdict for one in mine],
                          sum(one.expected for one in mine))
-    return synth
+    return packages, synth, stress
+
+
+def _verify_netlists(ctx: StageContext, model: str, packages: dict, synthesized: dict, stress, work: Path,
+                     check: _Verification) -> None:
+    """Simulate the counted Yosys netlists at `postsynth_lanes` on the first `postsynth_profiles` stress profiles."""
+    from workbench.verify.check import built_testbench
+    from workbench.verify.postsynth import POSTSYNTH
+    from workbench.verify.vector_sets import run_vector_sets
+
+    s = ctx.settings
+    with ExitStack() as stack:
+        built = {lanes: (packages[lanes][0], stack.enter_context(
+                     built_testbench(packages[lanes][1], POSTSYNTH, netlist=synthesized[lanes].netlist,
+                                     timeout_s=SIMULATION_TIMEOUT_S)))
+                 for lanes in s["postsynth_lanes"]}
+        for one in run_vector_sets(built, [("postsynth", _first(stress, s["postsynth_profiles"]))], work,
+                                   tuple(s["stimuli"])):
+            check.record(model, f"verilog-{POSTSYNTH}-{Path(one.stimulus).stem}", one.lanes, one.profiles,
+                         [one.verdict], one.expected)
 
 
 def run(ctx: StageContext) -> None:
@@ -202,11 +226,12 @@ def run(ctx: StageContext) -> None:
     with tempfile.TemporaryDirectory(prefix="hdl-stage-") as tmp, ThreadPoolExecutor(max_workers=1) as yosys:
         for model_path in trained_models(ctx.dep("training") / "models", s["models"], s["prefer"]):
             model, network = model_path.stem, load_network(model_path)
-            jobs = _verify_model(ctx, model, network, test_sets, Path(tmp), yosys, check)
+            packages, jobs, stress = _verify_model(ctx, model, network, test_sets, Path(tmp), yosys, check)
             synthesized = {lanes: synthesize_design(network_design(network, lanes, s["length"], s["pipeline_stages"]),
                                                     timeout_s=s["yosys_timeout_s"])
                            for lanes in s["yosys_lanes"] if lanes not in jobs}
             synthesized.update({lanes: job.result() for lanes, job in jobs.items()})
+            _verify_netlists(ctx, model, packages, synthesized, stress, Path(tmp), check)
             hardware += rows_from_synthesis(model, network, synthesized, scaled_lanes=tuple(s["scaled_lanes"]),
                                             analytic_lanes=tuple(s["analytic_lanes"]),
                                             pipeline_stages=s["pipeline_stages"])

@@ -8,10 +8,13 @@ shift-and-add), which halves the cost for the small-weight networks. The
 clock estimate multiplies that by a routing factor and caps it at the part's fabric limit; both
 are stated assumptions, so the result is labelled pre-route and is only "estimated to reach".
 Results are cached by a hash of the netlist text and the script (`data/cache/yosys/<hash>.json`):
-wide designs take minutes and gigabytes.
+wide designs take minutes and gigabytes. The mapped netlist whose cells are counted (Yosys
+`write_verilog -noattr`, Xilinx primitives) is kept beside it, gzipped (`<hash>.v.gz`), for the
+post-synthesis simulation (`workbench.verify.postsynth`).
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import re
@@ -21,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from workbench.errors import ToolchainError
-from workbench.files import atomic_write_text
+from workbench.files import atomic_write, atomic_write_text
 from workbench.hdl.tools import run_tool, tail
 
 DEFAULT_CACHE = Path(__file__).resolve().parents[2] / "data" / "cache" / "yosys"
@@ -61,6 +64,7 @@ class SynthResult:
     seconds: float
     netlist_hash: str
     cached: bool = False
+    netlist: Path | None = None  # the counted netlist (gzipped Verilog) when kept in the cache
 
     def clock_estimate_mhz(self, part: str) -> float:
         """Estimated pre-route clock: 1 / (arrival x ROUTING_FACTOR), capped at the fabric limit."""
@@ -110,29 +114,35 @@ def netlist_hash(verilog_text: str, top: str) -> str:
     return digest.hexdigest()[:24]
 
 
+MAPPED = "mapped.v"
+
+
 def _script(verilog: str, top: str, dsp: bool) -> str:
     flags = "-abc9" if dsp else "-abc9 -nodsp"
     script = [f"read_verilog {verilog}", f"synth_xilinx -family xc7 -top {top} {flags}",
-              "tee -q -o stat.json stat -json"]
+              "tee -q -o stat.json stat -json", f"write_verilog -noattr {MAPPED}"]
     if dsp:
         script += ["read_verilog -lib -specify +/xilinx/cells_sim.v", "tee -q -o sta.txt sta"]
     return "; ".join(script)
 
 
-def _run_yosys(verilog: Path, top: str, dsp: bool, timeout_s: float) -> tuple[dict[str, int], float | None]:
+def _run_yosys(verilog: Path, top: str, dsp: bool, timeout_s: float
+               ) -> tuple[dict[str, int], float | None, bytes]:
+    """Cell counts, arrival time (DSP run only) and the mapped netlist's text."""
     with tempfile.TemporaryDirectory(prefix="yosys-") as tmp:
         work = Path(tmp)
         run_tool(["yosys", "-q", "-p", _script(str(verilog.resolve()), top, dsp)], cwd=work,
                  timeout_s=timeout_s)
         stat = json.loads((work / "stat.json").read_text())
         cells = stat["design"]["num_cells_by_type"]
+        mapped = (work / MAPPED).read_bytes()
         if not dsp:
-            return cells, None
+            return cells, None, mapped
         sta = (work / "sta.txt").read_text()
     match = _ARRIVAL.search(sta)
     if match is None:
         raise ToolchainError(f"yosys sta printed no arrival time:\n{tail(sta)}")
-    return cells, int(match.group(1)) / 1000.0  # ps -> ns
+    return cells, int(match.group(1)) / 1000.0, mapped  # ps -> ns
 
 
 def synthesize(verilog: Path, top: str, *, timeout_s: float = 900, cache_dir: Path | None = DEFAULT_CACHE
@@ -140,16 +150,21 @@ def synthesize(verilog: Path, top: str, *, timeout_s: float = 900, cache_dir: Pa
     """Run (or load from the cache) the Yosys flow on `verilog` (the -nodsp run only when DSPs appear)."""
     key = netlist_hash(verilog.read_text(), top)
     cached = cache_dir / f"{key}.json" if cache_dir is not None else None
-    if cached is not None and cached.is_file():
+    netlist = cache_dir / f"{key}.v.gz" if cache_dir is not None else None
+    if cached is not None and cached.is_file() and netlist.is_file():
         data = json.loads(cached.read_text())
         return SynthResult(top, CellCounts(**data["with_dsp"]), CellCounts(**data["no_dsp"]),
-                           data["arrival_ns"], data["seconds"], key, cached=True)
+                           data["arrival_ns"], data["seconds"], key, cached=True, netlist=netlist)
     start = time.perf_counter()
-    cells, arrival = _run_yosys(verilog, top, True, timeout_s)
+    cells, arrival, mapped = _run_yosys(verilog, top, True, timeout_s)
     counts = count_cells(cells)
-    no_dsp = count_cells(_run_yosys(verilog, top, False, timeout_s)[0]) if counts.dsps else counts
-    result = SynthResult(top, counts, no_dsp, float(arrival), time.perf_counter() - start, key)
+    no_dsp = counts
+    if counts.dsps:
+        no_dsp_cells, _, mapped = _run_yosys(verilog, top, False, timeout_s)
+        no_dsp = count_cells(no_dsp_cells)
+    result = SynthResult(top, counts, no_dsp, float(arrival), time.perf_counter() - start, key, netlist=netlist)
     if cached is not None:
-        record = {k: v for k, v in asdict(result).items() if k not in ("cached", "top", "netlist_hash")}
+        atomic_write(netlist, lambda handle: handle.write(gzip.compress(mapped, mtime=0)))
+        record = {k: v for k, v in asdict(result).items() if k not in ("cached", "top", "netlist_hash", "netlist")}
         atomic_write_text(cached, json.dumps(record, indent=1))
     return result

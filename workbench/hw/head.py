@@ -1,20 +1,25 @@
 """The peak head: `(found, pos)` per profile from the score stream, exactly as the contract defines it.
 
-Pipeline (every stage accepts one beat per clock):
+Pipeline (every stage accepts one beat per clock; no registered stage puts a selection after a
+comparison or a carry chain after another, which is what limited the clock at several lanes):
 
 1. a window of `h` neighbours each side (`h = 1` parabolic, `window` centroid, none for `none`),
    zero padded at the profile's ends like every window (`window`);
-2. a lane arg-max tree, `ceil(log2 P)` registered levels (at least one): each level keeps the left
-   (lower lane) candidate unless the right one is strictly greater, so the first index wins ties;
-   a candidate carries its `2h + 1` neighbours and its lane;
+2. a lane arg-max tree, `ceil(log2 P)` levels of two register stages (one stage for one lane): the
+   comparison registers both candidates of each pair and whether the right (higher lane) one is
+   strictly greater, so the left wins ties and the first index wins; the choice registers the
+   winner; a candidate carries its `2h + 1` neighbours and its lane;
 3. the running arg-max across the profile's beats (strictly greater replaces: first index wins),
-   restarted by `first`; on `last` it hands the profile's best on;
-4. refinement: `found = s[p] >= threshold`; parabolic `n = c - a`, `d = 2(2b - a - c)` (zero at
-   `p = 0` and `p = L - 1`); centroid: the minimum over the in-profile part of the window (one
-   stage), then `N = sum j u_j` (constant `j`: shift-and-add) and `D = sum u_j`; then the
+   restarted by `first`: the comparison is the clock enable of the best candidate's registers, which
+   hold the profile's best in the cycle after its `last` beat;
+4. refinement, two-operand additions side by side: `found = s[p] >= threshold`; parabolic
+   `n = c - a` (and `a - c`), `d = 2(2b - a - c)` from `a + c` in the next stage, zero at `p = 0` and
+   `p = L - 1`; centroid: the minimum over the in-profile part of the window (one stage), then
+   `N = sum j u_j` (constant `j`: shift-and-add) and `D = sum u_j`, then `-N` and `D > 0`; then the
    divider's operands `x = 2|n| 2^F + d`, `y = 2d`, which makes `floor(x / y)` the contract's
    `rdiv` magnitude (halves rounded away from zero);
-5. the pipelined `divider`, then `pos = p 2^F + sign * q` (0 when not found).
+5. the pipelined `divider`, then `p 2^F + q` and `p 2^F - q` side by side, and the choice of
+   `pos = p 2^F + sign * q` (0 when not found).
 
 The result follows the profile's last beat after a constant number of cycles, `head_latency`.
 """
@@ -27,7 +32,7 @@ from myhdl import Signal, block, intbv
 from workbench.qnn.contract import PeakHead
 from workbench.hw.codegen import Emitter, render, signed_bounds
 from workbench.hw.csd import csd_digits
-from workbench.hw.divider import divider, quotient_bits
+from workbench.hw.divider import divider, divider_latency, quotient_bits
 from workbench.hw.stream import Fmt, Stream, field_offsets, new_stream, read_field
 from workbench.hw.window import window, window_latency, window_stream
 
@@ -41,8 +46,13 @@ def head_half(head: PeakHead) -> int:
 
 
 def tree_levels(lanes: int) -> int:
-    """Registered levels of the lane arg-max tree."""
-    return max(1, (lanes - 1).bit_length())
+    """Compare levels of the lane arg-max tree (none for one lane)."""
+    return (lanes - 1).bit_length()
+
+
+def tree_latency(lanes: int) -> int:
+    """Register stages of the lane arg-max tree: a comparison and a choice per level, or one."""
+    return max(1, 2 * tree_levels(lanes))
 
 
 def quotient_max(head: PeakHead) -> int:
@@ -53,17 +63,19 @@ def quotient_max(head: PeakHead) -> int:
 
 
 def refine_stages(head: PeakHead) -> int:
-    """Registered stages between the running arg-max and the output register."""
+    """Registered stages from the running arg-max's result to the divider's quotient."""
     if head.refine == "none":
         return 0
-    numerator_stages = 2 if head.refine == "centroid" else 1
-    return numerator_stages + 1 + quotient_bits(quotient_max(head))
+    numerator_stages = 4 if head.refine == "centroid" else 2
+    return numerator_stages + 1 + divider_latency(quotient_max(head))
 
 
 def head_latency(head: PeakHead, lanes: int) -> int:
     """Cycles from a profile's last score beat to its result, with `valid` held high."""
     half = head_half(head)
-    return (window_latency(half, lanes) if half else 0) + tree_levels(lanes) + 1 + refine_stages(head) + 1
+    window_cycles = window_latency(half, lanes) if half else 0
+    result_stages = 1 if head.refine == "none" else 2
+    return window_cycles + tree_latency(lanes) + 1 + refine_stages(head) + result_stages
 
 
 def pos_bits(head: PeakHead, profile_length: int) -> int:
@@ -90,7 +102,7 @@ def peak_head_unit(clk: Any, rst: Any, scores: Stream, found: Any, pos: Any, res
         instances.append(window(clk, rst, scores, source, half))
     best = new_stream(candidate, 1)
     instances.append(argmax_tree(clk, rst, source, best, lanes, half, levels))
-    # the running arg-max hands on: the neighbours, the index p and the valid flag
+    # the running arg-max's own registers: the best neighbours and index p so far (the profile's with res_valid)
     res_nb = [Signal(intbv(0, min=signed_bounds(neigh.lo, neigh.hi)[0], max=signed_bounds(neigh.lo, neigh.hi)[1]))
               for _ in range(2 * half + 1)]
     res_p = Signal(intbv(0)[max(1, (profile_length - 1).bit_length()):])
@@ -115,81 +127,95 @@ def peak_head_unit(clk: Any, rst: Any, scores: Stream, found: Any, pos: Any, res
 
 @block
 def argmax_tree(clk: Any, rst: Any, inp: Stream, out: Stream, lanes: int, half: int, levels: int) -> Any:
-    """Reduce the beat's lanes to one candidate (neighbours + lane), first lane winning ties."""
+    """Reduce the beat's lanes to one candidate (neighbours + lane), first lane winning ties.
+
+    Each level is two register stages: the comparison (both candidates of each pair and whether the
+    right one is strictly greater), then the choice; one lane is one register stage.
+    """
     e = Emitter()
     ports: dict[str, Any] = {"clk": clk, "rst": rst, "din": inp.data, "dout": out.data}
     width = 2 * half + 1
     cand = list(out.fields)
+    offsets = field_offsets(cand)
+    size = offsets[-1]
+    score = (offsets[half + 1], offsets[half])
     a = e.var("a", min(f.lo for f in cand), max(f.hi for f in cand))
     b = e.var("b", min(f.lo for f in cand), max(f.hi for f in cand))
-    # level 0 (not registered): candidate j is window fields j .. j+2h with lane j
-    current: list[tuple[str, list[Fmt], int, int | None]] = [("din", list(inp.fields), j, j) for j in range(lanes)]
+    left, right = e.bits("left", size), e.bits("right", size)
+    # a node is lane j of the input beat ("din", j) or candidate n of a level's choices (bus, n)
+    nodes: list[tuple[str, int]] = [("din", j) for j in range(lanes)]
+    stages = 0
     for level in range(1, levels + 1):
-        pairs = [current[i:i + 2] for i in range(0, len(current), 2)]
-        fields = cand * len(pairs)
-        offsets = field_offsets(fields)
-        pk = e.bits(f"pk{level}", offsets[-1])
-        bus = "dout" if level == levels else f"lv{level}"
-        for n, pair in enumerate(pairs):
-            dst = n * len(cand)
-            if len(pair) == 1:
-                _copy_candidate(e, pk, offsets, dst, pair[0], width)
-                continue
-            e.line(f"{a}[:] = {_score(pair[0], half)}")
-            e.line(f"{b}[:] = {_score(pair[1], half)}")
+        pairs = [nodes[i:i + 2] for i in range(0, len(nodes), 2)]
+        pk, fv = e.bits(f"pk{level}", 2 * size * len(pairs)), e.bits(f"fv{level}", len(pairs))
+        pairs_bus, flags, chosen = f"pair{level}", f"gt{level}", "dout" if level == levels else f"best{level}"
+        ports[pairs_bus], ports[flags] = Signal(intbv(0)[2 * size * len(pairs):]), Signal(intbv(0)[len(pairs):])
+        if level < levels:
+            ports[chosen] = Signal(intbv(0)[size * len(pairs):])
+        for n, pair in enumerate(pairs):  # stage 1: compare
+            _candidate(e, left, pair[0], inp, width, size)
+            _candidate(e, right, pair[-1], inp, width, size)
+            e.line(f"{pk}[{(2 * n + 1) * size}:{2 * n * size}] = {left}")
+            e.line(f"{pk}[{(2 * n + 2) * size}:{(2 * n + 1) * size}] = {right}")
+            e.line(f"{a}[:] = {left}[{score[0]}:{score[1]}].signed()")
+            e.line(f"{b}[:] = {right}[{score[0]}:{score[1]}].signed()")
             with e.indented(f"if {b} > {a}:"):
-                _copy_candidate(e, pk, offsets, dst, pair[1], width)
+                e.line(f"{fv}[{n}] = 1")
             with e.indented("else:"):
-                _copy_candidate(e, pk, offsets, dst, pair[0], width)
-        if bus != "dout":
-            ports[bus] = Signal(intbv(0)[offsets[-1]:])
-        e.line(f"{bus}.next = {pk}")
-        current = [(bus, fields, n * len(cand), None) for n in range(len(pairs))]
+                e.line(f"{fv}[{n}] = 0")
+        e.line(f"{pairs_bus}.next = {pk}")
+        e.line(f"{flags}.next = {fv}")
+        choice = e.bits(f"ch{level}", size * len(pairs))
+        for n in range(len(pairs)):  # stage 2: choose
+            with e.indented(f"if {flags}[{n}]:"):
+                e.line(f"{choice}[{(n + 1) * size}:{n * size}] = {pairs_bus}[{(2 * n + 2) * size}:{(2 * n + 1) * size}]")
+            with e.indented("else:"):
+                e.line(f"{choice}[{(n + 1) * size}:{n * size}] = {pairs_bus}[{(2 * n + 1) * size}:{2 * n * size}]")
+        e.line(f"{chosen}.next = {choice}")
+        nodes = [(chosen, n) for n in range(len(pairs))]
+        stages += 2
+    if not levels:
+        _candidate(e, left, nodes[0], inp, width, size)
+        e.line(f"dout.next = {left}")
+        stages = 1
     for flag in ("valid", "first", "last"):
         source = f"din_{flag}"
         ports[source] = getattr(inp, flag)
-        for level in range(1, levels):
-            ports[f"{flag}{level}"] = Signal(bool(0))
-            e.line(f"{flag}{level}.next = {source}")
-            source = f"{flag}{level}"
+        for stage in range(1, stages):
+            ports[f"{flag}{stage}"] = Signal(bool(0))
+            e.line(f"{flag}{stage}.next = {source}")
+            source = f"{flag}{stage}"
         ports[f"dout_{flag}"] = getattr(out, flag)
         e.line(f"dout_{flag}.next = {source}")
     return render("argmax_tree_logic", e, ports)()
 
 
-def _score(cand: tuple[str, list[Fmt], int, int | None], half: int) -> str:
-    bus, fields, start, _ = cand
-    return read_field(bus, fields, start + half)
-
-
-def _copy_candidate(e: Emitter, pk: str, offsets: list[int], dst: int,
-                    cand: tuple[str, list[Fmt], int, int | None], width: int) -> None:
-    """Copy a candidate's neighbours (contiguous fields of the same widths) and lane into field `dst`."""
-    bus, fields, start, lane = cand
-    src = field_offsets(fields)
-    if lane is None:  # already a packed candidate, lane included
-        e.line(f"{pk}[{offsets[dst + width + 1]}:{offsets[dst]}] = {bus}[{src[start + width + 1]}:{src[start]}]")
+def _candidate(e: Emitter, dst: str, node: tuple[str, int], inp: Stream, width: int, size: int) -> None:
+    """Set the candidate variable `dst` to a node: lane `j` of the input beat (its window fields and
+    the lane number), or candidate `n` of a level's choices."""
+    bus, index = node
+    if bus == "din":
+        src = field_offsets(inp.fields)
+        fields = field_offsets(inp.fields[:width])[-1]
+        e.line(f"{dst}[{fields}:0] = din[{src[index + width]}:{src[index]}]")
+        e.line(f"{dst}[{size}:{fields}] = {index}")
         return
-    e.line(f"{pk}[{offsets[dst + width]}:{offsets[dst]}] = {bus}[{src[start + width]}:{src[start]}]")
-    e.line(f"{pk}[{offsets[dst + width + 1]}:{offsets[dst + width]}] = {lane}")
+    e.line(f"{dst}[:] = {bus}[{(index + 1) * size}:{index * size}]")
 
 
 @block
 def running_argmax(clk: Any, rst: Any, best: Stream, res_nb: list, res_p: Any, res_valid: Any, half: int,
                     lanes: int, neigh: Fmt, index: Fmt) -> Any:
-    """Best candidate of the profile so far (strictly greater replaces); emitted on the last beat."""
+    """Best candidate of the profile so far (strictly greater replaces), held in `res_nb`/`res_p`:
+    `res_valid` marks the cycle after the last beat, when they hold the profile's best."""
     width = 2 * half + 1
     e = Emitter()
     ports: dict[str, Any] = {"clk": clk, "rst": rst, "din": best.data, "din_valid": best.valid,
-                             "din_first": best.first, "din_last": best.last, "res_p": res_p, "res_valid": res_valid}
-    vmin, vmax = signed_bounds(neigh.lo, neigh.hi)
+                             "din_first": best.first, "din_last": best.last, "best_p": res_p, "res_valid": res_valid}
     base_bits = max(1, (index.hi + 1).bit_length())
     ports["base"] = Signal(intbv(0)[base_bits:])
-    ports["best_p"] = Signal(intbv(0)[len(res_p):])
     for k in range(width):
-        ports[f"best{k}"] = Signal(intbv(0, min=vmin, max=vmax))
-        ports[f"res{k}"] = res_nb[k]
-    nb = [e.var(f"nb{k}", neigh.lo, neigh.hi) for k in range(width)]
+        ports[f"best{k}"] = res_nb[k]
     start = e.var("start", 0, index.hi + lanes)
     p = e.var("p", 0, index.hi + lanes)
     cand = e.var("cand", neigh.lo, neigh.hi)
@@ -203,16 +229,8 @@ def running_argmax(clk: Any, rst: Any, best: Stream, res_nb: list, res_p: Any, r
         e.line(f"{cand}[:] = {read_field('din', best.fields, half)}")
         with e.indented(f"if din_first or {cand} > best{half}:"):
             for k in range(width):
-                e.line(f"{nb[k]}[:] = {read_field('din', best.fields, k)}")
+                e.line(f"best{k}.next = {read_field('din', best.fields, k)}")
             e.line(f"best_p.next = {p}[{len(res_p)}:]")
-            e.line(f"res_p.next = {p}[{len(res_p)}:]")
-        with e.indented("else:"):
-            for k in range(width):
-                e.line(f"{nb[k]}[:] = best{k}")
-            e.line("res_p.next = best_p")
-        for k in range(width):
-            e.line(f"best{k}.next = {nb[k]}")
-            e.line(f"res{k}.next = {nb[k]}")
         e.line("res_valid.next = din_last")
     with e.indented("else:"):
         e.line("res_valid.next = 0")
@@ -230,10 +248,24 @@ def _divider_bounds(head: PeakHead, neigh: Fmt) -> tuple[int, int]:
     return (n_max << (head.frac_bits + 1)) + d_max, 2 * d_max
 
 
+def _signal(lo: int, hi: int) -> Any:
+    """A signed register covering `[lo, hi]`."""
+    vmin, vmax = signed_bounds(lo, hi)
+    return Signal(intbv(0, min=vmin, max=vmax))
+
+
 @block
 def refine(clk: Any, rst: Any, res_nb: list, res_p: Any, res_valid: Any, x: Any, y: Any, tag: Any, valid: Any,
             head: PeakHead, length: int, neigh: Fmt, x_max: int, y_max: int) -> Any:
-    """Numerator and denominator of `delta` and the divider's operands, with the found/sign/zero/p tag."""
+    """Numerator and denominator of `delta` and the divider's operands, with the found/sign/zero/p tag.
+
+    Every stage is two-operand additions or comparisons side by side, or a selection feeding one:
+    the numerator `n` both ways round (`n` and `-n`) so that `|n|` is a selection, and `gt = (d > 0)`
+    computed beside `d` rather than after it. Parabolic: stage A `c - a`, `a - c`, `a + c`; stage S
+    `|n|`, `d/2 = 2b - (a + c)` and `d > 0`. Centroid: the minimum (stage M), `N` and `D` (stage A),
+    `N`, `-N`, `D` and `D > 0` (stage C), `|N|` (stage S). Stage B: the divider's operands
+    `x = 2|n| 2^F + d`, `y = 2d` (both zero when `d <= 0` or at the profile's ends).
+    """
     half = head_half(head)
     width = 2 * half + 1
     e = Emitter()
@@ -241,76 +273,138 @@ def refine(clk: Any, rst: Any, res_nb: list, res_p: Any, res_valid: Any, x: Any,
                              "tag": tag, "valid": valid}
     ports.update({f"res{k}": res_nb[k] for k in range(width)})
     span = neigh.hi - neigh.lo
+    # bounds of the numerator, of the registered denominator (d/2 for parabolic) and its doubling
     if head.refine == "parabolic":
-        num_lo, num_hi, den_lo, den_hi = -2 * span, 2 * span, -8 * span, 8 * span
+        num, den, den_shift = 2 * span, 4 * span, 1
     else:
-        w = head.window
-        num_lo, num_hi = -(w * (w + 1) // 2) * span, w * (w + 1) // 2 * span
-        den_lo, den_hi = -(2 * w + 1) * span, (2 * w + 1) * span
-    regs = {"n": (num_lo, num_hi), "d": (den_lo, den_hi)}
-    for name, (lo, hi) in regs.items():
-        vmin, vmax = signed_bounds(lo, hi)
-        ports[f"a_{name}"] = Signal(intbv(0, min=vmin, max=vmax))
-    for name in ("found", "edge", "valid"):
-        ports[f"a_{name}"] = Signal(bool(0))
-    ports["a_p"] = Signal(intbv(0)[len(res_p):])
-    lo = min(num_lo, den_lo, neigh.lo * 8, -x_max)
-    hi = max(num_hi, den_hi, neigh.hi * 8, x_max, y_max)
+        num, den, den_shift = head.window * (head.window + 1) // 2 * span, (2 * head.window + 1) * span, 0
+    lo = min(-num, -den, 2 * neigh.lo, -x_max)
+    hi = max(num, den, 2 * neigh.hi, x_max, y_max)
     v = [e.var(f"s{k}", lo, hi) for k in range(width)]
-    n, d, t = e.var("n", lo, hi), e.var("d", lo, hi), e.var("t", lo, hi)
-    source = "res"
-    if head.refine == "centroid":
-        _centroid_min_stage(e, ports, v, half, length, neigh)
-        source = "m"
-    # stage A: numerator and denominator
-    for k in range(width):
-        e.line(f"{v[k]}[:] = {source}{k}")
+    n, d = e.var("n", lo, hi), e.var("d", lo, hi)
+    ports["s_n"] = _signal(0, num)
+    ports["s_d"] = _signal(-den, den)
+    for name in ("neg", "gt", "ok", "found", "valid"):
+        ports[f"s_{name}"] = Signal(bool(0))
+    ports["s_p"] = Signal(intbv(0)[len(res_p):])
+    ports["a_p"] = Signal(intbv(0)[len(res_p):])
+    for name in ("found", "valid"):
+        ports[f"a_{name}"] = Signal(bool(0))
     if head.refine == "parabolic":
-        e.line(f"{n}[:] = {v[2]} - {v[0]}")
-        e.line(f"{d}[:] = ({v[1]} << 2) - ({v[0]} << 1) - ({v[2]} << 1)")
-        e.line(f"a_edge.next = res_p == 0 or res_p == {length - 1}")
+        _parabolic_stages(e, ports, v, head, length, neigh, lo, hi)
+        before = "a"
     else:
-        e.line(f"{t}[:] = m_min")
-        for k in range(width):
-            j = k - half
-            with e.indented(f"if {_inside('m_p', j, length)}:"):
-                e.line(f"{v[k]}[:] = {v[k]} - {t}")
-            with e.indented("else:"):
-                e.line(f"{v[k]}[:] = 0")
-        e.line(f"{d}[:] = " + " + ".join(v))
-        terms = [(v[k], shift, sign if k > half else -sign) for k in range(width) if k != half
-                 for shift, sign in csd_digits(abs(k - half))]
-        e.line(f"{n}[:] = 0 " + " ".join(("+ " if sign > 0 else "- ") + (f"({var} << {shift})" if shift else var)
-                                          for var, shift, sign in terms))
-        e.line("a_edge.next = 0")
-    prefix = "m" if head.refine == "centroid" else "res"
+        _centroid_stages(e, ports, v, n, d, head, length, neigh, lo, hi)
+        before = "c"
+    for name in ("found", "p", "valid"):
+        e.line(f"s_{name}.next = {before}_{name}")
+    # stage B: the divider's operands (the selections and the zeroing feed the adder's look-up tables)
+    pk = e.bits("pk", len(tag))
+    shift = head.frac_bits + 1 - den_shift
+    high = e.var("high", 0, x_max)
+    xb = e.bits("xb", len(x))
+    e.line(f"{pk}[:] = 0")
+    e.line(f"{pk}[{TAG_FOUND}] = s_found")
+    e.line(f"{pk}[{len(tag)}:{TAG_P}] = s_p")
+    e.line(f"{pk}[{TAG_NEGATIVE}] = s_neg")
+    e.line(f"{n}[:] = s_n")
+    e.line(f"{d}[:] = s_d")
+    with e.indented("if not (s_ok and s_gt):"):
+        e.line(f"{pk}[{TAG_ZERO}] = 1")
+        e.line(f"{n}[:] = 0")
+        e.line(f"{d}[:] = 0")
+    e.line(f"{high}[:] = {n} + ({d} >> {shift})")
+    e.line(f"{xb}[:] = 0")
+    e.line(f"{xb}[{head.frac_bits + 1}:{den_shift}] = {d}[{shift}:]")
+    e.line(f"{xb}[{len(x)}:{head.frac_bits + 1}] = {high}[{len(x) - head.frac_bits - 1}:]")
+    e.line(f"x.next = {xb}.signed()")
+    e.line(f"y.next = {d} << {den_shift + 1}")
+    e.line(f"tag.next = {pk}")
+    e.line("valid.next = s_valid")
+    return render("refine_logic", e, ports)()
+
+
+def _parabolic_stages(e: Emitter, ports: dict[str, Any], v: list[str], head: PeakHead, length: int, neigh: Fmt,
+                      lo: int, hi: int) -> None:
+    """Stage A: `c - a`, `a - c`, `a + c` (and b, found, not at an end); stage S: `d/2 = 2b - (a + c)`, `d > 0`."""
+    span = neigh.hi - neigh.lo
+    for name, (low, high) in {"np": (-span, span), "nn": (-span, span), "m": (2 * neigh.lo, 2 * neigh.hi),
+                              "b": (neigh.lo, neigh.hi)}.items():
+        ports[f"a_{name}"] = _signal(low, high)
+    ports["a_ok"] = Signal(bool(0))
+    for k in range(3):
+        e.line(f"{v[k]}[:] = res{k}")
+    e.line(f"a_np.next = {v[2]} - {v[0]}")
+    e.line(f"a_nn.next = {v[0]} - {v[2]}")
+    e.line(f"a_m.next = {v[0]} + {v[2]}")
+    e.line("a_b.next = res1")
+    e.line(f"a_ok.next = not (res_p == 0 or res_p == {length - 1})")
+    e.line(f"a_found.next = {_threshold_test(e, 'res1', head.threshold, neigh, lo, hi)}")
+    e.line("a_p.next = res_p")
+    e.line("a_valid.next = res_valid")
+    e.line(f"{v[1]}[:] = a_b")
+    e.line(f"{v[1]}[:] = {v[1]} << 1")
+    e.line(f"{v[0]}[:] = a_m")
+    e.line(f"s_d.next = {v[1]} - {v[0]}")
+    e.line(f"s_gt.next = {v[1]} > {v[0]}")
+    _absolute_stage(e, "a_np", "a_nn")
+    e.line("s_ok.next = a_ok")
+
+
+def _absolute_stage(e: Emitter, positive: str, negative: str) -> None:
+    """Stage S's `|n|` and sign, a selection between the registered `n` and `-n`."""
+    with e.indented(f"if {positive} < 0:"):
+        e.line(f"s_n.next = {negative}")
+        e.line("s_neg.next = 1")
+    with e.indented("else:"):
+        e.line(f"s_n.next = {positive}")
+        e.line("s_neg.next = 0")
+
+
+def _centroid_stages(e: Emitter, ports: dict[str, Any], v: list[str], n: str, d: str, head: PeakHead,
+                     length: int, neigh: Fmt, lo: int, hi: int) -> None:
+    """Stage M: the window's minimum; stage A: `N = sum j u_j`, `D = sum u_j`; stage C: `N`, `-N`, `D`,
+    `D > 0`; stage S: `|N|`."""
+    half = head.window
+    width = 2 * half + 1
+    span = neigh.hi - neigh.lo
+    num = half * (half + 1) // 2 * span
+    ports["a_n"], ports["c_n"], ports["c_nn"] = (_signal(-num, num) for _ in range(3))
+    ports["a_d"], ports["c_d"] = (_signal(-width * span, width * span) for _ in range(2))
+    t = e.var("t", lo, hi)
+    _centroid_min_stage(e, ports, v, half, length, neigh)
+    for k in range(width):
+        e.line(f"{v[k]}[:] = m{k}")
+    e.line(f"{t}[:] = m_min")
+    for k in range(width):
+        with e.indented(f"if {_inside('m_p', k - half, length)}:"):
+            e.line(f"{v[k]}[:] = {v[k]} - {t}")
+        with e.indented("else:"):
+            e.line(f"{v[k]}[:] = 0")
+    e.line(f"{d}[:] = " + " + ".join(v))
+    terms = [(v[k], shift, sign if k > half else -sign) for k in range(width) if k != half
+             for shift, sign in csd_digits(abs(k - half))]
+    e.line(f"{n}[:] = 0 " + " ".join(("+ " if sign > 0 else "- ") + (f"({var} << {shift})" if shift else var)
+                                      for var, shift, sign in terms))
     e.line(f"a_n.next = {n}")
     e.line(f"a_d.next = {d}")
-    found_expr = _threshold_test(e, f"{prefix}{half}", head.threshold, neigh, lo, hi)
-    e.line(f"a_found.next = {found_expr}")
-    e.line(f"a_p.next = {prefix}_p")
-    e.line(f"a_valid.next = {prefix}_valid")
-    # stage B: divider operands and tag
-    pk = e.bits("pk", len(tag))
+    e.line(f"a_found.next = {_threshold_test(e, f'm{half}', head.threshold, neigh, lo, hi)}")
+    e.line("a_p.next = m_p")
+    e.line("a_valid.next = m_valid")
+    for name in ("gt", "found", "valid"):
+        ports[f"c_{name}"] = Signal(bool(0))
+    ports["c_p"] = Signal(intbv(0)[len(ports["res_p"]):])
+    e.line("c_n.next = a_n")
     e.line(f"{n}[:] = a_n")
-    e.line(f"{d}[:] = a_d")
-    e.line(f"{pk}[:] = 0")
-    e.line(f"{pk}[{TAG_FOUND}] = a_found")
-    e.line(f"{pk}[{len(tag)}:{TAG_P}] = a_p")
-    with e.indented(f"if a_edge or {d} <= 0:"):
-        e.line(f"{pk}[{TAG_ZERO}] = 1")
-        e.line("x.next = 0")
-        e.line("y.next = 0")
-    with e.indented("else:"):
-        with e.indented(f"if {n} < 0:"):
-            e.line(f"{pk}[{TAG_NEGATIVE}] = 1")
-            e.line(f"{n}[:] = -{n}")
-        e.line(f"{t}[:] = ({n} << {head.frac_bits + 1}) + {d}")
-        e.line(f"x.next = {t}")
-        e.line(f"y.next = {d} << 1")
-    e.line(f"tag.next = {pk}")
-    e.line("valid.next = a_valid")
-    return render("refine_logic", e, ports)()
+    e.line(f"c_nn.next = -{n}")
+    e.line("c_d.next = a_d")
+    e.line("c_gt.next = a_d > 0")
+    for name in ("found", "p", "valid"):
+        e.line(f"c_{name}.next = a_{name}")
+    _absolute_stage(e, "c_n", "c_nn")
+    e.line("s_d.next = c_d")
+    e.line("s_gt.next = c_gt")
+    e.line("s_ok.next = 1")
 
 
 def _inside(p: str, j: int, length: int) -> str:
@@ -357,23 +451,33 @@ def _threshold_test(e: Emitter, score: str, threshold: int, neigh: Fmt, lo: int,
 @block
 def divided_result(clk: Any, rst: Any, q: Any, q_tag: Any, q_valid: Any, found: Any, pos: Any, result_valid: Any,
                     head: PeakHead, qmax: int) -> Any:
-    """`pos = p 2^F + sign * q` (just `p 2^F` when the divisor was zero), 0 when not found."""
+    """`pos = p 2^F + sign * q` (just `p 2^F` when the divisor was zero), 0 when not found: stage R1
+    forms `p 2^F + q` and `p 2^F - q` side by side, stage R2 chooses."""
     e = Emitter()
     index_hi = (1 << (len(q_tag) - TAG_P)) - 1
-    r = e.var("r", -qmax, (index_hi << head.frac_bits) + qmax)
-    qv = e.var("qv", -qmax, (index_hi << head.frac_bits) + qmax)
+    lo, hi = -qmax, (index_hi << head.frac_bits) + qmax
+    r = e.var("r", lo, hi)
+    qv = e.var("qv", lo, hi)
+    ports = {"clk": clk, "rst": rst, "q": q, "q_tag": q_tag, "q_valid": q_valid, "found": found, "pos": pos,
+             "result_valid": result_valid, "r_plus": _signal(lo, hi), "r_minus": _signal(lo, hi),
+             "r_found": Signal(bool(0)), "r_negative": Signal(bool(0)), "r_valid": Signal(bool(0))}
     e.line(f"{r}[:] = q_tag[{len(q_tag)}:{TAG_P}]")
     if head.frac_bits:
         e.line(f"{r}[:] = {r} << {head.frac_bits}")
-    e.line(f"{qv}[:] = q")
-    with e.indented(f"if not q_tag[{TAG_ZERO}]:"):
-        with e.indented(f"if q_tag[{TAG_NEGATIVE}]:"):
-            e.line(f"{r}[:] = {r} - {qv}")
-        with e.indented("else:"):
-            e.line(f"{r}[:] = {r} + {qv}")
-    _emit_result(e, f"q_tag[{TAG_FOUND}]", r, len(pos), "q_valid")
-    ports = {"clk": clk, "rst": rst, "q": q, "q_tag": q_tag, "q_valid": q_valid, "found": found, "pos": pos,
-             "result_valid": result_valid}
+    with e.indented(f"if q_tag[{TAG_ZERO}]:"):
+        e.line(f"{qv}[:] = 0")
+    with e.indented("else:"):
+        e.line(f"{qv}[:] = q")
+    e.line(f"r_plus.next = {r} + {qv}")
+    e.line(f"r_minus.next = {r} - {qv}")
+    e.line(f"r_found.next = q_tag[{TAG_FOUND}]")
+    e.line(f"r_negative.next = q_tag[{TAG_NEGATIVE}]")
+    e.line("r_valid.next = q_valid")
+    with e.indented("if r_negative:"):
+        e.line(f"{r}[:] = r_minus")
+    with e.indented("else:"):
+        e.line(f"{r}[:] = r_plus")
+    _emit_result(e, "r_found", r, len(pos), "r_valid")
     return render("result_logic", e, ports)()
 
 

@@ -15,26 +15,32 @@ from pathlib import Path
 
 from workbench.errors import ConfigError
 from workbench.hdl.package import HdlPackage
+from workbench.verify.postsynth import POSTSYNTH, netlist_sources
 from workbench.verify.simulators import (TestbenchVerdict, ghdl_elaborate, icarus_compile, require_pass,
                                          run_ghdl_elaborated, run_verilator_binary, run_vvp, verilator_build)
 from workbench.verify.vectors import EXPECTED_RESULTS, EXPECTED_SCORES, STIMULUS, STIMULUS_GAPS
 
 SIMULATORS = ("ghdl", "icarus")
 ALL_SIMULATORS = (*SIMULATORS, "verilator")
+NETLIST_SIMULATORS = (POSTSYNTH,)  # simulate a synthesised netlist (`netlist=`) instead of the package's Verilog
 # Runs a built testbench on one stimulus file of a vector folder (None: the package's own vectors).
 TestbenchRun = Callable[..., TestbenchVerdict]
 
 
 @contextmanager
 def built_testbench(package: HdlPackage, simulator: str, *, timeout_s: float = 600,
-                    ghdl_backend: str | None = None) -> Iterator[TestbenchRun]:
+                    ghdl_backend: str | None = None, netlist: Path | None = None) -> Iterator[TestbenchRun]:
     """Build the package's testbench for `simulator` ('ghdl': VHDL, 'icarus' or 'verilator':
-    Verilog) in a temporary folder; yields `run(stimulus=STIMULUS, vectors=None)` returning a verdict.
+    Verilog; 'icarus-postsynth': the Yosys `netlist` of the package's design, see
+    `workbench.verify.postsynth`) in a temporary folder; yields `run(stimulus=STIMULUS, vectors=None)`
+    returning a verdict.
 
     `ghdl_backend` picks GHDL's back end (default: `simulators.ghdl_backend`'s quickest to start).
     """
-    if simulator not in ALL_SIMULATORS:
-        raise ConfigError(f"unknown simulator {simulator!r}; use one of {ALL_SIMULATORS}")
+    if simulator not in ALL_SIMULATORS + NETLIST_SIMULATORS:
+        raise ConfigError(f"unknown simulator {simulator!r}; use one of {ALL_SIMULATORS + NETLIST_SIMULATORS}")
+    if (netlist is None) == (simulator in NETLIST_SIMULATORS):
+        raise ConfigError(f"simulator {simulator!r} {'needs' if netlist is None else 'takes no'} netlist")
     top, drain = package.design["top"], package.design["drain_cycles"]
     tb = f"tb_{top}"
     with tempfile.TemporaryDirectory(prefix=f"{simulator}-") as tmp:
@@ -45,12 +51,13 @@ def built_testbench(package: HdlPackage, simulator: str, *, timeout_s: float = 6
 
             def simulate(*files: Path) -> TestbenchVerdict:
                 return run_ghdl_elaborated(work, tb, backend, *files, drain, timeout_s=timeout_s)
-        elif simulator == "icarus":
+        elif simulator in ("icarus", POSTSYNTH):
             image = work / "tb.vvp"
-            icarus_compile([package.file("verilog"), package.file("tb_verilog")], tb, image, timeout_s=timeout_s)
+            sources = netlist_sources(netlist, work) if netlist is not None else [package.file("verilog")]
+            icarus_compile([*sources, package.file("tb_verilog")], tb, image, timeout_s=timeout_s)
 
             def simulate(*files: Path) -> TestbenchVerdict:
-                return run_vvp(image, *files, drain, timeout_s=timeout_s)
+                return run_vvp(image, *files, drain, timeout_s=timeout_s, simulator=simulator)
         else:
             binary = verilator_build([package.file("verilog"), package.file("tb_verilog")], tb, work,
                                      timeout_s=timeout_s)

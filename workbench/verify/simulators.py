@@ -145,11 +145,12 @@ def icarus_compile(verilog_files: list[Path], top: str, output: Path, *, timeout
 
 
 def run_vvp(image: Path, stimulus: Path, scores: Path, results: Path, drain: int, *,
-            timeout_s: float = 300) -> TestbenchVerdict:
-    """Run a testbench image from `icarus_compile` on one set of vector files (plusargs)."""
+            timeout_s: float = 300, simulator: str = "icarus") -> TestbenchVerdict:
+    """Run a testbench image from `icarus_compile` on one set of vector files (plusargs); the verdict
+    names `simulator`."""
     result = run_tool(["vvp", "-n", str(image), *_plusargs(stimulus, scores, results)],
                       cwd=image.parent, timeout_s=timeout_s, check=False)
-    return parse_verdict("icarus", result.output, result.seconds, _clocks(stimulus, drain))
+    return parse_verdict(simulator, result.output, result.seconds, _clocks(stimulus, drain))
 
 
 def run_icarus(verilog_files: list[Path], testbench: Path, top: str, stimulus: Path, scores: Path,

@@ -9,7 +9,7 @@ module tb_peak_detector;
   localparam B = 8;
   localparam SW = 10;
   localparam PW = 6;
-  localparam DRAIN_CYCLES = 188;
+  localparam DRAIN_CYCLES = 204;
   localparam MAX_REPORTS = 10;
 
   reg clk = 0;

@@ -11,7 +11,7 @@ entity tb_peak_detector is
     STIMULUS_FILE : string := "stimulus.txt";
     SCORES_FILE   : string := "expected_scores.txt";
     RESULTS_FILE  : string := "expected_results.txt";
-    DRAIN_CYCLES  : natural := 188;
+    DRAIN_CYCLES  : natural := 204;
     MAX_REPORTS   : natural := 10);
 end entity tb_peak_detector;
 
