@@ -117,8 +117,9 @@ def centroid(profiles: np.ndarray, window: int) -> ScoreAndPos:
     return score, p + delta
 
 
-def zero_crossing(deriv: np.ndarray, p: np.ndarray, radius: int) -> np.ndarray:
-    """Sub-pixel zero crossing d[i] >= 0 > d[i+1] nearest to index p (within radius); p when none."""
+def nearest_crossing(deriv: np.ndarray, p: np.ndarray, radius: int) -> tuple[np.ndarray, ...]:
+    """Per row, the zero crossing d[i] >= 0 > d[i+1] nearest to index p (i - p in [-radius, radius-1], the
+    left one on equal distance): `(i, found, d[i], d[i+1])`, `found` False where none is in reach."""
     n, length = deriv.shape
     offsets = np.arange(-radius, radius)
     i = p[:, None] + offsets[None, :]
@@ -127,12 +128,16 @@ def zero_crossing(deriv: np.ndarray, p: np.ndarray, radius: int) -> np.ndarray:
     d0 = np.take_along_axis(deriv, ic, axis=1)
     d1 = np.take_along_axis(deriv, ic + 1, axis=1)
     crossing = valid & (d0 >= 0) & (d1 < 0)
-    distance = np.where(crossing, np.abs(offsets + 0.5)[None, :], np.inf)
-    best = np.argmin(distance, axis=1)
+    best = np.argmin(np.where(crossing, np.abs(2 * offsets + 1)[None, :], np.iinfo(np.int64).max), axis=1)
     rows = np.arange(n)
-    a, b = d0[rows, best], d1[rows, best]
-    pos = ic[rows, best] + a / np.where(crossing[rows, best], a - b, 1.0)
-    return np.where(crossing[rows, best], pos, p.astype(np.float64))
+    return ic[rows, best], crossing[rows, best], d0[rows, best], d1[rows, best]
+
+
+def zero_crossing(deriv: np.ndarray, p: np.ndarray, radius: int) -> np.ndarray:
+    """Sub-pixel zero crossing d[i] >= 0 > d[i+1] nearest to index p (within radius); p when none."""
+    i, found, a, b = nearest_crossing(deriv, p, radius)
+    pos = i + a / np.where(found, a - b, 1.0)
+    return np.where(found, pos, p.astype(np.float64))
 
 
 def blais_rioux_kernel(order: int) -> np.ndarray:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import correlate1d
 
+from workbench.detectors.classical import nearest_crossing
 from workbench.errors import ConfigError
 from workbench.qnn.golden import rdiv
 
@@ -134,22 +135,11 @@ def derivative(refinement: Refinement, profiles: np.ndarray, input_bits: int = 8
 def refine(refinement: Refinement, profiles: np.ndarray, pixel: np.ndarray, input_bits: int = 8) -> np.ndarray:
     """Positions in units of `2^-F` px (int64) of the zero crossing nearest each profile's `pixel`."""
     d = derivative(refinement, profiles, input_bits)
-    n, length = d.shape
-    p = _pixels(pixel, n, length)
-    offsets = np.arange(-refinement.radius, refinement.radius)
-    index = p[:, None] + offsets[None, :]
-    inside = (index >= 0) & (index + 1 < length)
-    left = np.clip(index, 0, length - 2)
-    d0 = np.take_along_axis(d, left, axis=1)
-    d1 = np.take_along_axis(d, left + 1, axis=1)
-    crossing = inside & (d0 >= 0) & (d1 < 0)
-    best = np.argmin(np.where(crossing, np.abs(2 * offsets + 1)[None, :], np.iinfo(np.int64).max), axis=1)
-    rows = np.arange(n)
-    found = crossing[rows, best]
-    a, b = d0[rows, best], d1[rows, best]
+    p = _pixels(pixel, *d.shape)
+    left, found, a, b = nearest_crossing(d, p, refinement.radius)
     fraction = rdiv(np.where(found, a, 0), np.where(found, a - b, 0), refinement.frac_bits)
     scale = 1 << refinement.frac_bits
-    return np.where(found, left[rows, best] * scale + fraction, p * scale).astype(np.int64)
+    return np.where(found, left * scale + fraction, p * scale).astype(np.int64)
 
 
 def width_probe(profiles: np.ndarray, pixel: np.ndarray, input_bits: int = 8) -> tuple[np.ndarray, np.ndarray]:
