@@ -48,7 +48,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", dest="mode", action="store_const", const="quick",
-                      help="small sets, few epochs, lanes 1 and 4 (default; budgeted at 15 minutes on 2 cores, over it today: REPORT.md lists each stage's seconds)")
+                      help="small sets, few epochs, lanes 1 and 4 (default; budgeted at 15 minutes on 2 cores, "
+                           "over it today: REPORT.md lists each stage's seconds)")
     mode.add_argument("--study", dest="mode", action="store_const", const="study",
                       help="every network at 3 training seeds as cached Dask tasks, goals judged over the seeds "
                            "(about 90 minutes on 2 cores)")
