@@ -125,9 +125,9 @@ def test_a_task_whose_worker_is_killed_runs_again_on_a_given_scheduler(tmp_path)
             spec, out, tmp_path / "data", scheduler=cluster.scheduler_address, progress=False)))
         runner.start()
         deadline = time.monotonic() + 300
-        while not list(tasks.glob(".partial-*")) and time.monotonic() < deadline:
+        while not list(tasks.glob(".*.partial")) and time.monotonic() < deadline:
             time.sleep(0.2)
-        killed_partials = {p.name for p in tasks.glob(".partial-*")}
+        killed_partials = {p.name for p in tasks.glob(".*.partial")}
         busy = [address for address, keys in client.processing().items() if keys]
         os.kill(client.run(os.getpid)[busy[0]], signal.SIGKILL)
         runner.join(600)

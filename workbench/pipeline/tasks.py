@@ -3,8 +3,8 @@
 A task is any picklable object with a `key` (`task_key`: a hash of its settings and of the code
 fingerprint of the module that defines its work). `run_tasks` runs a work function on the tasks whose
 folder `tasks_dir/<key>/` is missing, on a `distributed.LocalCluster` or a given scheduler, and
-returns every task's result row. A task works in `tasks_dir/.partial-<key>-<random>/` and renames it
-when its `result.json` is written, so a restart skips finished tasks and a killed one leaves nothing
+returns every task's result row. A task works in a temporary `tasks_dir/.<key>.<random>.partial/`
+(`workbench.files.atomic_folder`), renamed when its `result.json` is written, so a restart skips finished tasks and a killed one leaves nothing
 that looks finished and is run again.
 """
 from __future__ import annotations
@@ -13,15 +13,14 @@ import hashlib
 import json
 import os
 import shutil
-import uuid
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
 from workbench.errors import ConfigError
-from workbench.files import atomic_write_text
+from workbench.files import atomic_folder, atomic_write_text
 
 RESULT_FILE = "result.json"
-PARTIAL_PREFIX = ".partial-"
+PARTIAL_PATTERN = ".*.partial"  # the temporary folders of files.atomic_folder
 
 
 class KeyedTask(Protocol):
@@ -46,14 +45,9 @@ def run_task(task: KeyedTask, tasks_dir: Path, work: Work) -> dict[str, Any]:
     final = Path(tasks_dir) / task.key
     if (final / RESULT_FILE).is_file():
         return json.loads((final / RESULT_FILE).read_text())
-    partial = Path(tasks_dir) / f"{PARTIAL_PREFIX}{task.key}-{uuid.uuid4().hex[:8]}"
-    partial.mkdir(parents=True)
-    try:
+    with atomic_folder(final) as partial:
         row = work(task, partial)
         atomic_write_text(partial / RESULT_FILE, json.dumps(row, indent=2))
-        os.replace(partial, final)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
     return json.loads((final / RESULT_FILE).read_text())
 
 
@@ -70,7 +64,7 @@ def local_cluster_settings(workers: int | None, tf_threads: int) -> dict[str, An
 
 def remove_partials(tasks_dir: Path) -> None:
     """Remove the folders of tasks killed mid-way (they run again)."""
-    for partial in Path(tasks_dir).glob(f"{PARTIAL_PREFIX}*"):
+    for partial in Path(tasks_dir).glob(PARTIAL_PATTERN):
         shutil.rmtree(partial, ignore_errors=True)
 
 
