@@ -121,7 +121,7 @@ def peak_head_unit(clk: Any, rst: Any, scores: Stream, found: Any, pos: Any, res
     instances.append(refine(clk, rst, res_nb, res_p, res_valid, x, y, tag, div_valid, head, profile_length,
                              neigh, x_max, y_max))
     instances.append(divider(clk, rst, x, y, tag, div_valid, q, q_tag, q_valid, x_max, y_max, qmax))
-    instances.append(divided_result(clk, rst, q, q_tag, q_valid, found, pos, result_valid, head, qmax))
+    instances.append(divided_result(clk, rst, q, q_tag, q_valid, found, pos, result_valid, head.frac_bits, qmax))
     return instances
 
 
@@ -451,20 +451,20 @@ def _threshold_test(e: Emitter, score: str, threshold: int, neigh: Fmt, lo: int,
 
 @block
 def divided_result(clk: Any, rst: Any, q: Any, q_tag: Any, q_valid: Any, found: Any, pos: Any, result_valid: Any,
-                    head: PeakHead, qmax: int) -> Any:
+                    frac_bits: int, qmax: int) -> Any:
     """`pos = p 2^F + sign * q` (just `p 2^F` when the divisor was zero), 0 when not found: stage R1
-    forms `p 2^F + q` and `p 2^F - q` side by side, stage R2 chooses."""
+    forms `p 2^F + q` and `p 2^F - q` side by side, stage R2 chooses. The tag's bits are `TAG_*`."""
     e = Emitter()
     index_hi = (1 << (len(q_tag) - TAG_P)) - 1
-    lo, hi = -qmax, (index_hi << head.frac_bits) + qmax
+    lo, hi = -qmax, (index_hi << frac_bits) + qmax
     r = e.var("r", lo, hi)
     qv = e.var("qv", lo, hi)
     ports = {"clk": clk, "rst": rst, "q": q, "q_tag": q_tag, "q_valid": q_valid, "found": found, "pos": pos,
              "result_valid": result_valid, "r_plus": _signal(lo, hi), "r_minus": _signal(lo, hi),
              "r_found": Signal(bool(0)), "r_negative": Signal(bool(0)), "r_valid": Signal(bool(0))}
     e.line(f"{r}[:] = q_tag[{len(q_tag)}:{TAG_P}]")
-    if head.frac_bits:
-        e.line(f"{r}[:] = {r} << {head.frac_bits}")
+    if frac_bits:
+        e.line(f"{r}[:] = {r} << {frac_bits}")
     with e.indented(f"if q_tag[{TAG_ZERO}]:"):
         e.line(f"{qv}[:] = 0")
     with e.indented("else:"):

@@ -37,6 +37,17 @@ def name_blocks(instances: Sequence[Any]) -> None:
     _check_unique(instances)
 
 
+def name_instances(instances: Sequence[Any], names: Sequence[str]) -> None:
+    """Give the top-level's block instances the given names (a design with two blocks of one role) and
+    name everything below them by role."""
+    if len(names) != len(instances):
+        raise ValueError(f"{len(instances)} instances, {len(names)} names")
+    for inst, name in zip(instances, names):
+        inst.name = name
+        _name_below(inst)
+    _check_unique(instances)
+
+
 def _role(inst: Any) -> str:
     """The role of a block instance (`p` for a generated process, `*_logic`)."""
     function = inst.func.__name__

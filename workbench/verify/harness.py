@@ -21,6 +21,7 @@ from myhdl import StopSimulation, block, instance, traceSignals
 from workbench.qnn.contract import Network
 from workbench.errors import ConfigError, DatasetError
 from workbench.qnn.golden import check_profiles, run_golden
+from workbench.hw.interface import StreamDesign
 from workbench.hw.top import TopDesign
 from workbench.verify.beats import IDLE, drive_clocks, profile_clocks, unpack_lanes
 from workbench.verify.int_processes import IntegerProcesses, use_integer_processes
@@ -113,7 +114,19 @@ class Comparison:
         return self.scores_compared + self.results_compared
 
 
-def run_design(design: TopDesign, profiles: np.ndarray, gap_probability: float = 0.0, seed: int = 0,
+def check_stream_input(design: StreamDesign, profiles: np.ndarray) -> np.ndarray:
+    """The profiles as int64 `(N, L)` after checking shape, integers and the design's unsigned input range."""
+    array = np.asarray(profiles)
+    if array.ndim != 2 or not np.issubdtype(array.dtype, np.integer):
+        raise ConfigError(f"profiles of shape {array.shape} and dtype {array.dtype} invalid; allowed a 2-D integer array")
+    top = (1 << design.in_bits) - 1
+    if array.size and (array.min() < 0 or array.max() > top):
+        raise ConfigError(f"profile values {array.min()}..{array.max()} outside the {design.in_bits}-bit input "
+                          f"range; allowed 0..{top}")
+    return array.astype(np.int64)
+
+
+def run_design(design: StreamDesign, profiles: np.ndarray, gap_probability: float = 0.0, seed: int = 0,
                vcd: str | Path | None = None, integer_processes: bool = True) -> SimRun:
     """Simulate the design on `profiles` and collect its score stream and results.
 
@@ -125,7 +138,8 @@ def run_design(design: TopDesign, profiles: np.ndarray, gap_probability: float =
     (`integer_processes` translated, `myhdl_processes` left to MyHDL) and has the translation's
     `translate_seconds`; `seconds` times the simulation alone (not the elaboration, nor the translation).
     """
-    array = check_profiles(design.network, profiles)
+    array = check_profiles(design.network, profiles) if isinstance(design, TopDesign) else \
+        check_stream_input(design, profiles)
     if array.shape[1] != design.profile_length:
         raise ValueError(f"profiles have length {array.shape[1]}, the design {design.profile_length}")
     n = array.shape[0]
@@ -188,22 +202,26 @@ def compare(design: TopDesign, profiles: np.ndarray, run: SimRun, reference: Net
     """Every score and every `(found, pos)` of the run against the golden model of `reference`
     (default: the design's own network; negative controls pass another one)."""
     golden = run_golden(reference or design.network, profiles)
-    n, length = golden.scores.shape
-    score_bad = int(np.sum(run.scores != golden.scores)) if run.scores.shape == golden.scores.shape \
-        else n * length
-    got = run.found.shape == golden.found.shape
-    result_bad = int(np.sum((run.found != golden.found) | (run.pos != golden.pos))) if got else n
+    return compare_values(run, golden.scores, golden.found, golden.pos)
+
+
+def compare_values(run: SimRun, scores: np.ndarray, found: np.ndarray, pos: np.ndarray) -> Comparison:
+    """Every score and every `(found, pos)` of the run against expected values (a golden model's)."""
+    n, length = scores.shape
+    score_bad = int(np.sum(run.scores != scores)) if run.scores.shape == scores.shape else n * length
+    got = run.found.shape == found.shape
+    result_bad = int(np.sum((run.found != found) | (run.pos != pos))) if got else n
     first = ""
-    if score_bad and run.scores.shape == golden.scores.shape:
-        i, j = np.argwhere(run.scores != golden.scores)[0]
-        first = f"score[{i}, {j}] = {run.scores[i, j]}, golden {golden.scores[i, j]}"
+    if score_bad and run.scores.shape == scores.shape:
+        i, j = np.argwhere(run.scores != scores)[0]
+        first = f"score[{i}, {j}] = {run.scores[i, j]}, golden {scores[i, j]}"
     elif result_bad and got:
-        i = int(np.argwhere((run.found != golden.found) | (run.pos != golden.pos))[0][0])
-        first = f"profile {i}: (found, pos) = ({run.found[i]}, {run.pos[i]}), golden ({golden.found[i]}, {golden.pos[i]})"
+        i = int(np.argwhere((run.found != found) | (run.pos != pos))[0][0])
+        first = f"profile {i}: (found, pos) = ({run.found[i]}, {run.pos[i]}), golden ({found[i]}, {pos[i]})"
     elif score_bad or result_bad:
-        first = f"got {run.scores.shape} scores and {run.found.shape} results, expected {golden.scores.shape}"
-    return Comparison(score_bad, result_bad, int(min(run.scores.size, golden.scores.size)),
-                      int(min(run.found.size, golden.found.size)), first)
+        first = f"got {run.scores.shape} scores and {run.found.shape} results, expected {scores.shape}"
+    return Comparison(score_bad, result_bad, int(min(run.scores.size, scores.size)),
+                      int(min(run.found.size, found.size)), first)
 
 
 def latencies(run: SimRun, beats_per_profile: int) -> tuple[list[int], list[int]]:

@@ -1,0 +1,85 @@
+"""The classical detector in hardware (`workbench.hw.br_top`) against its golden model, in MyHDL and in
+the converted VHDL and Verilog (GHDL, Icarus, Verilator)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from workbench.data import signals
+from workbench.errors import ConfigError
+from workbench.hdl.package import write_package
+from workbench.hw.br_top import build_br_top
+from workbench.qnn.br8_integer import BRInteger
+from workbench.qnn.refinement import REFINEMENTS, Refinement, box_taps
+from workbench.verify.br_check import br_design, br_vectors, compare_br
+from workbench.verify.check import ALL_SIMULATORS, built_testbench
+from workbench.verify.harness import latencies, run_design
+from workbench.verify.simulators import require_pass
+from workbench.verify.vectors import STIMULUS, STIMULUS_GAPS
+
+LENGTH = 64
+CONFIG = BRInteger(threshold=16)
+
+
+def noisy_profiles(count: int, seed: int, preset: str = "mixed") -> np.ndarray:
+    """Generated profiles, the first four replaced by edge cases: flat, a peak at either end, two equal peaks."""
+    profiles, _ = signals.generate(signals.preset(preset, length=LENGTH), count, seed=seed)
+    profiles[:4] = 0
+    profiles[0] = 7
+    profiles[1, 0] = profiles[2, -1] = 200
+    profiles[3, 1] = profiles[3, -2] = 255
+    return profiles
+
+
+@pytest.mark.parametrize("gaps", [0.0, 0.3])
+def test_myhdl_equals_golden_with_constant_latency(gaps: float) -> None:
+    profiles = noisy_profiles(16, seed=3)
+    design = br_design(CONFIG, LENGTH, pipeline_stages=2)
+    run = run_design(design, profiles, gap_probability=gaps, seed=1)
+    result = compare_br(CONFIG, profiles, run)
+    assert result.mismatches == 0, result.first_mismatch
+    assert (result.scores_compared, result.results_compared) == (16 * LENGTH, 16)
+    expected = br_vectors(CONFIG, profiles)
+    assert 0 < expected.found.sum() < 16  # found and not found both checked
+    score_latency, result_latency = latencies(run, LENGTH)
+    if not gaps:  # back to back: constant latencies, one result every L cycles
+        assert set(score_latency) == {design.latency} and set(result_latency) == {design.result_latency}
+        assert run.cycles_per_profile == LENGTH
+
+
+def test_other_taps_and_precision_are_exact_and_a_wrong_model_is_caught() -> None:
+    profiles = noisy_profiles(12, seed=5, preset="snr_8")
+    config = BRInteger(refinement=Refinement("dog2", REFINEMENTS["dog2"].taps, 5), threshold=100)
+    run = run_design(br_design(config, LENGTH), profiles, gap_probability=0.2, seed=4)
+    assert compare_br(config, profiles, run).mismatches == 0
+    wrong = BRInteger(refinement=Refinement("dog2", REFINEMENTS["dog2"].taps, 6), threshold=100)  # another F
+    assert compare_br(wrong, profiles, run).result_mismatches > 0
+    other_taps = BRInteger(refinement=Refinement("tri4", REFINEMENTS["tri4"].taps, 5), threshold=100)
+    assert compare_br(other_taps, profiles, run).score_mismatches > 0
+
+
+def test_bad_settings_are_named() -> None:
+    with pytest.raises(ConfigError, match="lanes is 2"):
+        build_br_top(box_taps(8), 8, 16, LENGTH, lanes=2)
+    with pytest.raises(ConfigError, match=r"taps \(1, 0, -1\) invalid"):
+        build_br_top((1, 0, -1), 8, 16, LENGTH)
+    with pytest.raises(ConfigError, match="frac_bits 17 invalid"):
+        build_br_top(box_taps(8), 17, 16, LENGTH)
+    with pytest.raises(ConfigError, match="threshold 1.5 invalid"):
+        build_br_top(box_taps(8), 8, 1.5, LENGTH)
+
+
+def test_converted_hdl_equals_golden_in_every_simulator(tmp_path) -> None:
+    profiles = noisy_profiles(6, seed=7)
+    design = br_design(CONFIG, LENGTH, pipeline_stages=2)
+    vectors = br_vectors(CONFIG, profiles)
+    package = write_package(design, tmp_path / "hdl", vectors)
+    wrong = br_vectors(BRInteger(threshold=16, refinement=Refinement("br8", box_taps(8), 7)), profiles)
+    bad = write_package(design, tmp_path / "bad", wrong)  # the vectors of another F: a negative control
+    assert vectors.value_count == 6 * LENGTH + 12
+    for simulator in ALL_SIMULATORS:
+        with built_testbench(package, simulator) as run:
+            for stimulus in (STIMULUS, STIMULUS_GAPS):
+                require_pass(run(stimulus), vectors.value_count)
+            verdict = run(STIMULUS, bad.vectors)
+            assert not verdict.passed and verdict.mismatches > 0, simulator
