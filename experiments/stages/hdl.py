@@ -22,6 +22,10 @@ the very netlist Yosys counted for the hardware table runs in Icarus with Yosys'
 - `tables/hardware.csv`: see workbench.hdl.table (Yosys, scaled and analytic rows);
 - `figures/hardware_lanes.png` and `report/hardware.md` (which lanes and bits are estimated to reach the
   paper's 4 Gpixel/s, and at what cost).
+The classical detector in hardware (`workbench.hw.br_top`, the streaming integer BR8 of
+`workbench.qnn.br8_integer`, its threshold tuned on the validation set; setting `classical`) goes
+through the same verification at one lane as model `br8_int` (`hdl/br8_int_p1/`, its settings in
+`hdl/br8_int.json`) and gets its own Yosys row in `tables/hardware.csv`.
 The stage fails (after writing its tables) if any testbench reports a mismatch or compares a
 number of values other than the vectors hold.
 """
@@ -30,8 +34,9 @@ from __future__ import annotations
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -42,12 +47,12 @@ SETTINGS = {
               "subset_profiles": 16, "ghdl_backend": "mcode", "test_profiles": None, "length": 256,
               "yosys_lanes": [1, 4], "scaled_lanes": [16, 32], "analytic_lanes": [],
               "stimuli": ["stimulus.txt", "stimulus_gaps.txt"], "yosys_timeout_s": 1800,
-              "postsynth_lanes": [1], "postsynth_profiles": 2},
+              "postsynth_lanes": [1], "postsynth_profiles": 2, "classical": True},
     "full": {"pipeline_stages": 3, "models": None, "prefer": [], "verify_lanes": [1, 4, 16], "profiles": 500,
              "subset_profiles": 500, "ghdl_backend": "llvm", "test_profiles": None, "length": 256,
              "yosys_lanes": [1, 2, 4, 8, 16, 32], "scaled_lanes": [], "analytic_lanes": [64],
              "stimuli": ["stimulus.txt", "stimulus_gaps.txt"], "yosys_timeout_s": 3600,
-             "postsynth_lanes": [1, 4], "postsynth_profiles": 4},
+             "postsynth_lanes": [1, 4], "postsynth_profiles": 4, "classical": True},
 }
 SETTINGS["study"] = {**SETTINGS["quick"], "test_profiles": 2000}  # the study's test sets are 5x the quick run's
 SIMULATION_TIMEOUT_S = 3600
@@ -78,7 +83,7 @@ def summary(rows: list[dict]) -> str:
         mine = sorted((r for r in rows if r["model"] == model and r.get("estimated_to_reach_4gpix")),
                       key=lambda r: r["lanes"])
         first = next(iter(r for r in rows if r["model"] == model))
-        bits = f"W{first['weight_bits']}/A{first['act_bits']}"
+        bits = f"W{first['weight_bits']}/A{first['act_bits']}" if first["weight_bits"] != "" else "classical"
         if mine:
             r = mine[0]
             lines.append(f"| {model} | {bits} | {r['lanes']} | {r['gpix_per_s_est']} | {r['luts']} | {r['ffs']} "
@@ -133,28 +138,27 @@ def _test_sets(ctx: StageContext, limit: int | None, length: int) -> dict[str, A
     return sets
 
 
-def _verify_model(ctx: StageContext, model: str, network, test_sets: dict[str, Any], work: Path,
+def _verify_model(ctx: StageContext, model: str, designs: dict[int, Any], expected: Callable[[np.ndarray], Any],
+                  in_bits: int, document: dict | None, test_sets: dict[str, Any], work: Path,
                   yosys: ThreadPoolExecutor, check: _Verification) -> tuple[dict, dict[int, Future], object]:
-    """Write the folders, start their Yosys runs and verify them on the test sets of the network's input
-    depth (the others, e.g. `bits_12` for an 8-bit network, are outside its input range); returns lanes ->
-    (design, package), lanes -> Yosys job, and the stress vectors."""
-    from workbench.hdl.network import network_design
+    """Write the folders of `designs` (lanes -> StreamDesign), start their Yosys runs and verify them against
+    `expected(profiles)` (a VectorSet from the golden model) on the test sets of the `in_bits` input depth (the
+    others, e.g. `bits_12` for an 8-bit design, are outside its input range); returns lanes -> (design,
+    package), lanes -> Yosys job, and the stress vectors."""
     from workbench.hdl.package import write_package
     from workbench.hdl.synth import synthesize
     from workbench.verify.check import SIMULATORS, built_testbench
     from workbench.verify.simulators import installed_ghdl_backends
     from workbench.verify.vector_sets import run_vector_sets
-    from workbench.verify.vectors import golden_vectors, stress_profiles
+    from workbench.verify.vectors import stress_profiles
 
     s = ctx.settings
-    stress = golden_vectors(network, stress_profiles(np.random.default_rng(ctx.config.seed), s["profiles"],
-                                                     s["length"], network.input_bits))
+    stress = expected(stress_profiles(np.random.default_rng(ctx.config.seed), s["profiles"], s["length"], in_bits))
     subset = {"subset": _first(stress, s["subset_profiles"])}
     packages, synth = {}, {}
-    for lanes in s["verify_lanes"]:
-        design = network_design(network, lanes, s["length"], s["pipeline_stages"])
+    for lanes, design in designs.items():
         packages[lanes] = design, write_package(design, ctx.out / "hdl" / f"{model}_p{lanes}", stress,
-                                                document=network.document)
+                                                document=document)
         if lanes in s["yosys_lanes"]:
             synth[lanes] = yosys.submit(synthesize, packages[lanes][1].file("verilog"), design.name,
                                         timeout_s=s["yosys_timeout_s"])
@@ -175,9 +179,8 @@ def _verify_model(ctx: StageContext, model: str, network, test_sets: dict[str, A
         for one in run_vector_sets(built, [("stress", stress)], work, stimuli):
             check.record(model, f"verilog-verilator-{Path(one.stimulus).stem}", one.lanes, one.profiles,
                          [one.verdict], one.expected)
-        runs = run_vector_sets(built, ((name, golden_vectors(network, dataset.profiles))
-                                       for name, dataset in test_sets.items()
-                                       if dataset.config.bits == network.input_bits), work, stimuli)
+        runs = run_vector_sets(built, ((name, expected(dataset.profiles)) for name, dataset in test_sets.items()
+                                       if dataset.config.bits == in_bits), work, stimuli)
     for one in runs:
         if not one.passed:
             ctx.log.info("hdl %s P=%d %s %s: compared %d of %d, mismatches %d", model, one.lanes, one.name,
@@ -189,6 +192,35 @@ def _verify_model(ctx: StageContext, model: str, network, test_sets: dict[str, A
                          sum(one.profiles for one in mine), [one.verdict for one in mine],
                          sum(one.expected for one in mine))
     return packages, synth, stress
+
+
+def _classical(ctx: StageContext, test_sets: dict[str, Any], work: Path, yosys: ThreadPoolExecutor,
+               check: _Verification) -> list[dict]:
+    """The classical detector in hardware (`workbench.hw.br_top`, one lane), its threshold tuned on the
+    VALIDATION set (`br8_integer.tune`), verified like a network against `br8_integer` and synthesised;
+    its settings in `hdl/<name>.json`; returns its hardware rows."""
+    import json
+
+    from workbench.data.datasets import load_stage_splits
+    from workbench.hdl.table import yosys_row
+    from workbench.hdl.vivado import DEFAULT_PART
+    from workbench.qnn.br8_integer import NAME, BRInteger, tune
+    from workbench.verify.br_check import br_design, br_vectors
+
+    s = ctx.settings
+    config = tune(BRInteger(), load_stage_splits(ctx.dep("datasets")).val)
+    (ctx.out / "hdl" / f"{NAME}.json").write_text(json.dumps(
+        {"taps": list(config.refinement.taps), "frac_bits": config.frac_bits, "score": config.score,
+         "threshold": config.threshold, "input_bits": config.input_bits}, indent=1) + "\n")
+    designs = {1: br_design(config, s["length"], s["pipeline_stages"])}
+    packages, jobs, stress = _verify_model(ctx, NAME, designs, partial(br_vectors, config), config.input_bits, None,
+                                           test_sets, work, yosys, check)
+    synthesized = {lanes: job.result() for lanes, job in jobs.items()}
+    _verify_netlists(ctx, NAME, packages, synthesized, stress, work, check)
+    rows = [yosys_row(NAME, None, lanes, result, DEFAULT_PART) for lanes, result in sorted(synthesized.items())]
+    for row in rows:
+        row.update(pipeline_stages=s["pipeline_stages"], arithmetic="trees")
+    return rows
 
 
 def _verify_netlists(ctx: StageContext, model: str, packages: dict, synthesized: dict, stress, work: Path,
@@ -203,7 +235,7 @@ def _verify_netlists(ctx: StageContext, model: str, packages: dict, synthesized:
         built = {lanes: (packages[lanes][0], stack.enter_context(
                      built_testbench(packages[lanes][1], POSTSYNTH, netlist=synthesized[lanes].netlist,
                                      timeout_s=SIMULATION_TIMEOUT_S)))
-                 for lanes in s["postsynth_lanes"]}
+                 for lanes in s["postsynth_lanes"] if lanes in synthesized}
         for one in run_vector_sets(built, [("postsynth", _first(stress, s["postsynth_profiles"]))], work,
                                    tuple(s["stimuli"])):
             check.record(model, f"verilog-{POSTSYNTH}-{Path(one.stimulus).stem}", one.lanes, one.profiles,
@@ -219,6 +251,7 @@ def run(ctx: StageContext) -> None:
     from workbench.hdl.table import write_rows
     from workbench.qnn.contract import load_network
     from workbench.verify.simulators import HdlVerificationError
+    from workbench.verify.vectors import golden_vectors
 
     s = ctx.settings
     test_sets = _test_sets(ctx, s["test_profiles"], s["length"])
@@ -226,7 +259,11 @@ def run(ctx: StageContext) -> None:
     with tempfile.TemporaryDirectory(prefix="hdl-stage-") as tmp, ThreadPoolExecutor(max_workers=1) as yosys:
         for model_path in trained_models(ctx.dep("training") / "models", s["models"], s["prefer"]):
             model, network = model_path.stem, load_network(model_path)
-            packages, jobs, stress = _verify_model(ctx, model, network, test_sets, Path(tmp), yosys, check)
+            designs = {lanes: network_design(network, lanes, s["length"], s["pipeline_stages"])
+                       for lanes in s["verify_lanes"]}
+            packages, jobs, stress = _verify_model(ctx, model, designs, partial(golden_vectors, network),
+                                                   network.input_bits, network.document, test_sets, Path(tmp),
+                                                   yosys, check)
             synthesized = {lanes: synthesize_design(network_design(network, lanes, s["length"], s["pipeline_stages"]),
                                                     timeout_s=s["yosys_timeout_s"])
                            for lanes in s["yosys_lanes"] if lanes not in jobs}
@@ -235,6 +272,8 @@ def run(ctx: StageContext) -> None:
             hardware += rows_from_synthesis(model, network, synthesized, scaled_lanes=tuple(s["scaled_lanes"]),
                                             analytic_lanes=tuple(s["analytic_lanes"]),
                                             pipeline_stages=s["pipeline_stages"])
+        if s["classical"]:
+            hardware += _classical(ctx, test_sets, Path(tmp), yosys, check)
     tables = ctx.out / "tables"
     write_csv(check.rows, tables / "bitexact_hdl.csv", BITEXACT_COLUMNS)
     write_rows(tables / "hardware.csv", hardware)

@@ -33,9 +33,11 @@ def _base(model: str, network: Network, lanes: int, part: str) -> dict:
             "luts_analytic": analytic.luts(lanes), "ffs_analytic": analytic.ffs(lanes), "part": part}
 
 
-def yosys_row(model: str, network: Network, lanes: int, result: SynthResult, part: str) -> dict:
-    """A row from a full Yosys run at `lanes` lanes."""
-    row = _base(model, network, lanes, part)
+def yosys_row(model: str, network: Network | None, lanes: int, result: SynthResult, part: str) -> dict:
+    """A row from a full Yosys run at `lanes` lanes; without a network (the classical detector) the
+    bits, the analytic model and the operation count are left empty."""
+    row = _base(model, network, lanes, part) if network is not None else \
+        {"model": model, "weight_bits": "", "act_bits": "", "lanes": lanes, "part": part}
     counts, nodsp = result.with_dsp, result.no_dsp
     row.update(luts=counts.luts, ffs=counts.ffs, carry4=counts.carry4, dsps=counts.dsps,
                brams=counts.brams, luts_nodsp=nodsp.luts, dsps_nodsp=nodsp.dsps,
