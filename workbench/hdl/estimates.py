@@ -99,16 +99,13 @@ def network_bits(network: Network) -> tuple[int, int]:
     return weights, max(acts) if acts else 0
 
 
-def throughput_fields(network: Network | None, lanes: int, f_est_mhz: float) -> dict:
-    """gpix_per_s_est, ops_per_pixel, tops_est (empty without a network) and whether the estimate
-    reaches 4 Gpixel/s."""
+def throughput_fields(network: Network, lanes: int, f_est_mhz: float) -> dict:
+    """gpix_per_s_est, ops_per_pixel, tops_est and whether the estimate reaches 4 Gpixel/s."""
+    ops = 2 * network.macs_per_pixel
     gpix = lanes * f_est_mhz / 1000.0
-    fields = {"f_est_mhz": round(f_est_mhz, 1), "gpix_per_s_est": round(gpix, 3), "ops_per_pixel": "",
-              "tops_est": "", "estimated_to_reach_4gpix": gpix >= PAPER_GPIX_PER_S}
-    if network is not None:
-        ops = 2 * network.macs_per_pixel
-        fields.update(ops_per_pixel=ops, tops_est=round(ops * gpix / 1000.0, 4))
-    return fields
+    return {"f_est_mhz": round(f_est_mhz, 1), "gpix_per_s_est": round(gpix, 3), "ops_per_pixel": ops,
+            "tops_est": round(ops * gpix / 1000.0, 4),
+            "estimated_to_reach_4gpix": gpix >= PAPER_GPIX_PER_S}
 
 
 def lanes_for_target(f_est_mhz: float, target_gpix: float = PAPER_GPIX_PER_S) -> int:

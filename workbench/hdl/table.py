@@ -15,7 +15,7 @@ import io
 from pathlib import Path
 
 from workbench.qnn.contract import Network
-from workbench.hdl.estimates import analytic_estimate, network_bits, throughput_fields
+from workbench.hdl.estimates import PAPER_GPIX_PER_S, analytic_estimate, network_bits, throughput_fields
 from workbench.files import atomic_write_text
 from workbench.hdl.synth import SynthResult, estimated_clock_mhz
 
@@ -42,7 +42,13 @@ def yosys_row(model: str, network: Network | None, lanes: int, result: SynthResu
     row.update(luts=counts.luts, ffs=counts.ffs, carry4=counts.carry4, dsps=counts.dsps,
                brams=counts.brams, luts_nodsp=nodsp.luts, dsps_nodsp=nodsp.dsps,
                method="yosys", yosys_seconds=round(result.seconds, 1))
-    row.update(throughput_fields(network, lanes, estimated_clock_mhz(result.arrival_ns, part)))
+    f_est_mhz = estimated_clock_mhz(result.arrival_ns, part)
+    if network is not None:
+        row.update(throughput_fields(network, lanes, f_est_mhz))
+    else:  # no operation count: the rate alone
+        gpix = lanes * f_est_mhz / 1000.0
+        row.update(f_est_mhz=round(f_est_mhz, 1), gpix_per_s_est=round(gpix, 3),
+                   estimated_to_reach_4gpix=gpix >= PAPER_GPIX_PER_S)
     return row
 
 
