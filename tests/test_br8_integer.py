@@ -82,3 +82,17 @@ def test_bad_settings_are_named() -> None:
         BRInteger(threshold=2.5)
     with pytest.raises(ConfigError, match="out of range"):
         run_br_integer(BRInteger(refinement=Refinement("br4", box_taps(4))), np.full((1, 16), 300))
+
+
+def test_spec_names_the_integer_detector() -> None:
+    from workbench.evaluation.detector_spec import build_detector
+
+    profiles, _ = signals.generate(signals.preset("mixed", length=64), 50, seed=2)
+    built = build_detector("br8_int", threshold=16)
+    found, pos = built.detector.detect(profiles)
+    result = run_br_integer(BRInteger(threshold=16), profiles)
+    assert built.input_bits == 8
+    assert found.tolist() == result.found.tolist() and 0 < found.sum() < 50
+    assert np.array_equal(pos, result.pos / 256.0)
+    with pytest.raises(ConfigError, match="has no window"):
+        build_detector("br8_int", window=3)

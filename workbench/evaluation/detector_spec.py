@@ -1,6 +1,7 @@
 """Any detector from a short spec: a classical method's name, a `.keras` network or a `qnn-int/1` document.
 
-`build_detector("br8")`, `build_detector("cog", window=3, threshold=20)`, `build_detector("models/float.keras")`,
+`build_detector("br8")`, `build_detector("cog", window=3, threshold=20)`, `build_detector("br8_int", threshold=16)`
+(the streaming integer BR8 of `workbench.qnn.br8_integer`, the classical detector in hardware; 8-bit input), `build_detector("models/float.keras")`,
 `build_detector("models/qat_4_4.json")`, `build_detector("hybrid:br8:models/qat_4_4.json")` (HYBRID: the
 document's network detects, the named integer refinement of `workbench.qnn.refinement` locates on the raw
 input; `hybrid:models/qat_4_4.json` uses BR8 taps). A network also states the input depth it was built for
@@ -16,6 +17,7 @@ from pathlib import Path
 from workbench.detectors import classical
 from workbench.detectors.interface import ThresholdedDetector
 from workbench.errors import ConfigError, ContractError
+from workbench.qnn import br8_integer
 from workbench.qnn.contract import Network, load_network
 from workbench.qnn.detector import golden_detector, hybrid_detector
 from workbench.qnn.refinement import DEFAULT_REFINEMENT, named_refinement
@@ -65,7 +67,12 @@ def build_detector(spec: str, window: float | None = None, threshold: float | No
     A network is named after its file; a document's `metadata.bits` becomes the detector's `bits`.
     """
     hybrid = hybrid_parts(spec)
-    if not is_network(spec):
+    if spec == br8_integer.NAME:  # the classical detector in hardware, on integer samples of its depth
+        if window is not None:
+            raise ConfigError(f"method {spec!r} has no window (got {window!r})")
+        config = br8_integer.BRInteger()
+        built = BuiltDetector(br8_integer.detector(config), config.input_bits)
+    elif not is_network(spec):
         built = BuiltDetector(classical.make_detector(spec, window), None)
     elif window is not None:
         raise ConfigError(f"--window {window} applies to classical methods only, not to the network {spec}")
