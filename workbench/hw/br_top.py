@@ -25,16 +25,17 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from myhdl import ResetSignal, Signal, block, intbv
+from myhdl import Signal, block, intbv
 
 from workbench.errors import ConfigError
 from workbench.hw.adder_tree import SumSpec, Term, adder_tree, tree_stream
 from workbench.hw.codegen import Emitter, render
 from workbench.hw.crossing import crossing_head, crossing_latency
 from workbench.hw.csd import csd_digits
-from workbench.hw.interface import INPUT_PORTS, OUTPUT_PORTS, StreamDesign
+from workbench.hw.interface import StreamDesign, port_signals
 from workbench.hw.names import name_instances
 from workbench.hw.stream import Fmt, Stream, field_offsets
+from workbench.hw.top import score_ports
 from workbench.hw.window import window, window_latency, window_stream
 
 MAX_FRAC_BITS = 16
@@ -90,14 +91,7 @@ def build_br_top(taps: tuple[int, ...], frac_bits: int, threshold: int, profile_
     latency = window_latency(half, 1) + 1 + pipeline_stages
     result_latency = latency + window_latency(half + 1, 1) + crossing_latency(frac_bits)
     widths = {"s_tdata": in_bits, "m_score_tdata": score_bits, "m_pos": pos_bits}
-
-    def make_signals() -> dict[str, Any]:
-        signals = {name: Signal(intbv(0)[width:]) for name, width in widths.items()}
-        signals["clk"] = Signal(bool(0))
-        signals["rst"] = ResetSignal(0, active=1, isasync=False)
-        for name in INPUT_PORTS + OUTPUT_PORTS:
-            signals.setdefault(name, Signal(bool(0)))
-        return signals
+    make_signals = functools.partial(port_signals, widths)
 
     factory = functools.partial(br_detector, taps=taps, frac_bits=frac_bits, threshold=threshold,
                                 profile_length=profile_length, in_bits=in_bits, pipeline_stages=pipeline_stages)
@@ -131,7 +125,7 @@ def br_detector(clk: Any, rst: Any, s_tdata: Any, s_tvalid: Any, s_tuser: Any, s
     instances = [window(clk, rst, raw, taps_win, half),
                  edge_replicate(clk, rst, taps_win, replicated, half, profile_length),
                  adder_tree(clk, rst, replicated, values, sums, pipeline_stages),
-                 derivative_ports(values, m_score_tdata, m_score_tvalid, m_score_tuser, m_score_tlast),
+                 score_ports(values, m_score_tdata, m_score_tvalid, m_score_tuser, m_score_tlast, len(m_score_tdata)),
                  window(clk, rst, values, pixels, half + 1),
                  crossing_head(clk, rst, pixels, m_found, m_pos, m_result_tvalid, half + 1, profile_length,
                                frac_bits, threshold)]
@@ -169,18 +163,3 @@ def edge_replicate(clk: Any, rst: Any, inp: Stream, out: Stream, half: int, prof
     for flag in ("valid", "first", "last"):
         e.line(f"dout_{flag}.next = din_{flag}")
     return render("edge_replicate_logic", e, ports)()
-
-
-@block
-def derivative_ports(values: Stream, m_score_tdata: Any, m_score_tvalid: Any, m_score_tuser: Any,
-                     m_score_tlast: Any) -> Any:
-    """Wire the derivative (the first field of each beat) to the score stream ports."""
-    e = Emitter()
-    e.line(f"m_score_tdata.next = din[{values.fields[0].width}:0]")
-    e.line("m_score_tvalid.next = din_valid")
-    e.line("m_score_tuser.next = din_first")
-    e.line("m_score_tlast.next = din_last")
-    ports = {"din": values.data, "din_valid": values.valid, "din_first": values.first, "din_last": values.last,
-             "m_score_tdata": m_score_tdata, "m_score_tvalid": m_score_tvalid, "m_score_tuser": m_score_tuser,
-             "m_score_tlast": m_score_tlast}
-    return render("derivative_ports_logic", e, ports, clocked=False)()

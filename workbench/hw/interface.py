@@ -17,9 +17,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from myhdl import ResetSignal, Signal, intbv
+
 INPUT_PORTS = ("clk", "rst", "s_tdata", "s_tvalid", "s_tuser", "s_tlast")
 OUTPUT_PORTS = ("m_score_tdata", "m_score_tvalid", "m_score_tuser", "m_score_tlast",
                 "m_found", "m_pos", "m_result_tvalid")
+
+
+def port_signals(widths: dict[str, int]) -> dict[str, Any]:
+    """Fresh top-level port signals: the buses of `widths` unsigned, the others one bit, `rst` a
+    synchronous active-high reset (a `StreamDesign.make_signals`, with its widths bound)."""
+    signals = {name: Signal(intbv(0)[width:]) for name, width in widths.items()}
+    signals["clk"] = Signal(bool(0))
+    signals["rst"] = ResetSignal(0, active=1, isasync=False)
+    for name in INPUT_PORTS + OUTPUT_PORTS:
+        signals.setdefault(name, Signal(bool(0)))
+    return signals
 
 
 @dataclass(frozen=True)

@@ -33,14 +33,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
 
-from myhdl import ResetSignal, Signal, block, intbv
+from myhdl import block
 
 from workbench.qnn.contract import ConvLayer, Network, bit_width, load_network
 from workbench.errors import ConfigError
 from workbench.hw.arithmetic import DEFAULT_ARITHMETIC, check_arithmetic
 from workbench.hw.codegen import Emitter, render
 from workbench.hw.head import head_latency, peak_head_unit, pos_bits
-from workbench.hw.interface import INPUT_PORTS, OUTPUT_PORTS, StreamDesign
+from workbench.hw.interface import StreamDesign, port_signals
 from workbench.hw.mac import conv_latency, conv_layer, conv_stream
 from workbench.hw.names import name_blocks
 from workbench.hw.requant import requant_latency, requant_stream, requantizer
@@ -91,14 +91,7 @@ def build_top(network: Union[Network, dict, str, Path], lanes: int, profile_leng
                   else requant_latency(layer, pipeline_stages, threshold_bits) for layer in network.layers)
     widths = {"s_tdata": lanes * network.input_bits, "m_score_tdata": lanes * score_bits,
               "m_pos": pos_bits(network.head, profile_length)}
-
-    def make_signals() -> dict[str, Any]:
-        signals = {name: Signal(intbv(0)[width:]) for name, width in widths.items()}
-        signals["clk"] = Signal(bool(0))
-        signals["rst"] = ResetSignal(0, active=1, isasync=False)
-        for name in INPUT_PORTS + OUTPUT_PORTS:
-            signals.setdefault(name, Signal(bool(0)))
-        return signals
+    make_signals = functools.partial(port_signals, widths)
 
     factory = functools.partial(peak_detector, network=network, lanes=lanes, profile_length=profile_length,
                                 pipeline_stages=pipeline_stages, threshold_bits=threshold_bits, arithmetic=arithmetic)
@@ -136,10 +129,10 @@ def peak_detector(clk: Any, rst: Any, s_tdata: Any, s_tvalid: Any, s_tuser: Any,
 
 @block
 def score_ports(scores: Stream, m_score_tdata: Any, m_score_tvalid: Any, m_score_tuser: Any,
-                 m_score_tlast: Any) -> Any:
-    """Wire the last layer's accumulators to the score stream ports."""
+                 m_score_tlast: Any, low_bits: int | None = None) -> Any:
+    """Wire the last layer's accumulators (or only the low `low_bits` of each beat) to the score stream ports."""
     e = Emitter()
-    e.line("m_score_tdata.next = din")
+    e.line("m_score_tdata.next = din" if low_bits is None else f"m_score_tdata.next = din[{low_bits}:0]")
     e.line("m_score_tvalid.next = din_valid")
     e.line("m_score_tuser.next = din_first")
     e.line("m_score_tlast.next = din_last")
