@@ -58,6 +58,26 @@ def test_other_taps_and_precision_are_exact_and_a_wrong_model_is_caught() -> Non
     assert compare_br(other_taps, profiles, run).score_mismatches > 0
 
 
+@pytest.mark.parametrize("length, bits, threshold, frac_bits, order", [
+    (5, 8, -3, 8, 8),  # shorter than the derivative window: every tap replicated, every threshold passes
+    (12, 8, 5000, 8, 8),  # a threshold above every slope
+    (16, 12, 40, 10, 8),  # 12-bit input, F = 10
+    (10, 4, 1, 2, 4),  # BR4 on 4-bit input: every crossing passes
+])
+def test_uniform_noise_short_profiles_and_other_depths(length: int, bits: int, threshold: int, frac_bits: int,
+                                                       order: int) -> None:
+    rng = np.random.default_rng(length)
+    profiles = rng.integers(0, 1 << bits, size=(30, length))
+    profiles[:5] = rng.integers(0, 3, size=(5, length))  # nearly flat
+    profiles[5] = (1 << bits) - 1  # saturated
+    config = BRInteger(refinement=Refinement(f"br{order}", box_taps(order), frac_bits), threshold=threshold,
+                       input_bits=bits)
+    run = run_design(br_design(config, length, 2), profiles, gap_probability=0.4, seed=3)
+    result = compare_br(config, profiles, run)
+    assert result.mismatches == 0, result.first_mismatch
+    assert result.compared == 30 * length + 30
+
+
 def test_bad_settings_are_named() -> None:
     with pytest.raises(ConfigError, match="lanes is 2"):
         build_br_top(box_taps(8), 8, 16, LENGTH, lanes=2)
