@@ -31,20 +31,22 @@ def noisy_profiles(count: int, seed: int, preset: str = "mixed") -> np.ndarray:
     return profiles
 
 
-@pytest.mark.parametrize("gaps", [0.0, 0.3])
-def test_myhdl_equals_golden_with_constant_latency(gaps: float) -> None:
+@pytest.mark.parametrize("lanes, gaps", [(1, 0.0), (1, 0.3), (4, 0.0), (8, 0.3)])
+def test_myhdl_equals_golden_with_constant_latency(lanes: int, gaps: float) -> None:
     profiles = noisy_profiles(16, seed=3)
-    design = br_design(CONFIG, LENGTH, pipeline_stages=2)
+    profiles[4, 10] = profiles[4, 11] = 255  # equal maxima in one beat: the lower lane wins
+    design = br_design(CONFIG, LENGTH, pipeline_stages=2, lanes=lanes)
     run = run_design(design, profiles, gap_probability=gaps, seed=1)
     result = compare_br(CONFIG, profiles, run)
     assert result.mismatches == 0, result.first_mismatch
     assert (result.scores_compared, result.results_compared) == (16 * LENGTH, 16)
+    assert result.first_mismatch == ""
     expected = br_vectors(CONFIG, profiles)
     assert 0 < expected.found.sum() < 16  # found and not found both checked
-    score_latency, result_latency = latencies(run, LENGTH)
-    if not gaps:  # back to back: constant latencies, one result every L cycles
+    score_latency, result_latency = latencies(run, LENGTH // lanes)
+    if not gaps:  # back to back: constant latencies, one result every L / P cycles
         assert set(score_latency) == {design.latency} and set(result_latency) == {design.result_latency}
-        assert run.cycles_per_profile == LENGTH
+        assert run.cycles_per_profile == LENGTH // lanes
 
 
 def test_other_taps_and_precision_are_exact_and_a_wrong_model_is_caught() -> None:
@@ -79,8 +81,10 @@ def test_uniform_noise_short_profiles_and_other_depths(length: int, bits: int, t
 
 
 def test_bad_settings_are_named() -> None:
-    with pytest.raises(ConfigError, match="lanes is 2"):
-        build_br_top(box_taps(8), 8, 16, LENGTH, lanes=2)
+    with pytest.raises(ConfigError, match="lanes is 33"):
+        build_br_top(box_taps(8), 8, 16, LENGTH, lanes=33)
+    with pytest.raises(ConfigError, match="profile length 64 invalid; allowed a multiple of the 3 lanes"):
+        build_br_top(box_taps(8), 8, 16, LENGTH, lanes=3)
     with pytest.raises(ConfigError, match=r"taps \(1, 0, -1\) invalid"):
         build_br_top((1, 0, -1), 8, 16, LENGTH)
     with pytest.raises(ConfigError, match="frac_bits 17 invalid"):
@@ -89,9 +93,10 @@ def test_bad_settings_are_named() -> None:
         build_br_top(box_taps(8), 8, 1.5, LENGTH)
 
 
-def test_converted_hdl_equals_golden_in_every_simulator(tmp_path) -> None:
+@pytest.mark.parametrize("lanes", [1, 4])
+def test_converted_hdl_equals_golden_in_every_simulator(tmp_path, lanes: int) -> None:
     profiles = noisy_profiles(6, seed=7)
-    design = br_design(CONFIG, LENGTH, pipeline_stages=2)
+    design = br_design(CONFIG, LENGTH, pipeline_stages=2, lanes=lanes)
     vectors = br_vectors(CONFIG, profiles)
     package = write_package(design, tmp_path / "hdl", vectors)
     wrong = br_vectors(BRInteger(threshold=16, refinement=Refinement("br8", box_taps(8), 7)), profiles)

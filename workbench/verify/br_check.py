@@ -14,10 +14,10 @@ from workbench.verify.harness import Comparison, SimRun, compare_values
 from workbench.verify.vectors import VectorSet
 
 
-def br_design(config: BRInteger, profile_length: int, pipeline_stages: int = 1) -> BRDesign:
-    """The hardware computing `config` on profiles of `profile_length` pixels."""
+def br_design(config: BRInteger, profile_length: int, pipeline_stages: int = 1, lanes: int = 1) -> BRDesign:
+    """The hardware computing `config` on profiles of `profile_length` pixels, `lanes` pixels per clock."""
     return build_br_top(tuple(int(t) for t in config.refinement.taps), config.frac_bits, int(config.threshold),
-                        profile_length, config.input_bits, pipeline_stages=pipeline_stages)
+                        profile_length, config.input_bits, lanes=lanes, pipeline_stages=pipeline_stages)
 
 
 def br_vectors(config: BRInteger, profiles: np.ndarray) -> VectorSet:
