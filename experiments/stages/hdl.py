@@ -24,8 +24,9 @@ the very netlist Yosys counted for the hardware table runs in Icarus with Yosys'
   paper's 4 Gpixel/s, and at what cost).
 The classical detector in hardware (`workbench.hw.br_top`, the streaming integer BR8 of
 `workbench.qnn.br8_integer`, its threshold tuned on the validation set; setting `classical`) goes
-through the same verification at one lane as model `br8_int` (`hdl/br8_int_p1/`, its settings in
-`hdl/br8_int.json`) and gets its own Yosys row in `tables/hardware.csv`.
+through the same verification as model `br8_int` (`hdl/br8_int_p<P>/`, its settings in
+`hdl/br8_int.json`) and gets its own Yosys rows in `tables/hardware.csv` (at `yosys_lanes`, no
+scaled or analytic rows).
 The stage fails (after writing its tables) if any testbench reports a mismatch or compares a
 number of values other than the vectors hold.
 """
@@ -196,12 +197,13 @@ def _verify_model(ctx: StageContext, model: str, designs: dict[int, Any], expect
 
 def _classical(ctx: StageContext, test_sets: dict[str, Any], work: Path, yosys: ThreadPoolExecutor,
                check: _Verification) -> list[dict]:
-    """The classical detector in hardware (`workbench.hw.br_top`, one lane), its threshold tuned on the
+    """The classical detector in hardware (`workbench.hw.br_top`, at `verify_lanes`), its threshold tuned on the
     VALIDATION set (`br8_integer.tune`), verified like a network against `br8_integer` and synthesised;
     its settings in `hdl/<name>.json`; returns its hardware rows."""
     import json
 
     from workbench.data.datasets import load_stage_splits
+    from workbench.hdl.hardware import synthesize_design
     from workbench.hdl.table import yosys_row
     from workbench.hdl.vivado import DEFAULT_PART
     from workbench.qnn.br8_integer import NAME, BRInteger, tune
@@ -212,10 +214,13 @@ def _classical(ctx: StageContext, test_sets: dict[str, Any], work: Path, yosys: 
     (ctx.out / "hdl" / f"{NAME}.json").write_text(json.dumps(
         {"taps": list(config.refinement.taps), "frac_bits": config.frac_bits, "score": config.score,
          "threshold": config.threshold, "input_bits": config.input_bits}, indent=1) + "\n")
-    designs = {1: br_design(config, s["length"], s["pipeline_stages"])}
+    designs = {lanes: br_design(config, s["length"], s["pipeline_stages"], lanes) for lanes in s["verify_lanes"]}
     packages, jobs, stress = _verify_model(ctx, NAME, designs, partial(br_vectors, config), config.input_bits, None,
                                            test_sets, work, yosys, check)
-    synthesized = {lanes: job.result() for lanes, job in jobs.items()}
+    synthesized = {lanes: synthesize_design(br_design(config, s["length"], s["pipeline_stages"], lanes),
+                                            timeout_s=s["yosys_timeout_s"])
+                   for lanes in s["yosys_lanes"] if lanes not in jobs}
+    synthesized.update({lanes: job.result() for lanes, job in jobs.items()})
     _verify_netlists(ctx, NAME, packages, synthesized, stress, work, check)
     rows = [yosys_row(NAME, None, lanes, result, DEFAULT_PART) for lanes, result in sorted(synthesized.items())]
     for row in rows:
