@@ -27,8 +27,8 @@ from myhdl import Signal, block, intbv
 
 from workbench.hw.codegen import Emitter, render, signed_bounds
 from workbench.hw.divider import divider, divider_latency
-from workbench.hw.head import TAG_FOUND, TAG_P, TAG_ZERO, divided_result
-from workbench.hw.stream import Stream, field_offsets, new_stream, read_field
+from workbench.hw.head import TAG_FOUND, TAG_P, TAG_ZERO, argmax_tree, divided_result, tree_latency, tree_levels
+from workbench.hw.stream import Fmt, Stream, new_stream, read_field
 
 DERIVATIVE, KEY = 0, 1  # the two fields of every window pixel
 
@@ -36,7 +36,7 @@ DERIVATIVE, KEY = 0, 1  # the two fields of every window pixel
 def crossing_latency(frac_bits: int, lanes: int = 1) -> int:
     """Cycles from the window's last centre beat to the result: lane select (P > 1), arg-max, C1-C3,
     divider, two result stages."""
-    return (lanes > 1) + 1 + 3 + divider_latency(1 << frac_bits) + 2
+    return (tree_latency(lanes) if lanes > 1 else 0) + 1 + 3 + divider_latency(1 << frac_bits) + 2
 
 
 def crossing_order(radius: int) -> list[int]:
@@ -68,12 +68,11 @@ def crossing_head(clk: Any, rst: Any, win: Stream, found: Any, pos: Any, result_
     qmax = 1 << frac_bits
     q = Signal(intbv(0)[qmax.bit_length():])
     instances = []
-    lane = Signal(intbv(0)[max(1, (lanes - 1).bit_length()):])
     if lanes > 1:
-        chosen = new_stream(win.fields[:2] * (2 * radius + 1), 2 * radius + 1)
-        instances.append(lane_select(clk, rst, win, chosen, lane, radius, lanes))
+        chosen = new_stream([*win.fields[:2 * (2 * radius + 1)], Fmt(0, lanes - 1)], 1)
+        instances.append(argmax_tree(clk, rst, win, chosen, lanes, radius, tree_levels(lanes), 2, 2 * radius + KEY))
         win = chosen
-    return (*instances, crossing_argmax(clk, rst, win, lane, best, best_p, best_valid, radius, lanes, profile_length),
+    return (*instances, crossing_argmax(clk, rst, win, best, best_p, best_valid, radius, lanes, profile_length),
             crossing_select(clk, rst, best, best_p, best_valid, x, y, tag, div_valid, radius, profile_length,
                             frac_bits, threshold, slope_max),
             divider(clk, rst, x, y, tag, div_valid, q, q_tag, q_valid, x_max, y_max, qmax),
@@ -81,43 +80,14 @@ def crossing_head(clk: Any, rst: Any, win: Stream, found: Any, pos: Any, result_
 
 
 @block
-def lane_select(clk: Any, rst: Any, win: Stream, out: Stream, lane: Any, radius: int, lanes: int) -> Any:
-    """Stage 0: the lane with the largest centre key (the lower lane on ties) and its `2R + 1` pixels."""
-    e = Emitter()
-    offsets = field_offsets(win.fields)
-    size = field_offsets(out.fields)[-1]
-    key_field = win.fields[KEY]
-    key, top = e.var("key", key_field.lo, key_field.hi), e.var("top", key_field.lo, key_field.hi)
-    cand, chosen = e.bits("cand", size), e.bits("chosen", len(lane))
-    ports: dict[str, Any] = {"clk": clk, "rst": rst, "din": win.data, "dout": out.data, "lane": lane}
-    e.line(f"{top}[:] = {read_field('din', win.fields, 2 * radius + KEY)}")
-    e.line(f"{cand}[:] = din[{size}:0]")
-    e.line(f"{chosen}[:] = 0")
-    for j in range(1, lanes):  # lane j's pixels are window pixels j .. j + 2R
-        lo = offsets[2 * j]
-        e.line(f"{key}[:] = {read_field('din', win.fields, 2 * (j + radius) + KEY)}")
-        with e.indented(f"if {key} > {top}:"):
-            e.line(f"{top}[:] = {key}")
-            e.line(f"{cand}[:] = din[{lo + size}:{lo}]")
-            e.line(f"{chosen}[:] = {j}")
-    e.line(f"dout.next = {cand}")
-    e.line(f"lane.next = {chosen}")
-    for flag in ("valid", "first", "last"):
-        ports[f"din_{flag}"], ports[f"dout_{flag}"] = getattr(win, flag), getattr(out, flag)
-        e.line(f"dout_{flag}.next = din_{flag}")
-    return render("lane_select_logic", e, ports)()
-
-
-@block
-def crossing_argmax(clk: Any, rst: Any, win: Stream, lane: Any, best: list, best_p: Any, best_valid: Any,
+def crossing_argmax(clk: Any, rst: Any, win: Stream, best: list, best_p: Any, best_valid: Any,
                     radius: int, lanes: int, profile_length: int) -> Any:
-    """Stage 1: the first arg-max of the centre's key, holding its derivative window and index."""
+    """Stage 1: the first arg-max of the centre's key, holding its derivative window and index (at `P > 1`
+    lanes `win` is the lane select's, `2R + 1` pixels and the lane)."""
     e = Emitter()
     ports: dict[str, Any] = {"clk": clk, "rst": rst, "din": win.data, "din_valid": win.valid,
                              "din_first": win.first, "din_last": win.last, "best_p": best_p,
                              "best_valid": best_valid}
-    if lanes > 1:
-        ports["lane"] = lane
     ports.update({f"best{k}": best[k] for k in range(len(best))})
     key_field = win.fields[KEY]
     ports["best_key"] = _signal(key_field.lo, key_field.hi)
@@ -132,7 +102,8 @@ def crossing_argmax(clk: Any, rst: Any, win: Stream, lane: Any, best: list, best
         with e.indented("else:"):
             e.line(f"{start}[:] = base + {lanes}")
         e.line(f"base.next = {start}[{len(best_p)}:]")
-        e.line(f"{index}[:] = {start} + lane" if lanes > 1 else f"{index}[:] = {start}")
+        lane = f" + {read_field('din', win.fields, 2 * (2 * radius + 1))}" if lanes > 1 else ""
+        e.line(f"{index}[:] = {start}{lane}")
         e.line(f"{key}[:] = {read_field('din', win.fields, centre)}")
         with e.indented(f"if din_first or {key} > best_key:"):
             e.line(f"best_key.next = {key}")

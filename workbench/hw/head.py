@@ -126,19 +126,23 @@ def peak_head_unit(clk: Any, rst: Any, scores: Stream, found: Any, pos: Any, res
 
 
 @block
-def argmax_tree(clk: Any, rst: Any, inp: Stream, out: Stream, lanes: int, half: int, levels: int) -> Any:
+def argmax_tree(clk: Any, rst: Any, inp: Stream, out: Stream, lanes: int, half: int, levels: int,
+                channels: int = 1, key: int | None = None) -> Any:
     """Reduce the beat's lanes to one candidate (neighbours + lane), first lane winning ties.
 
+    Lane `j`'s candidate is the window's fields `j * channels ..` (`2 * half + 1` pixels of `channels`
+    fields), compared by its field `key` (default `half`, the centre of one channel), then the lane.
     Each level is two register stages: the comparison (both candidates of each pair and whether the
     right one is strictly greater), then the choice; one lane is one register stage.
     """
     e = Emitter()
     ports: dict[str, Any] = {"clk": clk, "rst": rst, "din": inp.data, "dout": out.data}
-    width = 2 * half + 1
+    width = (2 * half + 1) * channels
+    key = half if key is None else key
     cand = list(out.fields)
     offsets = field_offsets(cand)
     size = offsets[-1]
-    score = (offsets[half + 1], offsets[half])
+    score = (offsets[key + 1], offsets[key])
     a = e.var("a", min(f.lo for f in cand), max(f.hi for f in cand))
     b = e.var("b", min(f.lo for f in cand), max(f.hi for f in cand))
     left, right = e.bits("left", size), e.bits("right", size)
@@ -153,8 +157,8 @@ def argmax_tree(clk: Any, rst: Any, inp: Stream, out: Stream, lanes: int, half: 
         if level < levels:
             ports[chosen] = Signal(intbv(0)[size * len(pairs):])
         for n, pair in enumerate(pairs):  # stage 1: compare
-            _candidate(e, left, pair[0], inp, width, size)
-            _candidate(e, right, pair[-1], inp, width, size)
+            _candidate(e, left, pair[0], inp, width, size, channels)
+            _candidate(e, right, pair[-1], inp, width, size, channels)
             e.line(f"{pk}[{(2 * n + 1) * size}:{2 * n * size}] = {left}")
             e.line(f"{pk}[{(2 * n + 2) * size}:{(2 * n + 1) * size}] = {right}")
             e.line(f"{a}[:] = {left}[{score[0]}:{score[1]}].signed()")
@@ -175,7 +179,7 @@ def argmax_tree(clk: Any, rst: Any, inp: Stream, out: Stream, lanes: int, half: 
         nodes = [(chosen, n) for n in range(len(pairs))]
         stages += 2
     if not levels:
-        _candidate(e, left, nodes[0], inp, width, size)
+        _candidate(e, left, nodes[0], inp, width, size, channels)
         e.line(f"dout.next = {left}")
         stages = 1
     for flag in ("valid", "first", "last"):
@@ -190,14 +194,16 @@ def argmax_tree(clk: Any, rst: Any, inp: Stream, out: Stream, lanes: int, half: 
     return render("argmax_tree_logic", e, ports)()
 
 
-def _candidate(e: Emitter, dst: str, node: tuple[str, int], inp: Stream, width: int, size: int) -> None:
-    """Set the candidate variable `dst` to a node: lane `j` of the input beat (its window fields and
-    the lane number), or candidate `n` of a level's choices."""
+def _candidate(e: Emitter, dst: str, node: tuple[str, int], inp: Stream, width: int, size: int,
+               channels: int) -> None:
+    """Set the candidate variable `dst` to a node: lane `j` of the input beat (its `width` window fields
+    from field `j * channels`, and the lane number), or candidate `n` of a level's choices."""
     bus, index = node
     if bus == "din":
         src = field_offsets(inp.fields)
         fields = field_offsets(inp.fields[:width])[-1]
-        e.line(f"{dst}[{fields}:0] = din[{src[index + width]}:{src[index]}]")
+        first = index * channels
+        e.line(f"{dst}[{fields}:0] = din[{src[first + width]}:{src[first]}]")
         e.line(f"{dst}[{size}:{fields}] = {index}")
         return
     e.line(f"{dst}[:] = {bus}[{(index + 1) * size}:{index * size}]")
