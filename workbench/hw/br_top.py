@@ -2,7 +2,7 @@
 
 It computes `workbench.qnn.br8_integer` (the golden model, which this generator never runs) with the
 ports, widths and timing rules of the networks' `peak_detector` (`workbench.hw.top`), so the HDL flow
-(conversion, testbenches, vectors, Yosys) takes it unchanged. One lane, one pixel per clock, profiles
+(conversion, testbenches, vectors, Yosys) takes it unchanged. `P` lanes (pixels per clock), profiles
 back to back or with gaps:
 
 1. `window` of the raw samples for taps `-h .. h` (zero beyond the profile), then `edge_replicate`
@@ -13,7 +13,7 @@ back to back or with gaps:
    `m_score_tdata` carries `d` (two's complement, `SW` bits), `latency` cycles after `x[i]` with
    `valid` held high (the window waits for `x[i + h]`);
 3. `window` of `(d, x)` for `R = h + 1` pixels each side, then the `crossing_head`
-   (`workbench.hw.crossing`): the first arg-max of `x`, the zero crossing nearest it, the slope
+   (`workbench.hw.crossing`): the lane select at `P > 1`, the first arg-max of `x`, the zero crossing nearest it, the slope
    threshold, the rounding division, `(found, pos)` in units of `2^-F` px.
 
 The taps are a parameter (odd length, antisymmetric, positive on a rising edge): BR8 is
@@ -35,7 +35,7 @@ from workbench.hw.csd import csd_digits
 from workbench.hw.interface import StreamDesign, port_signals
 from workbench.hw.names import name_instances
 from workbench.hw.stream import Fmt, Stream, field_offsets, new_stream
-from workbench.hw.top import MAX_LANES
+from workbench.hw.top import MAX_LANES, score_ports
 from workbench.hw.window import window, window_latency, window_stream
 
 MAX_FRAC_BITS = 16
@@ -131,7 +131,7 @@ def br_detector(clk: Any, rst: Any, s_tdata: Any, s_tvalid: Any, s_tuser: Any, s
     instances = [window(clk, rst, raw, taps_win, half),
                  edge_replicate(clk, rst, taps_win, replicated, half, profile_length),
                  adder_tree(clk, rst, replicated, values, sums, pipeline_stages),
-                 derivative_ports(values, m_score_tdata, m_score_tvalid, m_score_tuser, m_score_tlast),
+                 score_ports(values, m_score_tdata, m_score_tvalid, m_score_tuser, m_score_tlast),
                  window(clk, rst, values, pixels, half + 1),
                  crossing_head(clk, rst, pixels, m_found, m_pos, m_result_tvalid, half + 1, lanes, profile_length,
                                frac_bits, threshold)]
@@ -184,23 +184,3 @@ def edge_replicate(clk: Any, rst: Any, inp: Stream, out: Stream, half: int, prof
     for flag in ("valid", "first", "last"):
         e.line(f"dout_{flag}.next = din_{flag}")
     return render("edge_replicate_logic", e, ports)()
-
-
-@block
-def derivative_ports(values: Stream, m_score_tdata: Any, m_score_tvalid: Any, m_score_tuser: Any,
-                     m_score_tlast: Any) -> Any:
-    """Pack each lane's derivative (the first of its two fields) onto the score stream ports."""
-    e = Emitter()
-    offsets = field_offsets(values.fields)
-    width = values.fields[0].width
-    pk = e.bits("pk", len(m_score_tdata))
-    for j in range(values.lanes):
-        e.line(f"{pk}[{(j + 1) * width}:{j * width}] = din[{offsets[2 * j + 1]}:{offsets[2 * j]}]")
-    e.line(f"m_score_tdata.next = {pk}")
-    e.line("m_score_tvalid.next = din_valid")
-    e.line("m_score_tuser.next = din_first")
-    e.line("m_score_tlast.next = din_last")
-    ports = {"din": values.data, "din_valid": values.valid, "din_first": values.first, "din_last": values.last,
-             "m_score_tdata": m_score_tdata, "m_score_tvalid": m_score_tvalid, "m_score_tuser": m_score_tuser,
-             "m_score_tlast": m_score_tlast}
-    return render("derivative_ports_logic", e, ports, clocked=False)()

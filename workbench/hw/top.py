@@ -44,7 +44,7 @@ from workbench.hw.interface import StreamDesign, port_signals
 from workbench.hw.mac import conv_latency, conv_layer, conv_stream
 from workbench.hw.names import name_blocks
 from workbench.hw.requant import requant_latency, requant_stream, requantizer
-from workbench.hw.stream import Fmt, Stream
+from workbench.hw.stream import Fmt, Stream, field_offsets
 
 MAX_LANES = 32
 # Register stages per adder tree that the shipped HDL, the run_all stages and `workbench simulate`
@@ -129,10 +129,20 @@ def peak_detector(clk: Any, rst: Any, s_tdata: Any, s_tvalid: Any, s_tuser: Any,
 
 @block
 def score_ports(scores: Stream, m_score_tdata: Any, m_score_tvalid: Any, m_score_tuser: Any,
-                 m_score_tlast: Any, low_bits: int | None = None) -> Any:
-    """Wire the last layer's accumulators (or only the low `low_bits` of each beat) to the score stream ports."""
+                 m_score_tlast: Any) -> Any:
+    """Wire the scores, the first field of each lane (the whole beat when a lane has one field), to the
+    score stream ports."""
     e = Emitter()
-    e.line("m_score_tdata.next = din" if low_bits is None else f"m_score_tdata.next = din[{low_bits}:0]")
+    if scores.channels == 1:
+        e.line("m_score_tdata.next = din")
+    else:
+        offsets = field_offsets(scores.fields)
+        width = scores.fields[0].width
+        packed = e.bits("packed_scores", len(m_score_tdata))
+        for j in range(scores.lanes):
+            first = j * scores.channels
+            e.line(f"{packed}[{(j + 1) * width}:{j * width}] = din[{offsets[first + 1]}:{offsets[first]}]")
+        e.line(f"m_score_tdata.next = {packed}")
     e.line("m_score_tvalid.next = din_valid")
     e.line("m_score_tuser.next = din_first")
     e.line("m_score_tlast.next = din_last")
