@@ -89,3 +89,40 @@ def test_fit_efficiency_goal_covers_the_clean_presets_at_snr_16_and_above():
     rows.append(row("snr_64", 0.13, 0.12, 0.14))
     assert fit_efficiency(rows).status == "missed"
     assert fit_efficiency([]).status == "not measured"
+
+
+def test_detection_goals_compare_miss_and_gross_rates_with_the_reference():
+    from workbench.evaluation.goals import detection_goals
+
+    def row(method, bits, condition, miss, gross=0.0):
+        return {"method": method, "bits": bits, "condition": condition, "reference": "br8", "miss_rate": miss,
+                "gross_error_rate": gross}
+
+    rows = [row("br8", None, "snr_8", 0.10), row("br8", None, "reflections", 0.01, 0.005),
+            row("nn_qat", "4/4", "snr_8", 0.05), row("nn_qat", "2/2", "snr_8", 0.11),
+            row("nn_qat", "4/4", "reflections", 0.0, 0.005)]
+    four, two, gross = detection_goals(rows)
+    assert four.status == "met" and "0.0500 vs 0.5 x br8 0.1000 = 0.0500" in four.evidence  # at the bound
+    assert two.status == "missed" and gross.status == "met"
+    rows[2], rows[4] = row("nn_qat", "4/4", "snr_8", 0.0501), row("nn_qat", "4/4", "reflections", 0.0, 0.0051)
+    assert [v.status for v in detection_goals(rows)] == ["missed", "missed", "missed"]
+    assert [v.status for v in detection_goals(rows[2:])] == ["not measured"] * 3  # no reference rows
+
+
+def test_efficiency_goal_targets_the_fits_efficiency_plus_the_margin():
+    from workbench.evaluation.goals import efficiency_vs_fit
+
+    def row(method, bits, condition, efficiency, half_width=0.02):
+        return {"method": method, "bits": bits, "condition": condition, "efficiency": efficiency, "crlb_px": 0.1,
+                "rmse_px": efficiency * 0.1, "rmse_ci_low": (efficiency - half_width) * 0.1,
+                "rmse_ci_high": (efficiency + half_width) * 0.1}
+
+    fits = [row("gauss_fit", None, c, 1.05) for c in ("snr_16", "snr_32", "snr_64")]
+    nets = [row("nn_qat", "8/8", c, 1.14) for c in ("snr_8", "snr_16", "snr_32", "snr_64")]
+    verdict = efficiency_vs_fit(fits + nets)
+    assert verdict.status == "met" and "snr_8" not in verdict.evidence
+    nets[-1] = row("nn_qat", "8/8", "snr_64", 1.20, half_width=0.01)   # 1.20 > 1.15, lower bound 1.19 too
+    assert efficiency_vs_fit(fits + nets).status == "missed"
+    nets[-1] = row("nn_qat", "8/8", "snr_64", 1.16, half_width=0.05)   # point above, interval straddles
+    assert efficiency_vs_fit(fits + nets).status == "undecided"
+    assert efficiency_vs_fit(fits).status == "not measured"
