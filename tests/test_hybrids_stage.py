@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from experiments.stages import hybrids as stage
+from experiments.stages import report as report_stage
 from workbench.data.datasets import benchmark_splits, load_stage_splits, write_split_index
 from workbench.detectors import classical
 from workbench.evaluation import tables
@@ -114,6 +115,15 @@ def test_stage_writes_every_table_with_a_row_per_network_seed_and_condition(inpu
     misses = re.findall(r"missed ([0-9.]+) vs network-only ([0-9.]+)", verdict)
     assert len(misses) == 4 and all(mine == network for mine, network in misses)  # the network's detections
     assert "| hybrid_adaptive (8/8-bit) |" in report and "| nn_qat (8/8-bit) |" in report
+    # the report stage merges the hybrid rows into its tables and figures and includes the section
+    (out / "stage.json").write_text(json.dumps({"stage": "hybrids", "key": "k", "seconds": 1}))
+    merged = tmp_path / "report"
+    report_stage.run(StageContext("report", merged, {"hybrids": out}, RunConfig("study", RUN_SEED), {},
+                                  logging.getLogger("test"), tmp_path))
+    text = (merged / "REPORT.md").read_text()
+    assert text.count("| hybrid_adaptive (4/4-bit) |") >= 8 and "## Hybrid detectors (issue 12)" in text
+    assert len(tables.read_csv(merged / "tables" / "accuracy.csv")) == len(pooled)
+    assert (merged / "figures" / "rmse_ratio_vs_snr.png").stat().st_size > 0
 
 
 def test_rows_equal_an_independent_recomputation_and_a_perturbed_refinement_differs(inputs: dict[str, Path],
