@@ -25,10 +25,11 @@ from workbench.evaluation.comparison import DEFAULT_REFERENCE
 from workbench.evaluation.hybrid_goal import hybrid_vs_reference
 from workbench.pipeline.stages import RunConfig, StageContext
 from workbench.qnn import golden
-from workbench.qnn.adaptive import learn_network_refinement
+from workbench.errors import ConfigError
+from workbench.qnn.adaptive import describe, learn_network_refinement
 from workbench.qnn.contract import fill_ranges, load_network
 from workbench.qnn.detector import golden_detector, hybrid_detector
-from workbench.qnn.refinement import ADAPTIVE_BANK, REFINEMENTS, learn_adaptive
+from workbench.qnn.refinement import ADAPTIVE_BANK, REFINEMENTS, AdaptiveRefinement, learn_adaptive
 
 RUN_SEED, OTHER_SEED = 3, 4
 CONDITIONS = ("mixed", "snr_8", "snr_16", "snr_32", "snr_64")
@@ -38,10 +39,10 @@ NETWORKS = {("4/4", RUN_SEED): ([1, 2, 1], 90), ("8/8", RUN_SEED): ([1, 3, 1], 1
 DRAWS = 200
 
 
-def _document(weights: list[int], threshold: int, bits: str) -> dict:
+def _document(weights: list[int], threshold: int, bits: str, input_bits: int = 8) -> dict:
     layer = {"type": "qconv1d", "name": "conv0", "kernel_size": 3, "in_channels": 1, "out_channels": 1,
              "weight_bits": 3, "weights": [[[w]] for w in weights], "bias": [0]}
-    return fill_ranges({"format": "qnn-int/1", "input": {"bits": 8}, "layers": [layer], "metadata": {"bits": bits},
+    return fill_ranges({"format": "qnn-int/1", "input": {"bits": input_bits}, "layers": [layer], "metadata": {"bits": bits},
                         "head": {"type": "peak", "refine": "parabolic", "window": 1, "threshold": threshold,
                                  "frac_bits": 6}})
 
@@ -219,3 +220,25 @@ def test_hybrid_goal_misses_when_the_hybrid_misses_more_lines_and_without_rows()
     assert hybrid_vs_reference(_rows(GOOD, hybrid_miss=0.09, network_miss=0.1)).status == "met"
     assert hybrid_vs_reference([r for r in _rows(GOOD) if r["method"] == "nn_qat"]).status == "not measured"
     assert hybrid_vs_reference(_rows(GOOD), bits="8/8").status == "not measured"
+
+
+def test_bad_inputs_raise_errors_naming_the_value(inputs: dict[str, Path], tmp_path: Path) -> None:
+    splits = load_stage_splits(inputs["datasets"])
+    deep = load_network(_document([1, 2, 1], 90, "4/4", input_bits=12))
+    with pytest.raises(ConfigError, match="training profiles of 8 bits invalid for a network of 12-bit input"):
+        learn_network_refinement(deep, splits.train)
+    bare = tmp_path / "qat_x.json"
+    bare.write_text(json.dumps({k: v for k, v in _document([1, 2, 1], 90, "4/4").items() if k != "metadata"}))
+    with pytest.raises(ConfigError, match="has no metadata.bits"):
+        stage.document_bits(bare)
+    (tmp_path / "seed_x").mkdir()
+    (tmp_path / "seed_x" / "qat_x.json").write_text(bare.read_text())
+    with pytest.raises(ConfigError, match="seed_x invalid; allowed seed_<integer seed>"):
+        stage.network_documents(tmp_path, RUN_SEED)
+
+
+def test_describe_names_taps_or_edges_and_members() -> None:
+    assert describe(REFINEMENTS["br4"]) == "-1 -1 0 1 1"
+    bank = tuple(REFINEMENTS[n] for n in ADAPTIVE_BANK)
+    adaptive = AdaptiveRefinement("adaptive", bank, (20, 30), (4, 1, 0))
+    assert describe(adaptive) == "edges/64 20 30; members dog2.5 tri4 tri3"
