@@ -17,6 +17,7 @@ from workbench.detectors import classical
 from workbench.evaluation.tables import (ACCURACY_COLUMNS, BITEXACT_COLUMNS, S_CURVE_COLUMNS, S_CURVE_CONDITION, merge_csv,
                                   read_csv)
 from workbench.evaluation.goals import Verdict, all_verdicts
+from workbench.evaluation.hybrid_goal import hybrid_vs_reference
 from workbench.pipeline.stages import Stage, StageContext
 from workbench.evaluation.plots import method_label, plot_metric_vs_snr, plot_s_curves
 from workbench.data.signals import CLEAN_CONDITIONS, SWEEP_CONDITIONS
@@ -213,7 +214,8 @@ def run(ctx: StageContext) -> None:
     dep_figures = [path for path in _files(ctx, "figures/*.png") if path.name not in drawn]
     parts = [f"# qpeak-workbench results ({ctx.config.mode} mode, seed {ctx.config.seed})", "",
              setup_section(ctx), seeds_section(ctx),
-             verdict_section(all_verdicts(rows, bitexact, hardware, classical.METHODS), ctx.config.mode)]
+             verdict_section(all_verdicts(rows, bitexact, hardware, classical.METHODS) + [hybrid_vs_reference(rows)],
+                             ctx.config.mode)]
     if rows:
         parts += [accuracy_section(rows), yardstick_section(rows)]
     if bitexact:

@@ -10,7 +10,7 @@ below 1) and at or below it at 32 and 64, with missed lines no higher than the n
   bits; the hybrid's detections are its network's, so the two are equal unless something is wrong).
 
 Kept apart from `goals` (whose module run_all's training stage reaches) so that adding it changed no cache
-key of an existing stage; run_all's `hybrids` stage reports the verdict.
+key of an existing stage; the report stage adds its verdict to the others.
 """
 from __future__ import annotations
 
