@@ -22,7 +22,7 @@ from workbench.data.datasets import benchmark_splits, load_stage_splits, write_s
 from workbench.detectors import classical
 from workbench.evaluation import tables
 from workbench.evaluation.comparison import DEFAULT_REFERENCE
-from workbench.evaluation.hybrid_goal import hybrid_vs_reference
+from workbench.evaluation.goals import hybrid_vs_reference
 from workbench.pipeline.stages import RunConfig, StageContext
 from workbench.qnn import golden
 from workbench.errors import ConfigError
@@ -112,18 +112,22 @@ def test_stage_writes_every_table_with_a_row_per_network_seed_and_condition(inpu
     curves = tables.read_csv(out / "tables" / "s_curve_hybrid.csv")
     assert len(curves) == 2 * tables.S_CURVE_BINS and {c["condition"] for c in curves} == {tables.S_CURVE_CONDITION}
     report = (out / "report" / "hybrids.md").read_text()
-    verdict = next(line for line in report.splitlines() if line.startswith("| HYBRID hybrid_adaptive 4/4:"))
+    assert "| hybrid_adaptive (8/8-bit) |" in report and "| nn_qat (8/8-bit) |" in report
+    # the report stage merges the hybrid rows into its tables and figures, judges the hybrid goal among its
+    # verdicts and includes the section
+    for name in ("hybrids", "training"):
+        (inputs[name] if name == "training" else out).joinpath("stage.json").write_text(
+            json.dumps({"stage": name, "key": "k", "seconds": 1}))
+    merged = tmp_path / "report"
+    report_stage.run(StageContext("report", merged, {"training": inputs["training"], "hybrids": out},
+                                  RunConfig("study", RUN_SEED), {}, logging.getLogger("test"), tmp_path))
+    text = (merged / "REPORT.md").read_text()
+    verdict = next(line for line in text.splitlines() if line.startswith("| HYBRID hybrid_adaptive 4/4:"))
     misses = re.findall(r"missed ([0-9.]+) vs network-only ([0-9.]+)", verdict)
     assert len(misses) == 4 and all(mine == network for mine, network in misses)  # the network's detections
-    assert "| hybrid_adaptive (8/8-bit) |" in report and "| nn_qat (8/8-bit) |" in report
-    # the report stage merges the hybrid rows into its tables and figures and includes the section
-    (out / "stage.json").write_text(json.dumps({"stage": "hybrids", "key": "k", "seconds": 1}))
-    merged = tmp_path / "report"
-    report_stage.run(StageContext("report", merged, {"hybrids": out}, RunConfig("study", RUN_SEED), {},
-                                  logging.getLogger("test"), tmp_path))
-    text = (merged / "REPORT.md").read_text()
+    assert text.index("| HYBRID hybrid_adaptive 4/4:") < text.index("## Accuracy")  # in the Verdicts section
     assert text.count("| hybrid_adaptive (4/4-bit) |") >= 8 and "## Hybrid detectors (issue 12)" in text
-    assert len(tables.read_csv(merged / "tables" / "accuracy.csv")) == len(pooled)
+    assert len(tables.read_csv(merged / "tables" / "accuracy.csv")) == 2 * len(pooled)  # networks' and hybrids' rows
     assert (merged / "figures" / "rmse_ratio_vs_snr.png").stat().st_size > 0
 
 
