@@ -20,8 +20,10 @@ the very netlist Yosys counted for the hardware table runs in Icarus with Yosys'
   lanes, profiles, compared, mismatches, seconds, clocks_per_s); the test sets' rows
   (`verilog-verilator-testsets-<stimulus>`) sum the runs of all conditions;
 - `tables/hardware.csv`: see workbench.hdl.table (Yosys, scaled and analytic rows);
+- `tables/parts.csv`: see workbench.hdl.fit (the most lanes that fit each listed part, and whether
+  4 and 8 Gpixel/s fit);
 - `figures/hardware_lanes.png` and `report/hardware.md` (which lanes and bits are estimated to reach the
-  paper's 4 Gpixel/s, and at what cost).
+  paper's 4 Gpixel/s, and at what cost; which part for 4 and 8 Gpixel/s).
 The stage fails (after writing its tables) if any testbench reports a mismatch or compares a
 number of values other than the vectors hold.
 """
@@ -214,6 +216,7 @@ def run(ctx: StageContext) -> None:
     """Generate, verify and estimate (see the module docstring)."""
     from workbench.evaluation.tables import BITEXACT_COLUMNS, write_csv
     from workbench.hdl.figure import plot_hardware
+    from workbench.hdl.fit import COLUMNS as PARTS_COLUMNS, parts_markdown, parts_rows
     from workbench.hdl.hardware import rows_from_synthesis, synthesize_design
     from workbench.hdl.network import network_design
     from workbench.hdl.table import write_rows
@@ -238,9 +241,10 @@ def run(ctx: StageContext) -> None:
     tables = ctx.out / "tables"
     write_csv(check.rows, tables / "bitexact_hdl.csv", BITEXACT_COLUMNS)
     write_rows(tables / "hardware.csv", hardware)
+    write_csv(parts_rows(hardware), tables / "parts.csv", PARTS_COLUMNS)
     plot_hardware(hardware, ctx.out / "figures" / "hardware_lanes.png")
     (ctx.out / "report").mkdir(exist_ok=True)
-    (ctx.out / "report" / "hardware.md").write_text(summary(hardware))
+    (ctx.out / "report" / "hardware.md").write_text(summary(hardware) + "\n" + parts_markdown(hardware))
     if check.failures:
         raise HdlVerificationError(f"HDL testbenches failed: {', '.join(check.failures)}")
 
