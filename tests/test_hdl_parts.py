@@ -103,3 +103,12 @@ def test_parts_csv_round_trips(tmp_path):
     assert len(back) == 2 * len(CATALOGUE)
     assert [(r["model"], r["part"], r["max_lanes"]) for r in back] == [(r["model"], r["part"], r["max_lanes"]) for r in rows]
     assert parts_rows([]) == []
+
+
+def test_full_mode_synthesises_the_wide_designs_with_a_timeout_that_grows_with_lanes():
+    from experiments.stages import hdl as stage
+
+    full, quick = stage.SETTINGS["full"], stage.SETTINGS["quick"]
+    assert {8, 16, 32} <= set(full["yosys_lanes"]) and not full["scaled_lanes"]  # real Yosys rows, not scaled
+    assert [stage.yosys_timeout_s(full, p) for p in (1, 4, 8, 32)] == [3_600, 3_600, 7_200, 28_800]
+    assert [stage.yosys_timeout_s(quick, p) for p in quick["yosys_lanes"]] == [1_800, 1_800]  # quick unchanged

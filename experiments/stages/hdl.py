@@ -57,6 +57,13 @@ SIMULATION_TIMEOUT_S = 3600
 # elaboration, native code generation, costs minutes on the network); full mode asks for llvm.
 
 
+def yosys_timeout_s(settings: dict, lanes: int) -> float:
+    """The limit of one Yosys run: `yosys_timeout_s` up to 4 lanes, times lanes / 4 beyond (Yosys's time
+    grows at least in proportion to the lanes: a small network took 26 s at 2 lanes and 168 s at 8 under
+    load, docs/hdl.md; full mode's 32-lane run would not finish within the flat 3,600 s)."""
+    return settings["yosys_timeout_s"] * max(1.0, lanes / 4)
+
+
 def trained_models(folder: Path, limit: int | None, prefer: list[str]) -> list[Path]:
     """The qnn-int/1 documents in `folder`: the `prefer`red names first, then name order; at most `limit`."""
     from workbench.qnn.artifacts import documents
@@ -159,7 +166,7 @@ def _verify_model(ctx: StageContext, model: str, network, test_sets: dict[str, A
                                                 document=network.document)
         if lanes in s["yosys_lanes"]:
             synth[lanes] = yosys.submit(synthesize, packages[lanes][1].file("verilog"), design.name,
-                                        timeout_s=s["yosys_timeout_s"])
+                                        timeout_s=yosys_timeout_s(s, lanes))
     stimuli = tuple(s["stimuli"])
     backend = s["ghdl_backend"] if s["ghdl_backend"] in installed_ghdl_backends() else None
     for simulator in SIMULATORS:
@@ -231,7 +238,7 @@ def run(ctx: StageContext) -> None:
             model, network = model_path.stem, load_network(model_path)
             packages, jobs, stress = _verify_model(ctx, model, network, test_sets, Path(tmp), yosys, check)
             synthesized = {lanes: synthesize_design(network_design(network, lanes, s["length"], s["pipeline_stages"]),
-                                                    timeout_s=s["yosys_timeout_s"])
+                                                    timeout_s=yosys_timeout_s(s, lanes))
                            for lanes in s["yosys_lanes"] if lanes not in jobs}
             synthesized.update({lanes: job.result() for lanes, job in jobs.items()})
             _verify_netlists(ctx, model, packages, synthesized, stress, Path(tmp), check)
