@@ -3,7 +3,8 @@
 `method` says how a row's resource numbers were obtained:
 - `yosys`: a full `synth_xilinx` run of the design at that lane count;
 - `yosys-scaled`: a straight line through the Yosys runs at the two widest synthesised lane counts
-  (resources grow with P plus a shared head), extrapolated to P; clock from the widest run;
+  (resources grow with P plus a shared head), extrapolated to P (a P between two runs: the line
+  between those two, `resource_at`); clock from the widest run;
 - `analytic`: no Yosys run; resources from `workbench.hdl.estimates.analytic_estimate`, clock
   from the widest Yosys run when there is one.
 Every row also carries the analytic LUT/FF numbers so the two can be compared.
@@ -46,7 +47,7 @@ def yosys_row(model: str, network: Network, lanes: int, result: SynthResult, par
 
 
 def scaled_row(model: str, network: Network, lanes: int, measured: list[dict], part: str) -> dict:
-    """A row for `lanes` beyond the Yosys rows `measured` (a line through the two widest, `resource_at`)."""
+    """A row for `lanes` from the Yosys rows `measured` (`resource_at`: beyond them, the line through the two widest)."""
     widest = max(measured, key=lambda r: r["lanes"])
     row = _base(model, network, lanes, part)
     for key in RESOURCES:
