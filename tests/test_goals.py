@@ -1,7 +1,8 @@
 """Verdicts follow the intervals: met, missed or undecided, never guessed from point estimates."""
 from __future__ import annotations
 
-from workbench.evaluation.goals import bit_exactness, qat_vs_tflite, quantized_vs_float, throughput
+from workbench.evaluation.goals import (GOAL_LUTS, bit_exactness, qat_vs_tflite, quantized_vs_float, throughput,
+                                       throughput_within_luts)
 
 
 def _row(method, bits, condition, rmse, low, high, gross=0.0):
@@ -44,6 +45,24 @@ def test_throughput_names_the_fewest_lanes_reaching_the_paper():
     verdict = throughput(rows)
     assert verdict.status == "met" and "16 lanes" in verdict.evidence
     assert throughput(rows[:1]).status == "missed"
+
+
+def _hw(lanes, luts, method="yosys", model="m", mhz=150.0):
+    return {"model": model, "lanes": lanes, "gpix_per_s_est": lanes * mhz / 1000, "luts": luts, "method": method}
+
+
+def test_lut_goal_reads_real_yosys_rows_and_calls_scaled_ones_an_estimate():
+    quick = [_hw(1, 5_000), _hw(4, 20_000), _hw(16, 80_000, "yosys-scaled"), _hw(32, 50_000, "yosys-scaled")]
+    verdict = throughput_within_luts(quick)  # only a scaled row reaches 4 Gpixel/s (32 x 150 MHz), within 60k
+    assert verdict.status == "not measured" and "scaled estimate, 32 lanes" in verdict.evidence
+    assert throughput_within_luts(quick + [_hw(32, GOAL_LUTS)]).status == "met"  # at the budget: within it
+    over = throughput_within_luts(quick + [_hw(32, GOAL_LUTS + 1)])
+    assert over.status == "missed" and "32 lanes, 4.8 Gpixel/s, 60001 LUTs (real Yosys run)" in over.evidence
+    short = throughput_within_luts([_hw(1, 5_000), _hw(16, GOAL_LUTS + 1)])  # 2.4 Gpixel/s, already over
+    assert short.status == "missed" and "16 lanes" in short.evidence
+    two = quick + [_hw(32, GOAL_LUTS + 1)] + [_hw(p, 1_000 * p, model="small") for p in (1, 32)]
+    assert throughput_within_luts(two).status == "met"  # one model within the budget meets the goal
+    assert throughput_within_luts([]).status == "not measured"
 
 
 def test_ratio_rule_needs_the_point_at_the_target_and_the_upper_bound_within_the_margin():
