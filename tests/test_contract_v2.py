@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from conftest import CONFORMANCE_FILES
 from reference_qnn import reference_head_v2, reference_scores
 from workbench.errors import ContractError
+from workbench.pipeline.code_key import import_closure
 from workbench.qnn import golden
 from workbench.qnn.contract_v2 import (FORMAT_V2, MAX_FRAC_BITS, MAX_TAP, MAX_TAPS, hybrid_document, load_document,
                                        refinement_bounds, version1_part)
@@ -271,3 +272,12 @@ def test_fixed_section_and_format_errors():
     bad["layers"][-1]["acc_max"][0] += 1  # the version-1 part is checked by version 1's reader
     with pytest.raises(ContractError, match=r"acc_max is"):
         load_document(bad)
+
+
+def test_version_2_stays_outside_the_code_of_the_training_and_study_keys():
+    """The training, classical and datasets stages and the study keep their cache keys: they never reach v2."""
+    version2 = {"workbench.qnn.contract_v2", "workbench.qnn.golden_v2"}
+    for start in ("experiments.stages.datasets", "experiments.stages.classical", "experiments.stages.training",
+                  "workbench.pipeline.study"):
+        assert not version2 & set(import_closure(start)[0]), start
+    assert "workbench.qnn.contract_v2" in import_closure("experiments.stages.hybrids")[0]  # control
