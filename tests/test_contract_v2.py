@@ -33,16 +33,21 @@ def _expected(case: dict) -> tuple[np.ndarray, ...]:
     return np.array(e["scores"], dtype=np.int64), np.array(e["found"]), np.array(e["pos"], dtype=np.int64)
 
 
-def test_v2_conformance_cases_match_exactly(conformance_case_v2):
-    model = load_document(conformance_case_v2["document"])
-    assert model.version == 2 and model.refinement is not None
-    profiles = np.array(conformance_case_v2["profiles"])
+def _run_case(case: dict, version: int) -> int:
+    """Exact equality of the golden v2 model with a conformance case's expected values; how many profiles."""
+    model = load_document(case["document"])
+    assert model.version == version and (model.refinement is None) == (version == 1)
+    profiles = np.array(case["profiles"])
     result = run_golden(model, profiles)
-    scores, found, pos = _expected(conformance_case_v2)
+    scores, found, pos = _expected(case)
     np.testing.assert_array_equal(result.scores, scores)
     np.testing.assert_array_equal(result.found, found)
     np.testing.assert_array_equal(result.pos, pos)
-    assert result.pos.size == len(profiles) >= 2 and result.scores.size == profiles.size
+    return pos.size
+
+
+def test_v2_conformance_cases_match_exactly(conformance_case_v2):
+    assert _run_case(conformance_case_v2, 2) == len(conformance_case_v2["profiles"]) >= 2
 
 
 def _widened_taps(section: dict) -> dict:
@@ -92,15 +97,7 @@ def test_negative_control_one_edge_changes_the_tied_profile():
 
 
 def test_every_v1_conformance_case_reads_and_computes_unchanged(conformance_case):
-    model = load_document(conformance_case["document"])
-    assert (model.version, model.refinement) == (1, None)
-    profiles = np.array(conformance_case["profiles"])
-    result = run_golden(model, profiles)
-    scores, found, pos = _expected(conformance_case)
-    np.testing.assert_array_equal(result.scores, scores)
-    np.testing.assert_array_equal(result.found, found)
-    np.testing.assert_array_equal(result.pos, pos)
-    assert model.network.document is conformance_case["document"] and pos.size == len(profiles) > 0
+    assert _run_case(conformance_case, 1) == len(conformance_case["profiles"]) > 0
 
 
 def test_v1_cases_are_all_there():

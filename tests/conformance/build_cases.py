@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 sys.path.insert(0, str(HERE.parent))
 
-from reference_qnn import reference_head, reference_head_v2, reference_scores, reference_width_bin  # noqa: E402
+from reference_qnn import reference_head_v2, reference_scores, reference_width_bin  # noqa: E402
 from workbench.qnn.contract import fill_ranges  # noqa: E402
 from workbench.qnn.contract_v2 import hybrid_document  # noqa: E402
 from workbench.qnn.refinement import ADAPTIVE_BANK, REFINEMENTS, AdaptiveRefinement, Refinement  # noqa: E402
@@ -159,24 +159,6 @@ CASES = {
 }
 
 
-def build(name: str) -> dict:
-    doc, profiles = CASES[name]()
-    hand_scores = profiles.pop("_scores", None)
-    names = list(profiles)
-    inputs = [profiles[n][0] for n in names]
-    scores = [reference_scores(doc, p) for p in inputs]
-    results = [reference_head(doc["head"], s) for s in scores]
-    if hand_scores is not None:
-        assert scores[0] == hand_scores, (name, scores[0], hand_scores)
-    for n, result in zip(names, results):
-        want = profiles[n][1]
-        if want is not None:
-            assert result == want, (name, n, result, want)
-    return {"description": (CASES[name].__doc__ or name), "document": doc, "profile_names": names,
-            "profiles": inputs, "expected": {"scores": scores, "found": [r[0] for r in results],
-                                             "pos": [r[1] for r in results]}}
-
-
 def case_fixed_refinement():
     """qnn-int/2, a fixed refinement d[i] = x[i+1] - x[i-1]: ties, edges, reach, threshold (hand-worked)."""
     doc = hybrid_document(document(IDENTITY, {"refine": "parabolic", "threshold": 10, "frac_bits": 6}),
@@ -258,30 +240,37 @@ CASES_V2 = {
 }
 
 
-def build_v2(name: str) -> dict:
-    doc, profiles = CASES_V2[name]()
+def build(name: str, make) -> dict:
+    """The case `make()` returns with its expected values from the naive reference (version 1's head, or
+    version 2's when the document has a refinement), checked against the hand-worked values it states:
+    `_scores` (the first profile's scores), a profile's `(found, pos)`, and its width bin (third entry)."""
+    doc, profiles = make()
+    hand_scores = profiles.pop("_scores", None)
     names = list(profiles)
     inputs = [profiles[n][0] for n in names]
     scores = [reference_scores(doc, p) for p in inputs]
     results = [reference_head_v2(doc["head"], s, p) for s, p in zip(scores, inputs)]
+    if hand_scores is not None:
+        assert scores[0] == hand_scores, (name, scores[0], hand_scores)
     for n, s, result in zip(names, scores, results):
         want = profiles[n][1]
         assert want is None or result == want, (name, n, result, want)
         if len(profiles[n]) > 2 and profiles[n][2] is not None:
             got = reference_width_bin(doc["head"]["refinement"], profiles[n][0], s.index(max(s)))
             assert got == profiles[n][2], (name, n, got, profiles[n][2])
-    return {"description": CASES_V2[name].__doc__, "document": doc, "profile_names": names, "profiles": inputs,
-            "expected": {"scores": scores, "found": [r[0] for r in results], "pos": [r[1] for r in results]}}
+    return {"description": (make.__doc__ or name), "document": doc, "profile_names": names,
+            "profiles": inputs, "expected": {"scores": scores, "found": [r[0] for r in results],
+                                             "pos": [r[1] for r in results]}}
 
 
 def main() -> None:
     for name in CASES:
-        case = build(name)
+        case = build(name, CASES[name])
         (HERE / f"{name}.json").write_text(json.dumps(case, indent=1) + "\n")
         print(f"{name}: {len(case['profiles'])} profiles")
     (HERE / "v2").mkdir(exist_ok=True)
     for name in CASES_V2:
-        case = build_v2(name)
+        case = build(name, CASES_V2[name])
         (HERE / "v2" / f"{name}.json").write_text(json.dumps(case, indent=1) + "\n")
         print(f"v2/{name}: {len(case['profiles'])} profiles")
 
