@@ -44,7 +44,8 @@ from workbench.pipeline.stages import Stage, StageContext
 from workbench.pipeline.study import DETECTIONS, SEED_COLUMNS, cap, seed_tables
 from workbench.qnn.adaptive import learn_network_refinement, refinement_record
 from workbench.qnn.artifacts import documents
-from workbench.qnn.contract_v2 import Document, hybrid_document, load_document
+from workbench.qnn.contract import Document
+from workbench.qnn.contract_v2 import hybrid_document, load_document
 from workbench.qnn.detector import hybrid_detector
 
 SEED_FOLDER = "seed_"
