@@ -27,8 +27,11 @@ from workbench.pipeline.stages import RunConfig, StageContext
 from workbench.qnn import golden
 from workbench.errors import ConfigError
 from workbench.qnn.adaptive import describe, learn_network_refinement
+from workbench.qnn.adaptive import refinement_record
 from workbench.qnn.contract import fill_ranges, load_network
+from workbench.qnn.contract_v2 import load_document
 from workbench.qnn.detector import golden_detector, hybrid_detector
+from workbench.qnn.golden_v2 import run_golden
 from workbench.qnn.refinement import ADAPTIVE_BANK, REFINEMENTS, AdaptiveRefinement, learn_adaptive
 
 RUN_SEED, OTHER_SEED = 3, 4
@@ -109,6 +112,14 @@ def test_stage_writes_every_table_with_a_row_per_network_seed_and_condition(inpu
     for record in refinements:  # 7 edges of 8 quantile bins on these profiles, one bank member per bin
         edges, members = str(record["edges"]).split(), record["members"].split()
         assert len(members) == len(edges) + 1 and set(members) <= set(ADAPTIVE_BANK)
+    written = sorted(p.relative_to(out / "models").as_posix() for p in (out / "models").rglob("*"))
+    assert written == ["qat_4-4.hybrid.json", "qat_8-8.hybrid.json", "seed_4", "seed_4/qat_4-4.hybrid.json",
+                       "seed_4/qat_8-8.hybrid.json"]
+    for record in refinements:  # each qnn-int/2 document holds the refinement the table records
+        folder = out / "models" / ("" if record["seed"] == RUN_SEED else f"seed_{record['seed']}")
+        hybrid = load_document(folder / f"{record['network']}.hybrid.json")
+        assert hybrid.version == 2 and hybrid.document["metadata"]["bits"] == record["bits"]
+        assert refinement_record(hybrid.refinement) == {"edges": str(record["edges"]), "members": record["members"]}
     curves = tables.read_csv(out / "tables" / "s_curve_hybrid.csv")
     assert len(curves) == 2 * tables.S_CURVE_BINS and {c["condition"] for c in curves} == {tables.S_CURVE_CONDITION}
     report = (out / "report" / "hybrids.md").read_text()
@@ -142,13 +153,18 @@ def test_rows_equal_an_independent_recomputation_and_a_perturbed_refinement_diff
     bank = tuple(REFINEMENTS[n] for n in ADAPTIVE_BANK)
     detections: dict[str, list] = {}
     perturbed_differs = 0
-    for seed, path in networks:
+    for (seed, path), document in zip(networks, result.documents):
         network = load_network(path)
         pixel = np.argmax(golden.scores(network, splits.train.profiles[line]), axis=1)
         refinement = learn_adaptive("adaptive", bank, splits.train.profiles[line], pixel,
                                     splits.train.truth["centre"][line])
         bits = json.loads(path.read_text())["metadata"]["bits"]
         hybrid = hybrid_detector("hybrid_adaptive", network, refinement, bits)
+        written = load_document(document)  # the stage's qnn-int/2 document is this hybrid
+        assert written.refinement == refinement
+        on_file = run_golden(written, splits.test["snr_16"].profiles)
+        want_found, want_pos = hybrid.detect(splits.test["snr_16"].profiles)
+        assert np.array_equal(on_file.found, want_found) and np.array_equal(on_file.pos, want_pos * 64)
         for condition, dataset in splits.test.items():
             detections.setdefault(f"{bits} {condition}", []).append(hybrid.detect(dataset.profiles))
         # negative control: the bank member of every width bin moved by one changes positions

@@ -14,6 +14,10 @@ the seeds; with one seed the pooled row is that seed's). Outputs:
 - `tables/accuracy_hybrid.csv` (method `hybrid_adaptive`, the network's bits), `tables/s_curve_hybrid.csv`,
   and with several seeds `tables/seeds_hybrid.csv`: the report merges them with every stage's tables;
 - `tables/hybrid_refinements.csv`: the learned refinement per network and seed (edges, members);
+- `models/<network>.hybrid.json` (run seed) and `models/seed_<seed>/<network>.hybrid.json`: each hybrid as a
+  `qnn-int/2` document (the network's document with the learned refinement in its head,
+  `workbench.qnn.contract_v2`); the stage evaluates the hybrid read back from that document, so the file is
+  what was measured (`workbench detect --detector` and `workbench evaluate --models` run it);
 - `report/hybrids.md`: the paired ratios of the network-only and hybrid heads (the report judges issue 12's
   hybrid goal, `workbench.evaluation.goals`, among its verdicts).
 """
@@ -40,21 +44,25 @@ from workbench.pipeline.stages import Stage, StageContext
 from workbench.pipeline.study import DETECTIONS, SEED_COLUMNS, cap, seed_tables
 from workbench.qnn.adaptive import learn_network_refinement, refinement_record
 from workbench.qnn.artifacts import documents
-from workbench.qnn.contract import load_network
+from workbench.qnn.contract import Document
+from workbench.qnn.contract_v2 import hybrid_document, load_document
 from workbench.qnn.detector import hybrid_detector
 
 SEED_FOLDER = "seed_"
+HYBRID_SUFFIX = ".hybrid.json"
 REFINEMENT_COLUMNS = ("network", "bits", "seed", "method", "train_lines", "edges", "members")
 
 
 @dataclass(frozen=True)
 class HybridTables:
-    """The hybrids' accuracy rows per seed and pooled over seeds, S-curve rows and learned refinements."""
+    """The hybrids' accuracy rows per seed and pooled over seeds, S-curve rows, learned refinements and the
+    hybrids' `qnn-int/2` documents (in the order of the networks)."""
 
     seed_rows: list[dict]
     pooled: list[dict]
     curves: list[dict]
     refinements: list[dict]
+    documents: list[Document]
 
 
 def network_documents(models: Path, run_seed: int) -> list[tuple[int, Path]]:
@@ -81,12 +89,14 @@ def hybrid_tables(networks: list[tuple[int, Path]], train: Dataset, tests: dict[
                   sticks: dict[str, tables.Yardstick], seed: int, draws: int, work: Path) -> HybridTables:
     """Learn each network's refinement on `train`, record its hybrid's detections on `tests` under `work`
     (the layout `seed_tables` reads) and make the rows as the study makes the networks' rows."""
-    results, refinements = [], []
+    results, refinements, hybrids = [], [], []
     lines = int(np.count_nonzero(~np.asarray(train.truth["empty"], dtype=bool)))
     for training_seed, path in networks:
-        network, bits = load_network(path), document_bits(path)
-        refinement = learn_network_refinement(network, train)
-        detector = hybrid_detector(HYBRID_METHOD, network, refinement, bits)
+        source, bits = json.loads(path.read_text()), document_bits(path)
+        refinement = learn_network_refinement(load_document(source).network, train)
+        hybrids.append(hybrid_document(source, refinement))
+        hybrid = load_document(hybrids[-1])  # the hybrid as its document states it
+        detector = hybrid_detector(HYBRID_METHOD, hybrid.network, hybrid.refinement, bits)
         arrays = {}
         for condition, dataset in tests.items():
             arrays[f"{condition}.found"], arrays[f"{condition}.pos"] = detector.detect(dataset.profiles)
@@ -97,7 +107,13 @@ def hybrid_tables(networks: list[tuple[int, Path]], train: Dataset, tests: dict[
         refinements.append({"network": path.stem, "bits": bits, "seed": training_seed, "method": HYBRID_METHOD,
                             "train_lines": lines, **refinement_record(refinement)})
     seed_rows, pooled, curves = seed_tables(results, work, tests, sticks, seed, draws, (tables.S_CURVE_CONDITION,))
-    return HybridTables(seed_rows, pooled, curves, refinements)
+    return HybridTables(seed_rows, pooled, curves, refinements, hybrids)
+
+
+def hybrid_path(models: Path, network: Path) -> Path:
+    """Where a network's hybrid document goes, relative to the models folder: `<network>.hybrid.json` beside
+    the network's place (`seed_<seed>/` for study mode's other seeds)."""
+    return network.relative_to(models).with_name(network.stem + HYBRID_SUFFIX)
 
 
 def _ratio_cell(row: dict) -> str:
@@ -138,13 +154,18 @@ def run(ctx: StageContext) -> None:
     tests = {name: cap(ds, s["test_profiles"]) for name, ds in splits.test.items()
              if ds.config.bits == train.config.bits}  # the networks' input depth, as in the training stage
     sticks = {name: tables.yardstick(ds, reference) for name, ds in tests.items()}
-    networks = network_documents(ctx.dep("training") / "models", ctx.config.seed)
+    models = ctx.dep("training") / "models"
+    networks = network_documents(models, ctx.config.seed)
     seeds = sorted({seed for seed, _ in networks})
     ctx.log.info("  %d hybrids (%d networks x seeds %s) on %d test conditions", len(networks),
                  len(networks) // len(seeds), seeds, len(tests))
     with tempfile.TemporaryDirectory() as work:
         result = hybrid_tables(networks, train, tests, sticks, ctx.config.seed, s.get("draws", BOOTSTRAP_DRAWS),
                                Path(work))
+    for (_, path), document in zip(networks, result.documents):
+        target = ctx.out / "models" / hybrid_path(models, path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(document, indent=1) + "\n")
     table_dir = ctx.out / "tables"
     tables.write_csv(result.pooled, table_dir / "accuracy_hybrid.csv")
     tables.write_csv(result.curves, table_dir / "s_curve_hybrid.csv", tables.S_CURVE_COLUMNS)
