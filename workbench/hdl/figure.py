@@ -16,7 +16,8 @@ def plot_hardware(rows: list[dict], path: Path) -> None:
                       key=lambda r: r["lanes"])
         if not mine:
             continue
-        label = f"{model} (W{mine[0]['weight_bits']}/A{mine[0]['act_bits']})"
+        bits = f"W{mine[0]['weight_bits']}/A{mine[0]['act_bits']}" if mine[0]["weight_bits"] != "" else "classical"
+        label = f"{model} ({bits})"
         lanes = [r["lanes"] for r in mine]
         line, = ax_luts.plot(lanes, [r["luts"] for r in mine], "-", label=label)
         ax_rate.plot(lanes, [r["gpix_per_s_est"] for r in mine], "-", color=line.get_color(), label=label)
