@@ -29,7 +29,7 @@ from myhdl import Signal, block, intbv
 
 from workbench.errors import ConfigError
 from workbench.hw.adder_tree import SumSpec, Term, adder_tree, tree_stream
-from workbench.hw.codegen import Emitter, render
+from workbench.hw.codegen import Emitter, beat_start, render
 from workbench.hw.crossing import crossing_head, crossing_latency
 from workbench.hw.csd import csd_digits
 from workbench.hw.interface import StreamDesign, port_signals
@@ -160,11 +160,7 @@ def edge_replicate(clk: Any, rst: Any, inp: Stream, out: Stream, half: int, prof
         e.line(f"{win}[{dst[field + 1]}:{dst[field]}] = {source}")
 
     with e.indented("if din_valid:"):
-        with e.indented("if din_first:"):
-            e.line(f"{start}[:] = 0")
-        with e.indented("else:"):
-            e.line(f"{start}[:] = base + {lanes}")
-        e.line(f"base.next = {start}[{len(ports['base'])}:]")
+        beat_start(e, start, lanes, len(ports['base']))
         for j in range(lanes):  # lane j's tap t is window pixel j + t, pixel start + j + t - half
             copy(j, half, f"din[{src[j + half + 1]}:{src[j + half]}]")
             for step in range(1, half + 1):

@@ -131,6 +131,16 @@ class Emitter:
         return name
 
 
+def beat_start(e: Emitter, start: str, lanes: int, base_bits: int) -> None:
+    """Emit, for a valid beat: its first pixel's index into `start` (0 on a profile's first beat, else the
+    previous beat's plus `lanes`) and keep it in the `base` register (`base_bits` wide)."""
+    with e.indented("if din_first:"):
+        e.line(f"{start}[:] = 0")
+    with e.indented("else:"):
+        e.line(f"{start}[:] = base + {lanes}")
+    e.line(f"base.next = {start}[{base_bits}:]")
+
+
 def render(name: str, emitter: Emitter, ports: dict[str, Any], clocked: bool = True) -> Any:
     """Instantiate a `@block` named `name` whose one process runs the emitted statements.
 

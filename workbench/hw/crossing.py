@@ -25,7 +25,7 @@ from typing import Any
 
 from myhdl import Signal, block, intbv
 
-from workbench.hw.codegen import Emitter, render, signed_bounds
+from workbench.hw.codegen import Emitter, beat_start, render, signed_bounds
 from workbench.hw.divider import divider, divider_latency
 from workbench.hw.head import TAG_FOUND, TAG_P, TAG_ZERO, argmax_tree, divided_result, tree_latency, tree_levels
 from workbench.hw.stream import Fmt, Stream, new_stream, read_field
@@ -97,11 +97,7 @@ def crossing_argmax(clk: Any, rst: Any, win: Stream, best: list, best_p: Any, be
     index = e.var("index", 0, profile_length + lanes)
     centre = 2 * radius + KEY  # the centre pixel's key field
     with e.indented("if din_valid:"):
-        with e.indented("if din_first:"):
-            e.line(f"{start}[:] = 0")
-        with e.indented("else:"):
-            e.line(f"{start}[:] = base + {lanes}")
-        e.line(f"base.next = {start}[{len(best_p)}:]")
+        beat_start(e, start, lanes, len(best_p))
         lane = f" + {read_field('din', win.fields, 2 * (2 * radius + 1))}" if lanes > 1 else ""
         e.line(f"{index}[:] = {start}{lane}")
         e.line(f"{key}[:] = {read_field('din', win.fields, centre)}")
