@@ -243,7 +243,7 @@ BAD_SECTIONS = [
 ]
 
 
-@pytest.mark.parametrize("path, value, message", BAD_SECTIONS, ids=[f"{p}={v!r}"[:40] for p, v, _ in BAD_SECTIONS])
+@pytest.mark.parametrize("path, value, message", BAD_SECTIONS, ids=[f"{p}=deleted" if v is _DELETE else f"{p}={v!r}"[:40] for p, v, _ in BAD_SECTIONS])
 def test_every_field_is_validated_with_its_name_value_and_what_is_allowed(path: str, value, message: str):
     doc = _base()
     assert load_document(doc).refinement is not None  # the control: unchanged, it loads
