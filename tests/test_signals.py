@@ -1,5 +1,7 @@
 """Generator: determinism, ground truth, saturation, empty profiles, SNR, bad parameters, speed."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -179,3 +181,14 @@ def test_worst_case_peak_bounds_the_noiseless_peaks():
     cfg = preset("snr_64", length=96)
     scene = next(signals.scenes(cfg, 3000, 1))
     assert scene.expected.max() <= signals.worst_case_peak(cfg) < cfg.full_scale
+
+
+def test_portable_exp_is_the_c_librarys_exp_bit_for_bit():
+    from workbench.data.signals import portable_exp
+
+    x = np.random.default_rng(4).uniform(-40.0, 5.0, size=(50, 200))
+    ours = portable_exp(x)
+    expected = np.array([math.exp(v) for v in x.ravel()]).reshape(x.shape)
+    assert ours.shape == x.shape and ours.size == 10_000
+    assert np.array_equal(ours.view(np.int64), expected.view(np.int64))  # every bit
+    assert not np.array_equal(portable_exp(x + 1e-12).view(np.int64), expected.view(np.int64))  # control

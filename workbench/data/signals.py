@@ -30,6 +30,7 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Iterator
 
+import numba
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.special import erf
@@ -293,8 +294,26 @@ def snr_of(amplitude: np.ndarray, background: np.ndarray, sigma: np.ndarray,
     return amplitude / np.sqrt(config.read_noise_dn**2 + expected / config.electrons_per_dn)
 
 
+@numba.njit(cache=True, nogil=True)
+def _portable_exp_kernel(x: np.ndarray, out: np.ndarray) -> None:
+    for i in range(x.size):
+        out[i] = math.exp(x[i])
+
+
+def portable_exp(x: np.ndarray) -> np.ndarray:
+    """`exp` element by element with the C library's scalar `exp` (`math.exp`), the same on every x86-64 CPU.
+
+    NumPy dispatches `np.exp` on float64 to its own AVX-512 code where the CPU has it, which differs from the
+    C library in the last bit for some inputs: the same seed then gave other ground-truth floats (and dataset
+    content hashes) on an AVX-512 machine than on others."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    out = np.empty_like(x)
+    _portable_exp_kernel(x.reshape(-1), out.reshape(-1))
+    return out
+
+
 def _log_uniform(rng: np.random.Generator, lo: float, hi: float, n: int) -> np.ndarray:
-    return np.exp(rng.uniform(math.log(lo), math.log(hi), n))
+    return portable_exp(rng.uniform(math.log(lo), math.log(hi), n))
 
 
 def _background(config: GeneratorConfig, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -306,7 +325,7 @@ def _background(config: GeneratorConfig, n: int, rng: np.random.Generator) -> np
     bump_height = rng.uniform(0.0, config.bump_max, n)[:, None] * fs
     bump_centre = rng.uniform(0.0, length - 1, n)[:, None]
     bump_sigma = rng.uniform(*config.bump_sigma_range, n)[:, None] * length
-    bump = bump_height * np.exp(-0.5 * ((x - bump_centre) / bump_sigma) ** 2)
+    bump = bump_height * portable_exp(-0.5 * ((x - bump_centre) / bump_sigma) ** 2)
     return offset + slope * (x / (length - 1) - 0.5) + bump
 
 
