@@ -6,7 +6,7 @@
 
 Trains the quick-size quantization-aware network of each `--topologies` x `--bits` once per training seed
 (the run_all quick budget; a document already in `<out>/models/` is reused), learns a width-adaptive refinement
-(`workbench.qnn.refinement.learn_adaptive`) around each network's arg-max on the TRAINING line profiles,
+(`workbench.qnn.adaptive.learn_network_refinement`) around each network's arg-max on the TRAINING line profiles,
 chooses the hybrid's integer refinement among it and the fixed ones (`REFINEMENTS`) by the validation
 loss `mean(min(err^2, 1))` of the hybrids on the `mixed` validation line profiles, then evaluates on the per-condition VALIDATION sets (`val_condition` seeds of
 `workbench.data.datasets`; no test set is generated or read):
@@ -45,10 +45,9 @@ from workbench.detectors.interface import ThresholdedDetector  # noqa: E402
 from workbench.evaluation import tables  # noqa: E402
 from workbench.evaluation.comparison import DEFAULT_REFERENCE, paired_comparison_over_seeds  # noqa: E402
 from workbench.qnn.contract import load_network  # noqa: E402
+from workbench.qnn.adaptive import describe, learn_network_refinement  # noqa: E402
 from workbench.qnn.detector import golden_detector, hybrid_detector  # noqa: E402
-from workbench.qnn import golden  # noqa: E402
-from workbench.qnn.refinement import (ADAPTIVE_BANK, EDGE_SCALE, REFINEMENTS, AdaptiveRefinement,  # noqa: E402
-                                      learn_adaptive)
+from workbench.qnn.refinement import REFINEMENTS  # noqa: E402
 
 CONDITIONS = ("snr_8", "snr_16", "snr_32", "snr_64", "reflections")
 DEFAULT_TOPOLOGY = "c8k7,c8k5,d8,c1k3"
@@ -97,29 +96,12 @@ def trained_document(topology: str, bits: str, seed: int, train: Dataset, val: D
     return result.document_path
 
 
-def adaptive_refinement(network, train: Dataset) -> AdaptiveRefinement:
-    """The width-adaptive refinement learned around the network's arg-max on the training line profiles."""
-    line = ~train.truth["empty"]
-    profiles = train.profiles[line]
-    pixel = np.argmax(golden.scores(network, profiles), axis=1)
-    return learn_adaptive("adaptive", tuple(REFINEMENTS[n] for n in ADAPTIVE_BANK), profiles, pixel,
-                          train.truth["centre"][line], input_bits=network.input_bits)
-
-
-def describe(refinement) -> str:
-    """Taps of a fixed refinement; edges and members of an adaptive one."""
-    if isinstance(refinement, AdaptiveRefinement):
-        return (f"edges/{EDGE_SCALE} {' '.join(map(str, refinement.edges))}; members "
-                + " ".join(refinement.bank[c].name for c in refinement.choice))
-    return " ".join(map(str, refinement.taps))
-
-
 def choose_refinement(network_name: str, network, train: Dataset, val: Dataset,
                       tag: str, bits: str) -> tuple[ThresholdedDetector, list[dict]]:
     """The hybrid whose refinement has the lowest validation loss on the `mixed` validation line profiles."""
     line = ~val.truth["empty"]
     records, best = [], None
-    for refinement in (*REFINEMENTS.values(), adaptive_refinement(network, train)):
+    for refinement in (*REFINEMENTS.values(), learn_network_refinement(network, train)):
         detector = hybrid_detector(f"hybrid_{tag}", network, refinement, bits)
         found, pos = detector.detect(val.profiles[line])
         loss = classical.validation_loss(found, pos, val.truth["centre"][line])

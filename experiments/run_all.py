@@ -27,7 +27,7 @@ from workbench.errors import WorkbenchError  # noqa: E402
 from workbench.pipeline.stages import RunConfig, assemble_results, order_stages, run_stages  # noqa: E402
 
 # Stage modules in run order; each defines STAGE (a workbench.pipeline.stages.Stage).
-STAGE_MODULES = ("datasets", "classical", "training", "myhdl", "hdl", "benchmarks", "range_maps", "report")
+STAGE_MODULES = ("datasets", "classical", "training", "hybrids", "myhdl", "hdl", "benchmarks", "range_maps", "report")
 
 
 def available_stages() -> list:

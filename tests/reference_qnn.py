@@ -68,3 +68,52 @@ def reference_head(head: dict[str, Any], s: list[int]) -> tuple[bool, int]:
         den = sum(s[p + j] - low for j in js)
         delta = 0 if den == 0 else _rdiv(num, den, f)
     return True, p * 2 ** f + delta
+
+
+def _fir(taps: list[int], profile: list[int], i: int) -> int:
+    """`sum_k taps[k] * x[i + k - h]` with the edge samples replicated (the refinement's derivative)."""
+    h, n = (len(taps) - 1) // 2, len(profile)
+    return sum(t * profile[min(max(i + k - h, 0), n - 1)] for k, t in enumerate(taps))
+
+
+def reference_crossing(member: dict[str, Any], profile: list[int], p: int) -> int:
+    """Position (units of 2^-frac_bits px) of the zero crossing d[i] >= 0 > d[i+1] nearest p, i - p in
+    [-R, R-1] with R = h + 1, the left one on equal distance; p * 2^F when none is in reach."""
+    taps, f, n = member["taps"], member["frac_bits"], len(profile)
+    radius = (len(taps) - 1) // 2 + 1
+    best = None
+    for i in range(p - radius, p + radius):
+        if i < 0 or i + 1 >= n:
+            continue
+        a, b = _fir(taps, profile, i), _fir(taps, profile, i + 1)
+        if a >= 0 > b and (best is None or abs(2 * (i - p) + 1) < abs(2 * (best[0] - p) + 1)):
+            best = (i, a, b)
+    if best is None:
+        return p * 2 ** f
+    i, a, b = best
+    return i * 2 ** f + _rdiv(a, a - b, f)
+
+
+def reference_width_bin(section: dict[str, Any], profile: list[int], p: int) -> int:
+    """The adaptive refinement's width bin: how many edges e satisfy edge_scale * narrow >= e * wide, with
+    narrow and wide the largest |probe derivative| over the pixels within +-reach of p inside the profile."""
+    probe, n = section["probe"], len(profile)
+    near = [j for j in range(p - probe["reach"], p + probe["reach"] + 1) if 0 <= j < n]
+    narrow = max(abs(_fir(probe["narrow"], profile, j)) for j in near)
+    wide = max(abs(_fir(probe["wide"], profile, j)) for j in near)
+    return sum(1 for e in section["edges"] if probe["edge_scale"] * narrow >= e * wide)
+
+
+def reference_head_v2(head: dict[str, Any], s: list[int], profile: list[int]) -> tuple[bool, int]:
+    """(found, pos) of one profile under a qnn-int/2 head: version 1's rule without a refinement; with one,
+    the first arg-max and the threshold gate, the refinement on the raw profile locates."""
+    section = head.get("refinement")
+    if section is None:
+        return reference_head(head, s)
+    p = s.index(max(s))
+    if s[p] < head["threshold"]:
+        return False, 0
+    if section["kind"] == "fixed":
+        return True, reference_crossing(section, profile, p)
+    member = section["bank"][section["choice"][reference_width_bin(section, profile, p)]]
+    return True, reference_crossing(member, profile, p)

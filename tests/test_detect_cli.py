@@ -16,8 +16,10 @@ from workbench.cli import main
 from workbench.data import signals
 from workbench.detectors.classical import make_detector
 from workbench.qnn.contract import load_network
-from workbench.qnn.detector import golden_detector
+from workbench.qnn.contract_v2 import hybrid_document
+from workbench.qnn.detector import golden_detector, hybrid_detector
 from workbench.qnn.randnet import random_document
+from workbench.qnn.refinement import ADAPTIVE_BANK, REFINEMENTS, AdaptiveRefinement
 
 LENGTH, COUNT = 64, 24
 
@@ -112,6 +114,27 @@ def test_network_document_on_a_folder_and_a_16_bit_stack(tmp_path: Path, line_pr
     compared += assert_same_detections(found16, pos16, detector.detect(np.concatenate(halves)))
     assert compared > 0
     assert sorted(p.name for p in (tmp_path / "b" / "overlays").iterdir()) == ["0000_stack_0.png", "0001_stack_1.png"]
+
+
+def test_a_qnn_int_2_document_runs_its_own_refinement(tmp_path: Path, line_profiles: np.ndarray,
+                                                      network: Path) -> None:
+    """The adaptive hybrid from its file alone; `hybrid:<doc>` keeps it, `hybrid:br8:<doc>` replaces it."""
+    adaptive = AdaptiveRefinement("adaptive", tuple(REFINEMENTS[n] for n in ADAPTIVE_BANK), (21, 25, 31, 44),
+                                  (4, 3, 1, 0, 0))
+    v2 = tmp_path / "net.hybrid.json"
+    v2.write_text(json.dumps(hybrid_document(json.loads(network.read_text()), adaptive)))
+    image = write_image(tmp_path / "frame.png", line_profiles.T.astype(np.uint8))
+    net = load_network(network)
+    compared = 0
+    for spec, refinement in ((str(v2), adaptive), (f"hybrid:{v2}", adaptive), (f"hybrid:br8:{v2}", REFINEMENTS["br8"])):
+        out = tmp_path / f"out{compared}"
+        assert main(["detect", str(image), "--detector", spec, "--out", str(out)]) == 0
+        _, found, pos = read_positions(out / "positions.csv")
+        compared += assert_same_detections(found, pos, hybrid_detector("h", net, refinement).detect(line_profiles))
+        if refinement is adaptive:  # negative control: the network's own head places the lines elsewhere
+            own = golden_detector("net", net).detect(line_profiles)[1]
+            assert not np.array_equal(pos[found], own[found])
+    assert compared > 0
 
 
 @pytest.mark.parametrize("kind", [".npy", ".npz", ".csv"])

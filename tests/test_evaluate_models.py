@@ -13,8 +13,9 @@ from workbench.data.signals import preset
 from workbench.detectors.interface import calibrate
 from workbench.evaluation.tables import evaluate, read_csv, write_csv
 from workbench.qnn.contract import fill_ranges, load_network
+from workbench.qnn.contract_v2 import hybrid_document
 from workbench.qnn.detector import golden_detector, hybrid_detector
-from workbench.qnn.refinement import named_refinement
+from workbench.qnn.refinement import REFINEMENTS, AdaptiveRefinement, named_refinement
 from workbench.qnn.randnet import random_document
 
 DRAWS = 40
@@ -123,5 +124,17 @@ def test_a_hybrid_spec_is_evaluated_beside_its_network(tmp_path: Path, data: tup
     assert [line.split(",")[0] for line in lines] == ["method", "qat", "hybrid_br8_qat"]
     network = load_network(document)
     hybrid = hybrid_detector("hybrid_br8_qat", network, named_refinement("br8"), "3/-")
+    assert lines[2] == expected_lines([hybrid], test, tmp_path)[1]
+    assert lines[1].split(",")[5] != lines[2].split(",")[5]  # control: the refinement, not the head, locates
+
+
+def test_a_qnn_int_2_document_is_evaluated_as_its_hybrid(tmp_path: Path, data: tuple, document: Path) -> None:
+    test, val = data
+    adaptive = AdaptiveRefinement("adaptive", (REFINEMENTS["tri3"], REFINEMENTS["dog2"]), (30,), (1, 0))
+    v2 = tmp_path / "qat.hybrid.json"
+    v2.write_text(json.dumps(hybrid_document(json.loads(document.read_text()), adaptive)))
+    lines = run_evaluate(test, val, tmp_path / "e", "--methods", "none", "--models", str(document), str(v2))
+    assert [line.split(",")[0] for line in lines] == ["method", "qat", "hybrid_adaptive_qat.hybrid"]
+    hybrid = hybrid_detector("hybrid_adaptive_qat.hybrid", load_network(document), adaptive, "3/-")
     assert lines[2] == expected_lines([hybrid], test, tmp_path)[1]
     assert lines[1].split(",")[5] != lines[2].split(",")[5]  # control: the refinement, not the head, locates

@@ -1,7 +1,8 @@
 """Verdicts follow the intervals: met, missed or undecided, never guessed from point estimates."""
 from __future__ import annotations
 
-from workbench.evaluation.goals import bit_exactness, qat_vs_tflite, quantized_vs_float, throughput
+from workbench.evaluation.goals import (GOAL_LUTS, bit_exactness, qat_vs_tflite, quantized_vs_float, throughput,
+                                       throughput_within_luts)
 
 
 def _row(method, bits, condition, rmse, low, high, gross=0.0):
@@ -44,6 +45,24 @@ def test_throughput_names_the_fewest_lanes_reaching_the_paper():
     verdict = throughput(rows)
     assert verdict.status == "met" and "16 lanes" in verdict.evidence
     assert throughput(rows[:1]).status == "missed"
+
+
+def _hw(lanes, luts, method="yosys", model="m", mhz=150.0):
+    return {"model": model, "lanes": lanes, "gpix_per_s_est": lanes * mhz / 1000, "luts": luts, "method": method}
+
+
+def test_lut_goal_reads_real_yosys_rows_and_calls_scaled_ones_an_estimate():
+    quick = [_hw(1, 5_000), _hw(4, 20_000), _hw(16, 80_000, "yosys-scaled"), _hw(32, 50_000, "yosys-scaled")]
+    verdict = throughput_within_luts(quick)  # only a scaled row reaches 4 Gpixel/s (32 x 150 MHz), within 60k
+    assert verdict.status == "not measured" and "scaled estimate, 32 lanes" in verdict.evidence
+    assert throughput_within_luts(quick + [_hw(32, GOAL_LUTS)]).status == "met"  # at the budget: within it
+    over = throughput_within_luts(quick + [_hw(32, GOAL_LUTS + 1)])
+    assert over.status == "missed" and "32 lanes, 4.8 Gpixel/s, 60001 LUTs (real Yosys run)" in over.evidence
+    short = throughput_within_luts([_hw(1, 5_000), _hw(16, GOAL_LUTS + 1)])  # 2.4 Gpixel/s, already over
+    assert short.status == "missed" and "16 lanes" in short.evidence
+    two = quick + [_hw(32, GOAL_LUTS + 1)] + [_hw(p, 1_000 * p, model="small") for p in (1, 32)]
+    assert throughput_within_luts(two).status == "met"  # one model within the budget meets the goal
+    assert throughput_within_luts([]).status == "not measured"
 
 
 def test_ratio_rule_needs_the_point_at_the_target_and_the_upper_bound_within_the_margin():
@@ -89,3 +108,40 @@ def test_fit_efficiency_goal_covers_the_clean_presets_at_snr_16_and_above():
     rows.append(row("snr_64", 0.13, 0.12, 0.14))
     assert fit_efficiency(rows).status == "missed"
     assert fit_efficiency([]).status == "not measured"
+
+
+def test_detection_goals_compare_miss_and_gross_rates_with_the_reference():
+    from workbench.evaluation.goals import detection_goals
+
+    def row(method, bits, condition, miss, gross=0.0):
+        return {"method": method, "bits": bits, "condition": condition, "reference": "br8", "miss_rate": miss,
+                "gross_error_rate": gross}
+
+    rows = [row("br8", None, "snr_8", 0.10), row("br8", None, "reflections", 0.01, 0.005),
+            row("nn_qat", "4/4", "snr_8", 0.05), row("nn_qat", "2/2", "snr_8", 0.11),
+            row("nn_qat", "4/4", "reflections", 0.0, 0.005)]
+    four, two, gross = detection_goals(rows)
+    assert four.status == "met" and "0.0500 vs 0.5 x br8 0.1000 = 0.0500" in four.evidence  # at the bound
+    assert two.status == "missed" and gross.status == "met"
+    rows[2], rows[4] = row("nn_qat", "4/4", "snr_8", 0.0501), row("nn_qat", "4/4", "reflections", 0.0, 0.0051)
+    assert [v.status for v in detection_goals(rows)] == ["missed", "missed", "missed"]
+    assert [v.status for v in detection_goals(rows[2:])] == ["not measured"] * 3  # no reference rows
+
+
+def test_efficiency_goal_targets_the_fits_efficiency_plus_the_margin():
+    from workbench.evaluation.goals import efficiency_vs_fit
+
+    def row(method, bits, condition, efficiency, half_width=0.02):
+        return {"method": method, "bits": bits, "condition": condition, "efficiency": efficiency, "crlb_px": 0.1,
+                "rmse_px": efficiency * 0.1, "rmse_ci_low": (efficiency - half_width) * 0.1,
+                "rmse_ci_high": (efficiency + half_width) * 0.1}
+
+    fits = [row("gauss_fit", None, c, 1.05) for c in ("snr_16", "snr_32", "snr_64")]
+    nets = [row("nn_qat", "8/8", c, 1.14) for c in ("snr_8", "snr_16", "snr_32", "snr_64")]
+    verdict = efficiency_vs_fit(fits + nets)
+    assert verdict.status == "met" and "snr_8" not in verdict.evidence
+    nets[-1] = row("nn_qat", "8/8", "snr_64", 1.20, half_width=0.01)   # 1.20 > 1.15, lower bound 1.19 too
+    assert efficiency_vs_fit(fits + nets).status == "missed"
+    nets[-1] = row("nn_qat", "8/8", "snr_64", 1.16, half_width=0.05)   # point above, interval straddles
+    assert efficiency_vs_fit(fits + nets).status == "undecided"
+    assert efficiency_vs_fit(fits).status == "not measured"

@@ -20,8 +20,10 @@ the very netlist Yosys counted for the hardware table runs in Icarus with Yosys'
   lanes, profiles, compared, mismatches, seconds, clocks_per_s); the test sets' rows
   (`verilog-verilator-testsets-<stimulus>`) sum the runs of all conditions;
 - `tables/hardware.csv`: see workbench.hdl.table (Yosys, scaled and analytic rows);
+- `tables/parts.csv`: see workbench.hdl.fit (the most lanes that fit each listed part, and whether
+  4 and 8 Gpixel/s fit);
 - `figures/hardware_lanes.png` and `report/hardware.md` (which lanes and bits are estimated to reach the
-  paper's 4 Gpixel/s, and at what cost).
+  paper's 4 Gpixel/s, and at what cost; which part for 4 and 8 Gpixel/s).
 The stage fails (after writing its tables) if any testbench reports a mismatch or compares a
 number of values other than the vectors hold.
 """
@@ -53,6 +55,13 @@ SETTINGS["study"] = {**SETTINGS["quick"], "test_profiles": 2000}  # the study's 
 SIMULATION_TIMEOUT_S = 3600
 # `ghdl_backend`: on 16 profiles GHDL's mcode back end wins (llvm runs about 2.3x faster but its
 # elaboration, native code generation, costs minutes on the network); full mode asks for llvm.
+
+
+def yosys_timeout_s(settings: dict, lanes: int) -> float:
+    """The limit of one Yosys run: `yosys_timeout_s` up to 4 lanes, times lanes / 4 beyond (Yosys's time
+    grows at least in proportion to the lanes: a small network took 26 s at 2 lanes and 168 s at 8 under
+    load, docs/hdl.md; full mode's 32-lane run would not finish within the flat 3,600 s)."""
+    return settings["yosys_timeout_s"] * max(1.0, lanes / 4)
 
 
 def trained_models(folder: Path, limit: int | None, prefer: list[str]) -> list[Path]:
@@ -157,7 +166,7 @@ def _verify_model(ctx: StageContext, model: str, network, test_sets: dict[str, A
                                                 document=network.document)
         if lanes in s["yosys_lanes"]:
             synth[lanes] = yosys.submit(synthesize, packages[lanes][1].file("verilog"), design.name,
-                                        timeout_s=s["yosys_timeout_s"])
+                                        timeout_s=yosys_timeout_s(s, lanes))
     stimuli = tuple(s["stimuli"])
     backend = s["ghdl_backend"] if s["ghdl_backend"] in installed_ghdl_backends() else None
     for simulator in SIMULATORS:
@@ -214,6 +223,7 @@ def run(ctx: StageContext) -> None:
     """Generate, verify and estimate (see the module docstring)."""
     from workbench.evaluation.tables import BITEXACT_COLUMNS, write_csv
     from workbench.hdl.figure import plot_hardware
+    from workbench.hdl.fit import COLUMNS as PARTS_COLUMNS, parts_markdown, parts_rows
     from workbench.hdl.hardware import rows_from_synthesis, synthesize_design
     from workbench.hdl.network import network_design
     from workbench.hdl.table import write_rows
@@ -228,7 +238,7 @@ def run(ctx: StageContext) -> None:
             model, network = model_path.stem, load_network(model_path)
             packages, jobs, stress = _verify_model(ctx, model, network, test_sets, Path(tmp), yosys, check)
             synthesized = {lanes: synthesize_design(network_design(network, lanes, s["length"], s["pipeline_stages"]),
-                                                    timeout_s=s["yosys_timeout_s"])
+                                                    timeout_s=yosys_timeout_s(s, lanes))
                            for lanes in s["yosys_lanes"] if lanes not in jobs}
             synthesized.update({lanes: job.result() for lanes, job in jobs.items()})
             _verify_netlists(ctx, model, packages, synthesized, stress, Path(tmp), check)
@@ -238,9 +248,10 @@ def run(ctx: StageContext) -> None:
     tables = ctx.out / "tables"
     write_csv(check.rows, tables / "bitexact_hdl.csv", BITEXACT_COLUMNS)
     write_rows(tables / "hardware.csv", hardware)
+    write_csv(parts_rows(hardware), tables / "parts.csv", PARTS_COLUMNS)
     plot_hardware(hardware, ctx.out / "figures" / "hardware_lanes.png")
     (ctx.out / "report").mkdir(exist_ok=True)
-    (ctx.out / "report" / "hardware.md").write_text(summary(hardware))
+    (ctx.out / "report" / "hardware.md").write_text(summary(hardware) + "\n" + parts_markdown(hardware))
     if check.failures:
         raise HdlVerificationError(f"HDL testbenches failed: {', '.join(check.failures)}")
 

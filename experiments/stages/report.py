@@ -17,8 +17,9 @@ from workbench.detectors import classical
 from workbench.evaluation.tables import (ACCURACY_COLUMNS, BITEXACT_COLUMNS, S_CURVE_COLUMNS, S_CURVE_CONDITION, merge_csv,
                                   read_csv)
 from workbench.evaluation.goals import Verdict, all_verdicts
+from workbench.evaluation.markdown import pivot_markdown
 from workbench.pipeline.stages import Stage, StageContext
-from workbench.evaluation.plots import method_label, plot_metric_vs_snr, plot_s_curves
+from workbench.evaluation.plots import plot_metric_vs_snr, plot_s_curves
 from workbench.data.signals import CLEAN_CONDITIONS, SWEEP_CONDITIONS
 
 
@@ -30,17 +31,6 @@ def _cell(value: object, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
-
-
-def pivot_markdown(rows: list[dict], conditions: list[str], cell) -> str:
-    """A markdown table: one line per method label, one column per condition, `cell(row)` inside."""
-    labels = list(dict.fromkeys(method_label(r) for r in rows))
-    lookup = {(method_label(r), r["condition"]): r for r in rows}
-    lines = ["| method | " + " | ".join(conditions) + " |", "|---" * (len(conditions) + 1) + "|"]
-    for label in labels:
-        cells = [cell(lookup[label, c]) if (label, c) in lookup else "-" for c in conditions]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
 
 
 def _rmse_cell(row: dict) -> str:

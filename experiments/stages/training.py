@@ -207,7 +207,7 @@ def _study_ablation(pooled: list[dict], trainings: list[dict], s: dict) -> list[
 
 def _seeds_markdown(seed_rows: list[dict], pooled: list[dict], seeds: list[int]) -> str:
     """The report's section on training seeds: per method and SNR, each seed's number and the pooled one."""
-    from experiments.stages.report import pivot_markdown
+    from workbench.evaluation.markdown import pivot_markdown
     from workbench.data.signals import SWEEP_CONDITIONS
     from workbench.evaluation.plots import method_label
 

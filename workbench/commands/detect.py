@@ -11,8 +11,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `detect` parser."""
     parser = subparsers.add_parser(
         "detect", help="find the laser line in your own profiles or camera frames (CSV + overlays)",
-        description="Apply a detector (a classical method by name, a .keras network or a qnn-int/1 "
-                    "document run on the golden model) to .npy/.npz/.csv arrays or to 8-/16-bit PNG and "
+        description="Apply a detector (a classical method by name, a .keras network, a qnn-int/1 "
+                    "document run on the golden model, or a qnn-int/2 hybrid document) to .npy/.npz/.csv arrays or to 8-/16-bit PNG and "
                     "TIFF images (a file, a TIFF stack or a folder). Writes positions.csv (frame, source, "
                     "column or row, found, position_px) and, for images, overlays/*.png into --out.")
     parser.add_argument("input", type=Path, help="a .npy/.npz/.csv array, a .png/.tif image or stack, or a folder of images")

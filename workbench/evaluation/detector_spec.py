@@ -1,9 +1,11 @@
-"""Any detector from a short spec: a classical method's name, a `.keras` network or a `qnn-int/1` document.
+"""Any detector from a short spec: a classical method's name, a `.keras` network or a `qnn-int` document.
 
 `build_detector("br8")`, `build_detector("cog", window=3, threshold=20)`, `build_detector("models/float.keras")`,
 `build_detector("models/qat_4_4.json")`, `build_detector("hybrid:br8:models/qat_4_4.json")` (HYBRID: the
 document's network detects, the named integer refinement of `workbench.qnn.refinement` locates on the raw
-input; `hybrid:models/qat_4_4.json` uses BR8 taps). A network also states the input depth it was built for
+input; `hybrid:models/qat_4_4.json` uses the document's own refinement when it is a `qnn-int/2` document
+with one, else BR8 taps). A `qnn-int/2` document with a refinement (`models/qat_4-4.hybrid.json`, written by
+run_all's hybrids stage) is that hybrid itself. A network also states the input depth it was built for
 (`BuiltDetector.input_bits`; None for classical methods, which take any depth). TensorFlow is loaded
 only when a `.keras` file is asked for; a document runs on the golden model without it.
 """
@@ -16,7 +18,7 @@ from pathlib import Path
 from workbench.detectors import classical
 from workbench.detectors.interface import ThresholdedDetector
 from workbench.errors import ConfigError, ContractError
-from workbench.qnn.contract import Network, load_network
+from workbench.qnn.contract_v2 import NetworkDocument, load_document
 from workbench.qnn.detector import golden_detector, hybrid_detector
 from workbench.qnn.refinement import DEFAULT_REFINEMENT, named_refinement
 
@@ -38,21 +40,22 @@ def is_network(spec: str) -> bool:
     return Path(spec).suffix.lower() in (KERAS_SUFFIX, DOCUMENT_SUFFIX)
 
 
-def hybrid_parts(spec: str) -> tuple[str, str] | None:
-    """`(refinement name, document path)` of a `hybrid:[<refinement>:]<document.json>` spec, None otherwise."""
+def hybrid_parts(spec: str) -> tuple[str | None, str] | None:
+    """`(refinement name or None when not named, document path)` of a `hybrid:[<refinement>:]<document.json>`
+    spec, None for any other spec."""
     if not spec.startswith(HYBRID_PREFIX):
         return None
     head, separator, tail = spec[len(HYBRID_PREFIX):].partition(":")
-    name, path = (head, tail) if separator else (DEFAULT_REFINEMENT, head)
+    name, path = (head, tail) if separator else (None, head)
     if Path(path).suffix.lower() != DOCUMENT_SUFFIX:
         raise ConfigError(f"hybrid spec {spec!r} invalid; allowed hybrid:[<refinement>:]<qnn-int .json document>")
     return name, path
 
 
-def _document(path: str) -> Network:
-    """The network of a qnn-int document, errors naming the file."""
+def _document(path: str) -> NetworkDocument:
+    """A qnn-int/1 or qnn-int/2 document, errors naming the file."""
     try:
-        return load_network(path)
+        return load_document(path)
     except ContractError as exc:
         if path in str(exc):
             raise
@@ -69,16 +72,18 @@ def build_detector(spec: str, window: float | None = None, threshold: float | No
         built = BuiltDetector(classical.make_detector(spec, window), None)
     elif window is not None:
         raise ConfigError(f"--window {window} applies to classical methods only, not to the network {spec}")
-    elif hybrid is not None:
-        refinement = named_refinement(hybrid[0])
-        network = _document(hybrid[1])
-        bits = network.document.get("metadata", {}).get("bits")
-        name = f"hybrid_{refinement.name}_{Path(hybrid[1]).stem}"
-        built = BuiltDetector(hybrid_detector(name, network, refinement, bits), network.input_bits)
     elif Path(spec).suffix.lower() == DOCUMENT_SUFFIX:
-        network = _document(spec)
-        bits = network.document.get("metadata", {}).get("bits")
-        built = BuiltDetector(golden_detector(Path(spec).stem, network, bits), network.input_bits)
+        path = spec if hybrid is None else hybrid[1]
+        model = _document(path)
+        refinement = model.refinement
+        if hybrid is not None and (hybrid[0] is not None or refinement is None):
+            refinement = named_refinement(hybrid[0] or DEFAULT_REFINEMENT)
+        network, bits = model.network, model.document.get("metadata", {}).get("bits")
+        if refinement is None:
+            detector = golden_detector(Path(path).stem, network, bits)
+        else:
+            detector = hybrid_detector(f"hybrid_{refinement.name}_{Path(path).stem}", network, refinement, bits)
+        built = BuiltDetector(detector, network.input_bits)
     else:
         from workbench.nn.detectors import load_keras_detector  # TensorFlow only on this path
         built = BuiltDetector(*load_keras_detector(Path(spec)))

@@ -3,13 +3,15 @@
 `method` says how a row's resource numbers were obtained:
 - `yosys`: a full `synth_xilinx` run of the design at that lane count;
 - `yosys-scaled`: a straight line through the Yosys runs at the two widest synthesised lane counts
-  (resources grow with P plus a shared head), extrapolated to P; clock from the widest run;
+  (resources grow with P plus a shared head), extrapolated to P (a P between two runs: the line
+  between those two, `resource_at`); clock from the widest run;
 - `analytic`: no Yosys run; resources from `workbench.hdl.estimates.analytic_estimate`, clock
   from the widest Yosys run when there is one.
 Every row also carries the analytic LUT/FF numbers so the two can be compared.
 """
 from __future__ import annotations
 
+import bisect
 import csv
 import io
 from pathlib import Path
@@ -45,19 +47,28 @@ def yosys_row(model: str, network: Network, lanes: int, result: SynthResult, par
 
 
 def scaled_row(model: str, network: Network, lanes: int, measured: list[dict], part: str) -> dict:
-    """A row for `lanes` from the Yosys rows `measured` (a line through the two widest)."""
-    rows = sorted(measured, key=lambda r: r["lanes"])[-2:]
+    """A row for `lanes` from the Yosys rows `measured` (`resource_at`: beyond them, the line through the two widest)."""
+    widest = max(measured, key=lambda r: r["lanes"])
     row = _base(model, network, lanes, part)
     for key in RESOURCES:
-        if len(rows) == 1:
-            value = rows[0][key] * lanes / rows[0]["lanes"]
-        else:
-            (p1, v1), (p2, v2) = [(r["lanes"], r[key]) for r in rows]
-            value = v2 + (v2 - v1) / (p2 - p1) * (lanes - p2)
-        row[key] = round(max(value, 0.0), 1) if key == "brams" else int(round(max(value, 0.0)))
+        value = resource_at([(r["lanes"], r[key]) for r in measured], lanes)
+        row[key] = round(value, 1) if key == "brams" else int(round(value))
     row.update(method="yosys-scaled", yosys_seconds="")
-    row.update(throughput_fields(network, lanes, rows[-1]["f_est_mhz"]))
+    row.update(throughput_fields(network, lanes, widest["f_est_mhz"]))
     return row
+
+
+def resource_at(points: list[tuple[int, float]], lanes: int) -> float:
+    """A resource at `lanes` from (lanes, value) points, never negative: linear between the two
+    neighbouring points; beyond the widest, the line through the two widest (below the narrowest,
+    through the two narrowest); from a single point, proportional to lanes."""
+    points = sorted(points)
+    if len(points) == 1:
+        (p, v), = points
+        return max(v * lanes / p, 0.0)
+    index = min(max(bisect.bisect_left([p for p, _ in points], lanes), 1), len(points) - 1)
+    (p1, v1), (p2, v2) = points[index - 1], points[index]
+    return max(v2 + (v2 - v1) / (p2 - p1) * (lanes - p2), 0.0)
 
 
 def analytic_row(model: str, network: Network, lanes: int, f_est_mhz: float | None, part: str) -> dict:

@@ -1,4 +1,5 @@
-"""Random valid `qnn-int/1` documents for property-based tests and for hardware without a trained model.
+"""Random valid `qnn-int/1` documents (and `qnn-int/2` refinements) for property-based tests and for
+hardware without a trained model.
 
 The multipliers and shifts are chosen so that each requantizer maps a random part of its
 accumulator range onto its output range: outputs are neither all clipped nor all zero, so random
@@ -12,6 +13,7 @@ import numpy as np
 
 from workbench.qnn.contract import (FORMAT, MAX_SHIFT, MULTIPLIER_LIMIT, REFINES, Document, conv_acc_range,
                                 fill_ranges)
+from workbench.qnn.refinement import AdaptiveRefinement, Refinement
 
 
 def random_document(rng: np.random.Generator, *, n_weight_layers: int | None = None, max_channels: int = 4,
@@ -77,3 +79,26 @@ def _scaling(rng: np.random.Generator, acc_min: list[int], acc_max: list[int], a
     shift = int(np.clip(np.floor(np.log2((MULTIPLIER_LIMIT - 1) / max(ideal))), 0, MAX_SHIFT))
     multiplier = [int(np.clip(round(s * (1 << shift)), 0, MULTIPLIER_LIMIT - 1)) for s in ideal]
     return multiplier, shift
+
+
+def random_taps(rng: np.random.Generator, max_half: int = 6, max_tap: int = 7) -> tuple[int, ...]:
+    """Random antisymmetric integer taps (`1..max_half` on each side of a 0, `|tap| <= max_tap`) with a
+    positive first moment, as `Refinement` requires."""
+    half = int(rng.integers(1, max_half + 1))
+    right = np.zeros(half, dtype=np.int64)
+    while np.dot(np.arange(1, half + 1), right) <= 0:
+        right = rng.integers(-max_tap, max_tap + 1, size=half)
+    return tuple(int(v) for v in [*(-right[::-1]), 0, *right])
+
+
+def random_refinement(rng: np.random.Generator, adaptive: bool, frac_bits: int | None = None,
+                      max_members: int = 4, max_edges: int = 7) -> Refinement | AdaptiveRefinement:
+    """A random fixed refinement, or an adaptive one: a bank of random members sharing one frac_bits,
+    ascending edges in [0, 100] (units of 1/64: the width ratio's useful span) and a random member per bin."""
+    frac = int(rng.integers(0, 9)) if frac_bits is None else frac_bits
+    if not adaptive:
+        return Refinement("random", random_taps(rng), frac)
+    bank = tuple(Refinement(f"member{i}", random_taps(rng), frac) for i in range(int(rng.integers(1, max_members + 1))))
+    edges = tuple(sorted(int(e) for e in rng.integers(0, 101, size=int(rng.integers(0, max_edges + 1)))))
+    choice = tuple(int(c) for c in rng.integers(0, len(bank), size=len(edges) + 1))
+    return AdaptiveRefinement("random_adaptive", bank, edges, choice)
