@@ -2,18 +2,19 @@
 
     python experiments/publish_models.py results/study --out models
 
-For every `qnn-int` document of the run seed in the results folder's `models/` (the QAT networks of the
-main sweep; a study's other training seeds live in `models/seed_<seed>/`), it writes
-`<out>/<name>/model.json` (the document), `card.json` and `README.md` (`workbench.qnn.model_card`):
-structure, provenance (data and training seeds, sizes, epochs, threshold rule), this network's own test
-accuracy per condition against BR8 (the study's per-seed rows, else the run's accuracy table) and Yosys
-counts at `--lanes` (LUTs per added lane when two lane counts are given), and `<out>/README.md`, the index.
+For every `qnn-int/1` document of the run seed in the results folder's `models/` (the QAT networks of the
+main sweep; a study's other training seeds live in `models/seed_<seed>/`) and every HYBRID `qnn-int/2`
+document the hybrids stage wrote beside them (`<name>.hybrid.json`), it writes `<out>/<name>/model.json`
+(the document; hybrids as `<name>_hybrid/`), `card.json` and `README.md` (`workbench.qnn.model_card`):
+structure, provenance (data and training seeds, sizes, epochs, threshold rule), the model's own test
+accuracy per condition against BR8 (the study's per-seed rows, else the run's accuracy table) and, for the
+networks, Yosys counts at `--lanes` (LUTs per added lane when two lane counts are given; the hybrids'
+refinement has no hardware yet), and `<out>/README.md`, the index.
 Each model folder is written whole or not at all.
 """
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -24,21 +25,25 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from workbench.errors import ConfigError  # noqa: E402
+from workbench.evaluation import tables  # noqa: E402
 from workbench.files import atomic_folder, atomic_write_text  # noqa: E402
 from workbench.qnn import model_card  # noqa: E402
-from workbench.qnn.contract import Network, load_network  # noqa: E402
+from workbench.qnn.contract import Network  # noqa: E402
+from workbench.qnn.contract_v2 import load_document  # noqa: E402
+from workbench.evaluation.goals import HYBRID_METHOD, NETWORK_METHOD  # noqa: E402
 
-NETWORK_METHOD = "nn_qat"
-"""The method name of the main sweep's QAT networks in the accuracy tables."""
+KINDS = {  # document suffix -> (method in the tables, table stem, folder suffix)
+    ".json": (NETWORK_METHOD, "nn", ""),
+    ".hybrid.json": (HYBRID_METHOD, "hybrid", "_hybrid"),
+}
 SNR_SUMMARY = ("snr_8", "snr_16", "snr_32", "snr_64")
 
 
-def read_csv(path: Path) -> list[dict[str, str]]:
-    """Rows of a CSV table; a ConfigError names a missing one."""
+def read_csv(path: Path) -> list[dict[str, Any]]:
+    """Rows of a results table, numbers parsed; a ConfigError names a missing one."""
     if not path.is_file():
         raise ConfigError(f"{path}: missing; is this a run_all results folder?")
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
+    return tables.read_csv(path)
 
 
 def run_seeds(results: Path) -> tuple[int, bool, dict[str, int]]:
@@ -51,24 +56,24 @@ def run_seeds(results: Path) -> tuple[int, bool, dict[str, int]]:
     return int(train["seed"]), tests[0]["split"] == "lockbox", sizes
 
 
-def accuracy_rows(results: Path, bits: str, training_seed: int) -> list[dict[str, str]]:
-    """This network's own rows: the study's per-seed table at `training_seed`, else the run's accuracy table."""
-    seeds = results / "tables" / "seeds_nn.csv"
+def accuracy_rows(results: Path, method: str, stem: str, bits: str, training_seed: int) -> list[dict[str, Any]]:
+    """The model's own rows: the study's per-seed table (`seeds_<stem>.csv`) at `training_seed`, else the run's
+    accuracy table (`accuracy_<stem>.csv`)."""
+    seeds = results / "tables" / f"seeds_{stem}.csv"
     if seeds.is_file():
-        rows = [row for row in read_csv(seeds) if row["seed"] == str(training_seed)]
+        rows = [row for row in read_csv(seeds) if row["seed"] == training_seed]
     else:
-        rows = read_csv(results / "tables" / "accuracy_nn.csv")
-    rows = [row for row in rows if row["method"] == NETWORK_METHOD and row["bits"] == bits]
+        rows = read_csv(results / "tables" / f"accuracy_{stem}.csv")
+    rows = [row for row in rows if row["method"] == method and row["bits"] == bits]
     if not rows:
-        raise ConfigError(f"{results}: no accuracy rows for method {NETWORK_METHOD!r} bits {bits!r} "
-                          f"(seed {training_seed})")
+        raise ConfigError(f"{results}: no accuracy rows for method {method!r} bits {bits!r} (seed {training_seed})")
     return rows
 
 
-def training_row(results: Path, name: str, training_seed: int) -> dict[str, str]:
+def training_row(results: Path, name: str, training_seed: int) -> dict[str, Any]:
     """The network's row of `tables/training.csv` (a study's has a seed column)."""
     for row in read_csv(results / "tables" / "training.csv"):
-        if row["model"] == name and row.get("seed", str(training_seed)) == str(training_seed):
+        if row["model"] == name and row.get("seed", training_seed) == training_seed:
             return row
     raise ConfigError(f"{results}: tables/training.csv has no row for {name!r} seed {training_seed}")
 
@@ -99,19 +104,21 @@ def hardware(name: str, network: Network, lanes: tuple[int, ...], timeout_s: flo
 def publish(results: Path, out: Path, lanes: tuple[int, ...], timeout_s: float) -> list[dict[str, Any]]:
     """Write one model folder per run-seed QAT document of `results`; the cards written."""
     base_seed, lockbox, sizes = run_seeds(results)
-    documents = sorted((results / "models").glob("qat_*.json"))
-    documents = [path for path in documents if not path.name.endswith(".log.json")]
+    documents = sorted(path for path in (results / "models").glob("qat_*.json") if not path.name.endswith(".log.json"))
     if not documents:
         raise ConfigError(f"{results}/models: no qat_*.json documents to publish")
     cards = []
     for path in documents:
+        suffix = ".hybrid.json" if path.name.endswith(".hybrid.json") else ".json"
+        method, stem, folder_suffix = KINDS[suffix]
         document = json.loads(path.read_text())
-        network = load_network(document)
+        model = load_document(document)
         bits = document.get("metadata", {}).get("bits")
         if not bits:
             raise ConfigError(f"{path}: metadata.bits is missing; cannot match its accuracy rows")
-        name = path.stem
-        trained = training_row(results, name, base_seed)
+        network_name = path.name[:-len(suffix)]
+        name = network_name + folder_suffix
+        trained = training_row(results, network_name, base_seed)
         provenance = {
             "training_data": f"synthetic profiles of workbench.data.signals, base seed {base_seed} "
                              f"({sizes['train_profiles']} training, {sizes['val_profiles']} validation profiles)",
@@ -123,8 +130,12 @@ def publish(results: Path, out: Path, lanes: tuple[int, ...], timeout_s: float) 
                          f"{'lockbox' if lockbox else 'development'} test seeds",
             "source": f"{results.name} (experiments/run_all.py results)",
         }
-        card = model_card.build_card(name, network, bits, provenance, accuracy_rows(results, bits, base_seed),
-                                     hardware(name, network, lanes, timeout_s) if lanes else {})
+        if model.refinement is not None:
+            provenance["refinement"] = ("learned by run_all's hybrids stage on the training profiles around this "
+                                        "network's arg-max (tables/hybrid_refinements.csv); no test data")
+        synthesised = lanes and model.refinement is None  # the refinement has no hardware yet
+        card = model_card.build_card(name, model, bits, provenance, accuracy_rows(results, method, stem, bits, base_seed),
+                                     hardware(name, model.network, lanes, timeout_s) if synthesised else {})
         with atomic_folder(out / name) as folder:
             (folder / model_card.DOCUMENT_FILE).write_text(json.dumps(document, indent=1))
             (folder / model_card.CARD_FILE).write_text(json.dumps(card, indent=1))

@@ -1,6 +1,7 @@
 """Model cards of published `qnn-int` networks (`models/<name>/`: `model.json`, `card.json`, `README.md`).
 
-A card records what a user needs before running a network it did not train: its structure (recomputed
+A published model is a network-only `qnn-int/1` document or a HYBRID `qnn-int/2` one (the network gates, a
+refinement on the raw input locates; `workbench.qnn.contract_v2`). A card records what a user needs before running a network it did not train: its structure (recomputed
 from the document by `network_facts`, so a test can check a card against its document), where it came
 from (training data, seed, budget), its threshold, its test accuracy per condition against BR8 and its
 hardware cost. `card_markdown` renders the card for people.
@@ -12,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import ConfigError
-from workbench.qnn.contract import ConvLayer, Network, bit_width, load_network
+from workbench.qnn.contract import ConvLayer, Network, bit_width
+from workbench.qnn.contract_v2 import NetworkDocument, load_document, refinement_section
 
 CARD_FORMAT = "qpeak-model-card/1"
 DOCUMENT_FILE = "model.json"
@@ -41,28 +43,30 @@ def _layer_facts(layer: Any) -> dict[str, Any]:
             "shift": layer.shift, "prod_bits": prod_bits}
 
 
-def network_facts(network: Network) -> dict[str, Any]:
-    """The structure a card states, computed from the validated network: format, topology, input bits,
-    MACs per pixel, every layer's widths, the head and the score's range."""
-    head = network.head
-    return {"format": network.document["format"], "topology": topology(network), "input_bits": network.input_bits,
+def network_facts(model: NetworkDocument) -> dict[str, Any]:
+    """The structure a card states, computed from the validated document: format, topology, input bits,
+    MACs per pixel, every layer's widths, the head, the score's range and a hybrid's refinement (kind, taps,
+    edges, bank and register widths, as the contract writes them) or None."""
+    network, head = model.network, model.network.head
+    refinement = None if model.refinement is None else refinement_section(model.refinement, network.input_bits)
+    return {"format": model.document["format"], "topology": topology(network), "input_bits": network.input_bits,
             "macs_per_pixel": network.macs_per_pixel, "layers": [_layer_facts(layer) for layer in network.layers],
             "head": {"refine": head.refine, "window": head.window, "threshold": head.threshold,
                      "frac_bits": head.frac_bits},
-            "score_range": list(network.score_range)}
+            "score_range": list(network.score_range), "refinement": refinement}
 
 
-def build_card(name: str, network: Network, bits: str, provenance: dict[str, Any], accuracy: list[dict[str, Any]],
+def build_card(name: str, model: NetworkDocument, bits: str, provenance: dict[str, Any], accuracy: list[dict[str, Any]],
                hardware: dict[str, Any]) -> dict[str, Any]:
     """A card: `network_facts` plus the given provenance, per-condition accuracy rows (`ACCURACY_FIELDS`
     kept) and hardware numbers."""
     rows = [{key: row.get(key) for key in ACCURACY_FIELDS} for row in accuracy]
     return {"format": CARD_FORMAT, "name": name, "bits": bits, "document": DOCUMENT_FILE,
-            "network": network_facts(network), "provenance": provenance, "accuracy": rows, "hardware": hardware}
+            "network": network_facts(model), "provenance": provenance, "accuracy": rows, "hardware": hardware}
 
 
-def read_card(folder: Path) -> tuple[dict[str, Any], Network]:
-    """A published model's card and its validated network; a ConfigError names a missing or foreign file."""
+def read_card(folder: Path) -> tuple[dict[str, Any], NetworkDocument]:
+    """A published model's card and its validated document; a ConfigError names a missing or foreign file."""
     folder = Path(folder)
     card_path = folder / CARD_FILE
     if not card_path.is_file():
@@ -71,7 +75,7 @@ def read_card(folder: Path) -> tuple[dict[str, Any], Network]:
     card = json.loads(card_path.read_text())
     if card.get("format") != CARD_FORMAT:
         raise ConfigError(f"{card_path}: format {card.get('format')!r}; expected {CARD_FORMAT!r}")
-    return card, load_network(folder / card["document"])
+    return card, load_document(folder / card["document"])
 
 
 def format_number(value: Any, digits: int = 3) -> str:
@@ -88,6 +92,19 @@ def _interval(row: dict[str, Any], key: str) -> str:
     return f"{format_number(row.get(key))} [{format_number(low)}, {format_number(high)}]"
 
 
+def _refinement_lines(section: dict[str, Any] | None) -> list[str]:
+    if section is None:
+        return ["- **Network-only**: the network's own head locates the line."]
+    if section["kind"] == "fixed":
+        what = f"the fixed FIR `{section['name']}` (taps {section['taps']})"
+    else:
+        members = ", ".join(f"`{m['name']}`" for m in section["bank"])
+        what = (f"the width-adaptive refinement (bank {members}; width probe over edges {section['edges']} /64, "
+                f"member per bin {section['choice']})")
+    return ["- **HYBRID**: the network's score, threshold and first arg-max detect; " + what
+            + " on the RAW profile around that arg-max locates (zero crossing, rounding division; `docs/heads.md`)."]
+
+
 def card_markdown(card: dict[str, Any]) -> str:
     """The card as a README for people."""
     facts, prov, hw = card["network"], card["provenance"], card["hardware"]
@@ -95,6 +112,7 @@ def card_markdown(card: dict[str, Any]) -> str:
              f"- **Topology** `{facts['topology']}`, {facts['input_bits']}-bit input, "
              f"**{facts['macs_per_pixel']} MACs per pixel**; head `{facts['head']['refine']}` "
              f"(threshold {facts['head']['threshold']}, {facts['head']['frac_bits']} fraction bits).",
+             *_refinement_lines(facts["refinement"]),
              *(f"- **{key.replace('_', ' ').capitalize()}**: {value}" for key, value in prov.items()),
              "", "## Layers", "", "| layer | type | kernel | in -> out | weight bits | accumulator / product bits | "
              "output bits |", "|---|---|---|---|---|---|---|"]
@@ -116,7 +134,8 @@ def card_markdown(card: dict[str, Any]) -> str:
                      f"{format_number(row['miss_rate'])} | {format_number(row['gross_error_rate'])} | "
                      f"{format_number(row['false_alarm_rate'])} |")
     lines += ["", "## Hardware (Yosys `synth_xilinx`, pre-route estimates)", ""]
-    lines += [f"- {key.replace('_', ' ')}: {value}" for key, value in hw.items()]
+    lines += ([f"- {key.replace('_', ' ')}: {value}" for key, value in hw.items()] if hw else
+              ["- Not synthesised: the refinement has no hardware yet (its network is the network-only card's)."])
     doc = f"models/{card['name']}/{DOCUMENT_FILE}"
     lines += ["", "## Use it", "", "```",
               f"workbench detect my_frames/ --detector {doc}            # your profiles or camera frames",
