@@ -13,7 +13,8 @@ the seeds; with one seed the pooled row is that seed's). Outputs:
 
 - `tables/accuracy_hybrid.csv` (method `hybrid_adaptive`, the network's bits; a network of another family,
   `metadata.family` in its document, gives `hybrid_adaptive_<family>`, `workbench.pipeline.families`),
-  `tables/s_curve_hybrid.csv`, and with several seeds `tables/seeds_hybrid.csv`: the report merges them with every stage's tables;
+  `tables/s_curve_hybrid.csv`, and with several seeds `tables/seeds_hybrid.csv`: the report merges them with
+  every stage's tables;
 - `tables/hybrid_refinements.csv`: the learned refinement per network and seed (edges, members);
 - `models/<network>.hybrid.json` (run seed) and `models/seed_<seed>/<network>.hybrid.json`: each hybrid as a
   `qnn-int/2` document (the network's document with the learned refinement in its head,

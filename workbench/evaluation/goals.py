@@ -177,7 +177,8 @@ def network_vs_reference(rows: list[Row], bits: str = "4/4", method: str = NETWO
     paired = _ratio_goal(rows, method, bits, PAIRED_RATIO_TARGETS, "rmse_ratio")
     total = _ratio_goal(rows, method, bits, dict.fromkeys(TOTAL_ERROR_CONDITIONS, 1.0), "total_error_ratio")
     return [Verdict(f"{bits} {_qat(method)} RMSE on the lines both find at or below {reference}'s (x1 at SNR 8-16, "
-                    "x1.3 at 32-64; paired ratio rule)", combine_statuses(paired[0]), "; ".join(paired[1]) or "rows absent"),
+                    "x1.3 at 32-64; paired ratio rule)", combine_statuses(paired[0]),
+                    "; ".join(paired[1]) or "rows absent"),
             Verdict(f"{bits} {_qat(method)} total error (misses counted) at or below {reference}'s at SNR 4-64 "
                     "(paired ratio rule)", combine_statuses(total[0]), "; ".join(total[1]) or "rows absent")]
 
@@ -359,4 +360,5 @@ def all_verdicts(accuracy: list[Row], bitexact: list[Row], hardware: list[Row], 
     return (quantized_vs_float(accuracy) + [qat_vs_tflite(accuracy)] + qat_vs_classical(accuracy, classical)
             + network_vs_reference(accuracy) + detection_goals(accuracy) + [efficiency_vs_fit(accuracy)]
             + [hybrid_vs_reference(accuracy)] + families
-            + [fit_efficiency(accuracy), bit_exactness(bitexact), throughput(hardware), throughput_within_luts(hardware)])
+            + [fit_efficiency(accuracy), bit_exactness(bitexact), throughput(hardware),
+               throughput_within_luts(hardware)])

@@ -7,8 +7,9 @@ network to `qnn-int/1` (and checks Keras integer mode against the golden model),
 network to its TFLite int8 twins, and records every detector's `(found, pos)` on the test sets in
 `detections/<method>.npz`. Its key hashes the network, the seed, the training settings, the content
 hashes of the data and the code this module reaches; a network's topology is part of the network, so adding
-a family (`workbench.pipeline.families`) leaves the other networks' keys as they were. `seed_tables` then turns the recorded detections
-into one accuracy row per seed and a row pooled over the seeds (`workbench.evaluation.tables.accuracy_row`).
+a family (`workbench.pipeline.families`) leaves the other networks' keys as they were. `seed_tables` then turns
+the recorded detections into one accuracy row per seed and a row pooled over the seeds
+(`workbench.evaluation.tables.accuracy_row`).
 """
 from __future__ import annotations
 
