@@ -140,6 +140,7 @@ def test_stage_writes_every_table_with_a_row_per_network_seed_and_condition(inpu
     assert text.count("| hybrid_adaptive (4/4-bit) |") >= 8 and "## Hybrid detectors (issue 12)" in text
     assert len(tables.read_csv(merged / "tables" / "accuracy.csv")) == 2 * len(pooled)  # networks' and hybrids' rows
     assert (merged / "figures" / "rmse_ratio_vs_snr.png").stat().st_size > 0
+    assert not (merged / "figures" / "families_miss_rate_vs_snr.png").exists()  # the default family only
 
 
 def test_rows_equal_an_independent_recomputation_and_a_perturbed_refinement_differs(inputs: dict[str, Path],
@@ -291,3 +292,20 @@ def test_a_family_document_gives_its_own_hybrid_method_and_report_pairs(inputs: 
     for label in ("hybrid_adaptive", "hybrid_adaptive_reach", "nn_qat", "nn_qat_reach"):
         assert f"| {label} (4/4-bit) |" in text
     assert "nn_x" not in text
+    # the report draws the families' figures from these rows and judges the family's goals
+    picked = report_stage.family_rows(result.pooled + network_rows + [{**network_rows[0], "bits": "2/2"}])
+    assert sorted({(r["method"], r["bits"]) for r in picked}) == [
+        (m, "4/4") for m in ("hybrid_adaptive", "hybrid_adaptive_reach", "nn_qat", "nn_qat_reach")]
+    assert report_stage.family_rows([r for r in result.pooled + network_rows if "reach" not in r["method"]]) == []
+    deps = {name: tmp_path / name for name in ("training", "hybrids")}
+    tables.write_csv(result.pooled, deps["hybrids"] / "tables" / "accuracy_hybrid.csv")
+    tables.write_csv([r for r in network_rows if r["method"] != "nn_x"], deps["training"] / "tables" / "accuracy_nn.csv")
+    for name, folder in deps.items():
+        (folder / "stage.json").write_text(json.dumps({"stage": name, "key": "k", "seconds": 1}))
+    merged = tmp_path / "report"
+    report_stage.run(StageContext("report", merged, deps, RunConfig("study", RUN_SEED), {}, logging.getLogger("test"),
+                                  tmp_path))
+    report = (merged / "REPORT.md").read_text()
+    for figure in ("families_miss_rate_vs_snr.png", "families_rmse_ratio_vs_snr.png"):
+        assert (merged / "figures" / figure).stat().st_size > 0 and f"(figures/{figure})" in report
+    assert "| HYBRID hybrid_adaptive_reach 4/4:" in report and "| 4/4 QAT nn_qat_reach RMSE on the lines" in report
