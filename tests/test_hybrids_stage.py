@@ -299,7 +299,8 @@ def test_a_family_document_gives_its_own_hybrid_method_and_report_pairs(inputs: 
     assert report_stage.family_rows([r for r in result.pooled + network_rows if "reach" not in r["method"]]) == []
     deps = {name: tmp_path / name for name in ("training", "hybrids")}
     tables.write_csv(result.pooled, deps["hybrids"] / "tables" / "accuracy_hybrid.csv")
-    tables.write_csv([r for r in network_rows if r["method"] != "nn_x"], deps["training"] / "tables" / "accuracy_nn.csv")
+    tables.write_csv([r for r in network_rows if r["method"] != "nn_x"],
+                     deps["training"] / "tables" / "accuracy_nn.csv")
     for name, folder in deps.items():
         (folder / "stage.json").write_text(json.dumps({"stage": name, "key": "k", "seconds": 1}))
     merged = tmp_path / "report"
