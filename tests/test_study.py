@@ -183,3 +183,15 @@ def test_study_pooling_names_the_family_rows_from_fake_cached_tasks(tmp_path, ca
     assert all(bias["nn_qat_reach", c] < -0.1 < 0.0 < bias["nn_qat", c] for c in CONDITIONS)  # not swapped
     seeds = read_csv(out / "tables" / "seeds_nn.csv")
     assert sorted(r["seed"] for r in seeds if r["method"] == "nn_qat_reach" and r["condition"] == "mixed") == [7, 8, 9]
+
+
+def test_quick_mode_trains_the_default_family_only_and_study_and_full_add_reach() -> None:
+    from workbench.nn.models import default_spec, parse_topology
+    from workbench.pipeline.families import family_topologies
+
+    quick = family_topologies(stage.SETTINGS["quick"])
+    assert quick == {"": "c8k7,c8k5,d8,c1k3"}
+    assert all(default_spec(bits, parse_topology(quick[""])) == default_spec(bits)  # the networks of before
+               for bits in stage.SETTINGS["quick"]["bits"])
+    for mode in ("study", "full"):
+        assert list(family_topologies(stage.SETTINGS[mode]).items())[1:] == [("reach", "c4k11,c8k9,d8,c1k5")]
