@@ -145,3 +145,32 @@ def test_efficiency_goal_targets_the_fits_efficiency_plus_the_margin():
     nets[-1] = row("nn_qat", "8/8", "snr_64", 1.16, half_width=0.05)   # point above, interval straddles
     assert efficiency_vs_fit(fits + nets).status == "undecided"
     assert efficiency_vs_fit(fits).status == "not measured"
+
+
+def test_every_other_family_gets_the_issue_12_goals_read_from_its_own_rows():
+    from workbench.evaluation.goals import all_verdicts
+
+    def row(method, bits, condition, ratio, miss, gross=0.0):
+        return {**_paired_row(condition, ratio, ratio - 0.02, ratio + 0.02, ratio, ratio - 0.02, ratio + 0.02),
+                "method": method, "bits": bits, "miss_rate": miss, "gross_error_rate": gross}
+
+    conditions = ("snr_8", "snr_16", "snr_32", "snr_64", "reflections")
+    rows = [row("br8", None, c, 1.0, 0.10, 0.01) for c in conditions]
+    rows += [row("nn_qat", "4/4", c, 0.9, 0.04) for c in conditions]        # the default meets its goals
+    rows += [row("nn_qat_reach", "4/4", c, 1.5, 0.20, 0.02) for c in conditions]  # the family misses them
+    rows += [row("hybrid_adaptive_reach", "4/4", c, 0.8, 0.20) for c in conditions]
+    base = all_verdicts([r for r in rows if "reach" not in r["method"]], [], [], ["br8"])
+    verdicts = {v.goal: v for v in all_verdicts(rows, [], [], ["br8"])}
+    added = [goal for goal in verdicts if goal not in {v.goal for v in base}]
+    assert len(verdicts) == len(base) + 6 and all("reach" in goal for goal in added)
+    for goal in ("4/4 QAT RMSE on the lines both find at or below br8's (x1 at SNR 8-16, x1.3 at 32-64; paired ratio "
+                 "rule)", "4/4 QAT missed lines at SNR 8 at most 0.5 x the reference's"):
+        family = goal.replace("QAT", "QAT nn_qat_reach")
+        assert verdicts[goal].status == "met" and verdicts[family].status == "missed", verdicts[family]
+        assert verdicts[goal].evidence != verdicts[family].evidence
+    assert "0.2000 vs 0.5 x br8 0.1000" in verdicts["4/4 QAT nn_qat_reach missed lines at SNR 8 at most 0.5 x the "
+                                                     "reference's"].evidence
+    assert verdicts["4/4 QAT nn_qat_reach gross errors on reflections at or below the reference's"].status == "missed"
+    hybrid = next(v for goal, v in verdicts.items() if goal.startswith("HYBRID hybrid_adaptive_reach 4/4"))
+    assert hybrid.status == "met" and hybrid.evidence.count("missed 0.2000 vs network-only 0.2000") == 4
+    assert "network-only nn_qat_reach 4/4's" in hybrid.goal

@@ -140,6 +140,7 @@ def test_stage_writes_every_table_with_a_row_per_network_seed_and_condition(inpu
     assert text.count("| hybrid_adaptive (4/4-bit) |") >= 8 and "## Hybrid detectors (issue 12)" in text
     assert len(tables.read_csv(merged / "tables" / "accuracy.csv")) == 2 * len(pooled)  # networks' and hybrids' rows
     assert (merged / "figures" / "rmse_ratio_vs_snr.png").stat().st_size > 0
+    assert not (merged / "figures" / "families_miss_rate_vs_snr.png").exists()  # the default family only
 
 
 def test_rows_equal_an_independent_recomputation_and_a_perturbed_refinement_differs(inputs: dict[str, Path],
@@ -262,3 +263,50 @@ def test_describe_names_taps_or_edges_and_members() -> None:
     bank = tuple(REFINEMENTS[n] for n in ADAPTIVE_BANK)
     adaptive = AdaptiveRefinement("adaptive", bank, (20, 30), (4, 1, 0))
     assert describe(adaptive) == "edges/64 20 30; members dog2.5 tri4 tri3"
+
+
+def test_a_family_document_gives_its_own_hybrid_method_and_report_pairs(inputs: dict[str, Path],
+                                                                        tmp_path: Path) -> None:
+    """A document with `metadata.family` becomes `hybrid_adaptive_<family>`; the default's keeps its name."""
+    splits, sticks = _stage_inputs(inputs)
+    default = inputs["training"] / "models" / "qat_4-4.json"
+    reach = tmp_path / "qat_4-4_reach.json"
+    document = _document([1, 3, 2], 100, "4/4")
+    reach.write_text(json.dumps({**document, "metadata": {**document["metadata"], "family": "reach"}}))
+    result = stage.hybrid_tables([(RUN_SEED, default), (RUN_SEED, reach)], splits.train, splits.test, sticks,
+                                 RUN_SEED, DRAWS, tmp_path / "work")
+    assert [(r["method"], r["bits"], r["condition"]) for r in result.pooled] == [
+        (method, "4/4", c) for method in ("hybrid_adaptive", "hybrid_adaptive_reach") for c in CONDITIONS]
+    assert [(r["network"], r["method"]) for r in result.refinements] == [("qat_4-4", "hybrid_adaptive"),
+                                                                         ("qat_4-4_reach", "hybrid_adaptive_reach")]
+    assert load_document(result.documents[1]).document["metadata"]["family"] == "reach"
+    network = load_network(reach)
+    hybrid = hybrid_detector("hybrid_adaptive_reach", network, learn_network_refinement(network, splits.train), "4/4")
+    want, _ = tables.evaluate_one(hybrid, splits.test, RUN_SEED, DRAWS, yardsticks=sticks)
+    mine = [r for r in result.pooled if r["method"] == "hybrid_adaptive_reach"]
+    assert all(_equal(a[c], b[c]) for a, b in zip(mine, want) for c in tables.ACCURACY_COLUMNS)
+    other = [r for r in result.pooled if r["method"] == "hybrid_adaptive"]
+    assert [r["rmse_px"] for r in mine] != [r["rmse_px"] for r in other]  # another network's rows
+    network_rows = [{**r, "method": method} for r in result.pooled for method in ("nn_qat", "nn_qat_reach", "nn_x")]
+    text = stage.report_markdown(result.pooled, network_rows, [RUN_SEED], 1)
+    for label in ("hybrid_adaptive", "hybrid_adaptive_reach", "nn_qat", "nn_qat_reach"):
+        assert f"| {label} (4/4-bit) |" in text
+    assert "nn_x" not in text
+    # the report draws the families' figures from these rows and judges the family's goals
+    picked = report_stage.family_rows(result.pooled + network_rows + [{**network_rows[0], "bits": "2/2"}])
+    assert sorted({(r["method"], r["bits"]) for r in picked}) == [
+        (m, "4/4") for m in ("hybrid_adaptive", "hybrid_adaptive_reach", "nn_qat", "nn_qat_reach")]
+    assert report_stage.family_rows([r for r in result.pooled + network_rows if "reach" not in r["method"]]) == []
+    deps = {name: tmp_path / name for name in ("training", "hybrids")}
+    tables.write_csv(result.pooled, deps["hybrids"] / "tables" / "accuracy_hybrid.csv")
+    tables.write_csv([r for r in network_rows if r["method"] != "nn_x"],
+                     deps["training"] / "tables" / "accuracy_nn.csv")
+    for name, folder in deps.items():
+        (folder / "stage.json").write_text(json.dumps({"stage": name, "key": "k", "seconds": 1}))
+    merged = tmp_path / "report"
+    report_stage.run(StageContext("report", merged, deps, RunConfig("study", RUN_SEED), {}, logging.getLogger("test"),
+                                  tmp_path))
+    report = (merged / "REPORT.md").read_text()
+    for figure in ("families_miss_rate_vs_snr.png", "families_rmse_ratio_vs_snr.png"):
+        assert (merged / "figures" / figure).stat().st_size > 0 and f"(figures/{figure})" in report
+    assert "| HYBRID hybrid_adaptive_reach 4/4:" in report and "| 4/4 QAT nn_qat_reach RMSE on the lines" in report

@@ -4,7 +4,9 @@ It runs last and sees every stage of the run. Merges `tables/accuracy_*.csv` int
 `tables/accuracy.csv`, `tables/s_curve_*.csv` into `tables/s_curve.csv` and `tables/bitexact*.csv`
 into `tables/bitexact.csv`, draws the comparison figures from the merged tables, judges the goals
 of the study (`workbench.evaluation.goals`) and includes every stage's `report/*.md` fragment. A stage joins
-the report by writing such files.
+the report by writing such files. When the rows hold another network family (`workbench.pipeline.families`),
+two more figures set its 4/4 networks and hybrids beside the default's and the reference against SNR
+(`figures/families_miss_rate_vs_snr.png`, `figures/families_rmse_ratio_vs_snr.png`).
 """
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ from pathlib import Path
 from workbench.detectors import classical
 from workbench.evaluation.tables import (ACCURACY_COLUMNS, BITEXACT_COLUMNS, S_CURVE_COLUMNS, S_CURVE_CONDITION, merge_csv,
                                   read_csv)
-from workbench.evaluation.goals import Verdict, all_verdicts
+from workbench.evaluation.goals import HYBRID_METHOD, NETWORK_METHOD, Verdict, all_verdicts
 from workbench.evaluation.markdown import pivot_markdown
+from workbench.pipeline.families import DEFAULT_FAMILY, families_among, in_family
 from workbench.pipeline.stages import Stage, StageContext
 from workbench.evaluation.plots import plot_metric_vs_snr, plot_s_curves
 from workbench.data.signals import CLEAN_CONDITIONS, SWEEP_CONDITIONS
@@ -158,6 +161,17 @@ def bitexact_section(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def family_rows(rows: list[dict], bits: str = "4/4") -> list[dict]:
+    """The `bits` rows of every network family's networks and hybrids, and the reference's rows; none when the
+    rows hold the default family only."""
+    families = families_among((r["method"] for r in rows), NETWORK_METHOD)
+    if not families:
+        return []
+    methods = {in_family(m, f) for m in (NETWORK_METHOD, HYBRID_METHOD) for f in (DEFAULT_FAMILY, *families)}
+    reference = next((r["reference"] for r in rows if r.get("reference")), None)
+    return [r for r in rows if (r["method"] in methods and r.get("bits") == bits) or r["method"] == reference]
+
+
 MERGED = ("accuracy", "s_curve", "bitexact")
 MAX_TABLE_ROWS = 60
 
@@ -202,6 +216,16 @@ def run(ctx: StageContext) -> None:
         plot_s_curves([c for c in curves if c["condition"] == S_CURVE_CONDITION], figures / "s_curve.png",
                       f"Bias against sub-pixel phase ({S_CURVE_CONDITION})"),
     ]
+    families = family_rows(rows)
+    if families:
+        made += [
+            plot_metric_vs_snr(families, "miss_rate", figures / "families_miss_rate_vs_snr.png", "miss rate",
+                               "Missed lines against SNR: the 4/4 of each network family and the reference"),
+            plot_metric_vs_snr(families, "rmse_ratio", figures / "families_rmse_ratio_vs_snr.png",
+                               "RMSE ratio on common lines", "The 4/4 of each network family against the reference "
+                               "on the lines both find (paired 95% intervals)",
+                               ci=("rmse_ratio_ci_low", "rmse_ratio_ci_high"), level=(1.0, "reference")),
+        ]
     drawn = {path.name for path in made if path}
     dep_figures = [path for path in _files(ctx, "figures/*.png") if path.name not in drawn]
     parts = [f"# qpeak-workbench results ({ctx.config.mode} mode, seed {ctx.config.seed})", "",

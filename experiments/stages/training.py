@@ -1,7 +1,11 @@
 """run_all stage `training`: float, quantization-aware and TFLite int8 networks, trained, exported, evaluated.
 
-Every network has the default topology (464 MACs/pixel), the same data, target, budget and early
-stopping on the validation set; thresholds are set for 1% false alarms on empty validation profiles.
+Every network has the same data, target, budget and early stopping on the validation set; thresholds are set
+for 1% false alarms on empty validation profiles. The networks of the default family have the default topology
+(464 MACs/pixel, the paper-faithful baseline, method `nn_qat`); study and full mode also train, at every `bits`,
+each family of the setting `families` (`workbench.pipeline.families`: `reach`, c4k11,c8k9,d8,c1k5, 436
+MACs/pixel, reach +-11 px; method `nn_qat_reach`, documents `qat_<bits>_reach.json`), without a float twin,
+TFLite twins or ablation.
 Outputs:
 - `models/<name>.keras`, `models/<name>.log.json` (training log), `models/qat_*.json` (qnn-int/1,
   only the main sweep, which the hdl stage reads), `models/ablation/` (ablation models);
@@ -36,12 +40,13 @@ SETTINGS = {
     # about 90 minutes on 2 cores (docs/training.md, section 10)
     "study": {"seeds": 3, "train_profiles": 20000, "val_profiles": 10000, "test_profiles": None, "epochs": 30,
               "finetune_epochs": 3, "patience": 4, "batch_size": 64, "topology": "c8k7,c8k5,d8,c1k3",
+              "families": {"reach": "c4k11,c8k9,d8,c1k5"},
               "bits": ["8/8", "4/4", "3/3", "2/2", "6-4-4-6/4-3-3"], "tflite_sizes": [10, 100, 500],
               "ablation_bits": ["4/4", "2/2"], "ablation_modes": ["learned", "pow2", "pact"],
               "ablation_conditions": ["mixed", "snr_4", "snr_8", "snr_16"], "bitexact_profiles": 2000,
               "draws": 1000, "workers": None},
     "full": {"train_profiles": 50000, "val_profiles": 20000, "test_profiles": None, "epochs": 60,
-             "finetune_epochs": 4, "patience": 6, "batch_size": 64,
+             "finetune_epochs": 4, "patience": 6, "batch_size": 64, "families": {"reach": "c4k11,c8k9,d8,c1k5"},
              "bits": ["8/8", "4/4", "3/3", "2/2", "6-4-4-6/4-3-3", "8-3-3-8/3-3-3"],
              "tflite_sizes": [10, 100, 500], "tflite_draws": 5,
              "ablation_bits": ["4/4", "2/2"], "ablation_modes": ["learned", "pow2", "pact"],
@@ -72,6 +77,7 @@ def run(ctx: StageContext) -> None:
     from workbench.nn.detectors import golden_mismatches
     from workbench.detectors import classical
     from workbench.evaluation.comparison import DEFAULT_REFERENCE
+    from workbench.pipeline.families import DEFAULT_FAMILY, family_topologies, in_family
 
     s = ctx.settings
     splits = load_stage_splits(ctx.dep("datasets"))
@@ -95,17 +101,19 @@ def run(ctx: StageContext) -> None:
     detectors.append(float_run.detector)
 
     check_profiles = tests["mixed"].profiles[:s["bitexact_profiles"]]
-    for bits in s["bits"]:
-        spec = models.default_spec(bits, input_bits=sets.input_bits)
-        name = spec.qat_name
-        result = train_detector(spec, sets, config, folder, quantized=True, name=name, detector_name="nn_qat",
-                                progress=progress)
-        sweep[spec.bits_label] = result
-        training_rows.append(training.log_summary(result.trained.log))
-        detectors.append(result.detector)
-        bitexact_rows.append(golden_mismatches(name, result.trained.model, result.document, check_profiles))
-        ctx.log.info("  %s: threshold %d, Keras integer vs golden mismatches %d", name,
-                     result.document["head"]["threshold"], bitexact_rows[-1]["mismatches"])
+    for family, topology in family_topologies(s).items():
+        for bits in s["bits"]:
+            spec = models.default_spec(bits, models.parse_topology(topology), input_bits=sets.input_bits)
+            name = in_family(spec.qat_name, family)
+            result = train_detector(spec, sets, config, folder, quantized=True, name=name,
+                                    detector_name=in_family("nn_qat", family), family=family, progress=progress)
+            if family == DEFAULT_FAMILY:
+                sweep[spec.bits_label] = result
+            training_rows.append(training.log_summary(result.trained.log))
+            detectors.append(result.detector)
+            bitexact_rows.append(golden_mismatches(name, result.trained.model, result.document, check_profiles))
+            ctx.log.info("  %s: threshold %d, Keras integer vs golden mismatches %d", name,
+                         result.document["head"]["threshold"], bitexact_rows[-1]["mismatches"])
 
     rows, curves = tables.evaluate(detectors, tests, seed=ctx.config.seed,
                                    s_curve_conditions=[tables.S_CURVE_CONDITION], reference=reference)

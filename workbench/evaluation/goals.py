@@ -6,6 +6,8 @@ those of the issues (quantized within 10% / 35% of float at SNR >= 8, 8/8 QAT at
 as TFLite int8 with 500 calibration profiles, QAT >= 3 bits against the best classical detector,
 the 4/4 network against BR8 on common lines, in total error, in missed lines and gross errors, the 8/8
 network's efficiency against the Gaussian fit's, the 2/2's missed lines, and the HYBRID 4/4 against BR8).
+Every other network family in the rows (`workbench.pipeline.families`: method `nn_qat_<family>`) gets the
+network-only goals of issue 12 (against BR8, missed lines, gross errors) and the hybrid goal of its own methods.
 
 A goal on a ratio to the reference (`ratio_status`) has one decision rule: met when the point ratio
 is at or below the target and the upper bound of its 95% paired-bootstrap interval is at most the
@@ -18,6 +20,7 @@ from typing import Any, Iterable
 
 from workbench.data.signals import CLEAN_CONDITIONS, preset_snr
 from workbench.hdl.estimates import PAPER_GPIX_PER_S
+from workbench.pipeline.families import families_among, in_family
 
 Row = dict[str, Any]
 
@@ -161,16 +164,22 @@ def _ratio_goal(rows: list[Row], method: str, bits: str | None, targets: dict[st
     return statuses, parts
 
 
-def network_vs_reference(rows: list[Row], bits: str = "4/4") -> list[Verdict]:
-    """The `bits` QAT network against the reference (BR8): RMSE ratio on the lines both find at or below
-    1 at SNR 8 and 16 and 1.3 at 32 and 64; total error (misses counted) at or below the reference's
+def _qat(method: str) -> str:
+    """How a goal names the QAT networks of `method`: `QAT` for the default family, else with the method."""
+    return "QAT" if method == NETWORK_METHOD else f"QAT {method}"
+
+
+def network_vs_reference(rows: list[Row], bits: str = "4/4", method: str = NETWORK_METHOD) -> list[Verdict]:
+    """The `bits` QAT network of `method` against the reference (BR8): RMSE ratio on the lines both find at or
+    below 1 at SNR 8 and 16 and 1.3 at 32 and 64; total error (misses counted) at or below the reference's
     at every SNR from 4 to 64."""
     reference = next((r["reference"] for r in rows if r.get("reference")), "the reference")
-    paired = _ratio_goal(rows, "nn_qat", bits, PAIRED_RATIO_TARGETS, "rmse_ratio")
-    total = _ratio_goal(rows, "nn_qat", bits, dict.fromkeys(TOTAL_ERROR_CONDITIONS, 1.0), "total_error_ratio")
-    return [Verdict(f"{bits} QAT RMSE on the lines both find at or below {reference}'s (x1 at SNR 8-16, x1.3 at "
-                    "32-64; paired ratio rule)", combine_statuses(paired[0]), "; ".join(paired[1]) or "rows absent"),
-            Verdict(f"{bits} QAT total error (misses counted) at or below {reference}'s at SNR 4-64 "
+    paired = _ratio_goal(rows, method, bits, PAIRED_RATIO_TARGETS, "rmse_ratio")
+    total = _ratio_goal(rows, method, bits, dict.fromkeys(TOTAL_ERROR_CONDITIONS, 1.0), "total_error_ratio")
+    return [Verdict(f"{bits} {_qat(method)} RMSE on the lines both find at or below {reference}'s (x1 at SNR 8-16, "
+                    "x1.3 at 32-64; paired ratio rule)", combine_statuses(paired[0]),
+                    "; ".join(paired[1]) or "rows absent"),
+            Verdict(f"{bits} {_qat(method)} total error (misses counted) at or below {reference}'s at SNR 4-64 "
                     "(paired ratio rule)", combine_statuses(total[0]), "; ".join(total[1]) or "rows absent")]
 
 
@@ -179,16 +188,16 @@ def _reference_row(rows: list[Row], condition: str) -> Row | None:
     return find_row(rows, reference, None, condition) if reference else None
 
 
-def detection_goals(rows: list[Row]) -> list[Verdict]:
-    """Issue 12's detection goals against the reference (BR8), on point rates (pooled over the training
-    seeds in study mode; the tables give rates no interval): missed lines at SNR 8 of the 4/4 network at
-    most half the reference's and of the 2/2 at most the reference's; gross errors of the 4/4 network on
-    `reflections` at or below the reference's."""
+def detection_goals(rows: list[Row], method: str = NETWORK_METHOD) -> list[Verdict]:
+    """Issue 12's detection goals against the reference (BR8) for the networks of `method`, on point rates
+    (pooled over the training seeds in study mode; the tables give rates no interval): missed lines at SNR 8
+    of the 4/4 network at most half the reference's and of the 2/2 at most the reference's; gross errors of
+    the 4/4 network on `reflections` at or below the reference's."""
     verdicts = []
     reference = _reference_row(rows, "snr_8")
     for bits, factor in MISS_FACTORS.items():
-        q = find_row(rows, "nn_qat", bits, "snr_8")
-        goal = f"{bits} QAT missed lines at SNR 8 at most {factor:g} x the reference's"
+        q = find_row(rows, method, bits, "snr_8")
+        goal = f"{bits} {_qat(method)} missed lines at SNR 8 at most {factor:g} x the reference's"
         if q is None or reference is None:
             verdicts.append(Verdict(goal, "not measured", "rows absent"))
             continue
@@ -196,8 +205,8 @@ def detection_goals(rows: list[Row]) -> list[Verdict]:
         verdicts.append(Verdict(goal, "met" if q["miss_rate"] <= bound else "missed",
                                 f"{q['miss_rate']:.4f} vs {factor:g} x {reference['method']} "
                                 f"{reference['miss_rate']:.4f} = {bound:.4f}"))
-    q, reference = find_row(rows, "nn_qat", "4/4", "reflections"), _reference_row(rows, "reflections")
-    goal = "4/4 QAT gross errors on reflections at or below the reference's"
+    q, reference = find_row(rows, method, "4/4", "reflections"), _reference_row(rows, "reflections")
+    goal = f"4/4 {_qat(method)} gross errors on reflections at or below the reference's"
     if q is None or reference is None:
         verdicts.append(Verdict(goal, "not measured", "rows absent"))
     else:
@@ -280,15 +289,16 @@ def strict_status(ratio: float | None, low: float | None, high: float | None) ->
     return "met" if high < 1.0 else "missed" if low >= 1.0 else "undecided"
 
 
-def hybrid_vs_reference(rows: list[Row], bits: str = "4/4", method: str = HYBRID_METHOD) -> Verdict:
+def hybrid_vs_reference(rows: list[Row], bits: str = "4/4", method: str = HYBRID_METHOD,
+                        network_method: str = NETWORK_METHOD) -> Verdict:
     """Issue 12's goal for the HYBRID `method` at `bits`: the paired RMSE ratio to the reference (BR8) strictly
     below 1 at SNR 8 and 16 (`strict_status`), at or below 1 at 32 and 64 (`ratio_status`), and at each of
-    those SNRs missed lines at most the network-only row's (equal by construction: the hybrid's detections
-    are its network's)."""
+    those SNRs missed lines at most the network-only row's of `network_method` (equal by construction: the
+    hybrid's detections are its network's)."""
     reference = next((r["reference"] for r in rows if r.get("reference")), "the reference")
     statuses, parts = [], []
     for condition in STRICT_CONDITIONS + AT_OR_BELOW_CONDITIONS:
-        hybrid, network = find_row(rows, method, bits, condition), find_row(rows, NETWORK_METHOD, bits, condition)
+        hybrid, network = find_row(rows, method, bits, condition), find_row(rows, network_method, bits, condition)
         if hybrid is None or hybrid.get("rmse_ratio") is None:
             continue
         ratio, low, high = hybrid["rmse_ratio"], hybrid["rmse_ratio_ci_low"], hybrid["rmse_ratio_ci_high"]
@@ -305,9 +315,12 @@ def hybrid_vs_reference(rows: list[Row], bits: str = "4/4", method: str = HYBRID
             statuses.append("met" if hybrid["miss_rate"] <= network["miss_rate"] else "missed")
             text += f", missed {hybrid['miss_rate']:.4f} vs network-only {network['miss_rate']:.4f}"
         parts.append(text)
+    named = "" if network_method == NETWORK_METHOD else f"{network_method} "
     return Verdict(f"HYBRID {method} {bits}: RMSE on the lines both find strictly below {reference}'s at SNR 8-16 "
                    "(upper bound < 1), at or below at 32-64 (paired ratio rule), missed lines at most the "
-                   f"network-only {bits}'s", combine_statuses(statuses), "; ".join(parts) or "rows absent")
+                   f"network-only {named}{bits}'s", combine_statuses(statuses), "; ".join(parts) or "rows absent")
+
+
 def throughput_within_luts(rows: list[Row]) -> Verdict:
     """4 Gpixel/s within GOAL_LUTS LUTs, judged on real Yosys rows only (method `yosys`), per model.
 
@@ -338,8 +351,14 @@ def throughput_within_luts(rows: list[Row]) -> Verdict:
 
 
 def all_verdicts(accuracy: list[Row], bitexact: list[Row], hardware: list[Row], classical: Iterable[str]) -> list[Verdict]:
-    """Every goal of the study, in report order."""
+    """Every goal of the study, in report order: the other families' goals after the default family's."""
+    families = []
+    for family in families_among((row["method"] for row in accuracy), NETWORK_METHOD):
+        method = in_family(NETWORK_METHOD, family)
+        families += (network_vs_reference(accuracy, "4/4", method) + detection_goals(accuracy, method)
+                     + [hybrid_vs_reference(accuracy, "4/4", in_family(HYBRID_METHOD, family), method)])
     return (quantized_vs_float(accuracy) + [qat_vs_tflite(accuracy)] + qat_vs_classical(accuracy, classical)
             + network_vs_reference(accuracy) + detection_goals(accuracy) + [efficiency_vs_fit(accuracy)]
-            + [hybrid_vs_reference(accuracy), fit_efficiency(accuracy), bit_exactness(bitexact), throughput(hardware),
+            + [hybrid_vs_reference(accuracy)] + families
+            + [fit_efficiency(accuracy), bit_exactness(bitexact), throughput(hardware),
                throughput_within_luts(hardware)])

@@ -51,9 +51,11 @@ def prepare_sets(train_set: Dataset, val_set: Dataset, config: training.TrainCon
 
 
 def train_detector(spec: NetworkSpec, sets: TrainingSets, config: training.TrainConfig, folder: Path, *,
-                   quantized: bool, name: str, detector_name: str,
+                   quantized: bool, name: str, detector_name: str, family: str = "",
                    progress: Callable[[str], None] = training.log.info) -> TrainedDetector:
-    """Train `spec` (float twin or QAT), calibrate its threshold and save model, log and document in `folder`."""
+    """Train `spec` (float twin or QAT), calibrate its threshold and save model, log and document in `folder`;
+    a QAT network of a `family` other than the default (`workbench.pipeline.families`) names it in its
+    document's `metadata.family`."""
     folder = Path(folder)
     if not quantized:
         trained = training.train_float(spec, sets.train, sets.val, config, folder, name=name, progress=progress)
@@ -63,7 +65,8 @@ def train_detector(spec: NetworkSpec, sets: TrainingSets, config: training.Train
         return TrainedDetector(trained, detector)
     trained = training.train_qat(spec, sets.train, sets.val, config, folder, name=name, progress=progress)
     document, detector = calibrated_export(detector_name, trained.model, sets.empty_val, spec.bits_label,
-                                           sets.input_bits, metadata={"name": name, "bits": spec.bits_label})
+                                           sets.input_bits, metadata={"name": name, "bits": spec.bits_label,
+                                                                     **({"family": family} if family else {})})
     path = save_document(document, folder / f"{name}.json")
     trained.log["head"] = document["head"]
     training.write_log(trained.path, trained.log)

@@ -6,8 +6,10 @@ training split, sets its threshold for 1% false alarms on the empty validation p
 network to `qnn-int/1` (and checks Keras integer mode against the golden model), converts a float
 network to its TFLite int8 twins, and records every detector's `(found, pos)` on the test sets in
 `detections/<method>.npz`. Its key hashes the network, the seed, the training settings, the content
-hashes of the data and the code this module reaches. `seed_tables` then turns the recorded detections
-into one accuracy row per seed and a row pooled over the seeds (`workbench.evaluation.tables.accuracy_row`).
+hashes of the data and the code this module reaches; a network's topology is part of the network, so adding
+a family (`workbench.pipeline.families`) leaves the other networks' keys as they were. `seed_tables` then turns
+the recorded detections into one accuracy row per seed and a row pooled over the seeds
+(`workbench.evaluation.tables.accuracy_row`).
 """
 from __future__ import annotations
 
@@ -18,13 +20,15 @@ from typing import Any
 
 import numpy as np
 
+from workbench.errors import ConfigError
 from workbench.evaluation.tables import ACCURACY_COLUMNS
+from workbench.pipeline.families import DEFAULT_FAMILY, family_topologies, in_family
 from workbench.pipeline.sweep import SPREAD_STATS
 from workbench.pipeline.tasks import task_key
 
 FLOAT_NAME = "float"
 TASK_SETTINGS = ("train_profiles", "val_profiles", "test_profiles", "epochs", "finetune_epochs", "patience",
-                 "batch_size", "topology", "tflite_sizes", "bitexact_profiles", "ablation_conditions")
+                 "batch_size", "tflite_sizes", "bitexact_profiles", "ablation_conditions")
 """The stage settings a task's result depends on (hashed into its key)."""
 DETECTIONS = "detections"
 SPREAD_METRICS = ("rmse_px", "miss_rate", "gross_error_rate", "false_alarm_rate", "total_error", "efficiency",
@@ -38,12 +42,14 @@ SPREAD_COLUMNS = ("method", "bits", "condition", "seeds", *(f"{m}_{s}" for m in 
 class Network:
     """One network of the study: its file name, its method name in the tables and how it is built."""
 
-    name: str          # file stem: float, qat_4-4, qat_4-4_pow2
-    method: str        # method column of the tables: nn_float, nn_qat, qat_4-4_pow2
+    name: str          # file stem: float, qat_4-4, qat_4-4_pow2, qat_4-4_reach
+    method: str        # method column of the tables: nn_float, nn_qat, qat_4-4_pow2, nn_qat_reach
     bits: str          # W/A bits of its spec (the float twin is built from the 8/8 spec)
     quantized: bool
+    topology: str
     scale_mode: str = "learned"
     ablation: bool = False  # tested on the ablation conditions only
+    family: str = DEFAULT_FAMILY
 
     @property
     def table_bits(self) -> str | None:
@@ -53,17 +59,28 @@ class Network:
 
 def study_networks(settings: dict[str, Any]) -> list[Network]:
     """The float network, one learned-scale QAT network per `bits`, and the scale ablation (every
-    `ablation_modes` but `learned`, whose networks are the main ones, at every `ablation_bits`)."""
+    `ablation_modes` but `learned`, whose networks are the main ones, at every `ablation_bits`), all of the
+    default family's `topology`; then one QAT network per `bits` of every other family (`families`: no
+    float twin, no TFLite, no ablation). A ConfigError names a file name that two networks would share."""
     from workbench.nn.models import default_spec, parse_topology
 
-    layers = parse_topology(settings["topology"])
-    networks = [Network(FLOAT_NAME, "nn_float", "8/8", quantized=False)]
-    for bits in settings["bits"]:
-        networks.append(Network(default_spec(bits, layers).qat_name, "nn_qat", bits, quantized=True))
+    topologies = family_topologies(settings)
+    topology = topologies[DEFAULT_FAMILY]
+    layers = parse_topology(topology)
+    networks = [Network(FLOAT_NAME, "nn_float", "8/8", False, topology)]
+    for family, family_topology in topologies.items():
+        family_layers = parse_topology(family_topology)
+        networks += [Network(in_family(default_spec(bits, family_layers).qat_name, family), in_family("nn_qat", family),
+                             bits, True, family_topology, family=family) for bits in settings["bits"]]
     for bits in settings["ablation_bits"]:
         name = default_spec(bits, layers).qat_name
-        networks += [Network(f"{name}_{mode}", f"{name}_{mode}", bits, True, mode, ablation=True)
+        networks += [Network(f"{name}_{mode}", f"{name}_{mode}", bits, True, topology, mode, ablation=True)
                      for mode in settings["ablation_modes"] if mode != "learned"]
+    names = [network.name for network in networks]
+    shared = sorted({name for name in names if names.count(name) > 1})
+    if shared:
+        raise ConfigError(f"study networks {shared} share a file name; allowed family names other than the "
+                          f"ablation modes {settings['ablation_modes']}")
     return networks
 
 
@@ -124,10 +141,10 @@ def train_and_detect(task: StudyTask, folder: Path, datasets: Path, tf_threads: 
     # test sets of the networks' input depth only (bits_10, bits_12 are never rescaled for them)
     tests = {name: cap(splits.test[name], s["test_profiles"]) for name in wanted
              if name in splits.test and splits.test[name].config.bits == sets.input_bits}
-    spec = dataclasses.replace(default_spec(network.bits, parse_topology(s["topology"]), input_bits=sets.input_bits),
+    spec = dataclasses.replace(default_spec(network.bits, parse_topology(network.topology), input_bits=sets.input_bits),
                                scale_mode=network.scale_mode)
     result = train_detector(spec, sets, config, folder, quantized=network.quantized, name=network.name,
-                            detector_name=network.method, progress=lambda line: None)
+                            detector_name=network.method, family=network.family, progress=lambda line: None)
     detectors = [(result.detector, network.table_bits)]
     bitexact = None
     if network.quantized:
