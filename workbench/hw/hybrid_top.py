@@ -1,0 +1,157 @@
+"""The hybrid in hardware: a `qnn-int/2` network with a FIXED refinement behind the peak detector's ports.
+
+It computes `workbench.qnn.golden_v2` (never run here) with the ports, widths and timing rules of the
+networks' `peak_detector` (`workbench.hw.top`): the network detects, the refinement on the RAW samples
+locates. `P` lanes, profiles back to back or with gaps:
+
+1. the network's layers on the raw stream, exactly as `peak_detector` builds them; `m_score_tdata`
+   carries its scores, `latency` cycles after their pixels (the network's latency);
+2. `shadow` (`workbench.hw.shadow`): the raw samples through the network's timing, so the sample `x[k]`
+   leaves in the cycle the score `s[k]` does, gaps or not;
+3. the classical detector's front end (`workbench.hw.br_top`) on those samples: `window` of the taps,
+   `edge_replicate` (edge samples replicated, as the contract's rule), `adder_tree`: `d[k]`; beside it
+   the scores through the front end's timing (a second `shadow`), so `(d[k], s[k])` meet;
+4. `window` of `(d, s)` for `R = h + 1` pixels each side and the `crossing_head` with `gate="key"`: the
+   first arg-max of `s` carrying `d[p-R .. p+R]`, the crossing nearest `p` (the left one on equal
+   distance; only `0 <= i <= L-2`), `found = s[p] >= threshold` (the network head's threshold), the
+   rounding division, `pos` in units of `2^-F` px (`F` the refinement's `frac_bits`), `p 2^F` without a
+   crossing, 0 when not found.
+
+`result_latency = latency + front end + (ceil(R/P) + 1) + crossing head`. The adaptive refinement is
+not built (`docs/heads.md` describes its datapath).
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from myhdl import block
+
+from workbench.errors import ConfigError
+from workbench.hw.adder_tree import adder_tree, tree_stream
+from workbench.hw.arithmetic import DEFAULT_ARITHMETIC, check_arithmetic
+from workbench.hw.br_top import derivative_sums, edge_replicate
+from workbench.hw.codegen import Emitter, render
+from workbench.hw.crossing import crossing_head, crossing_latency
+from workbench.hw.interface import StreamDesign, port_signals
+from workbench.hw.names import name_instances
+from workbench.hw.shadow import network_steps, shadow_blocks, shadow_stream
+from workbench.hw.stream import Stream, field_offsets, new_stream
+from workbench.hw.top import (MAX_LANES, THRESHOLD_BITS, input_stream, network_latency, network_layers,
+                              score_ports)
+from workbench.hw.window import window, window_latency, window_stream
+from workbench.qnn.contract import ConvLayer, Network, bit_width
+from workbench.qnn.contract_v2 import NetworkDocument
+from workbench.qnn.refinement import Refinement
+
+
+@dataclass(frozen=True, kw_only=True)
+class HybridDesign(StreamDesign):
+    """A generated hybrid: the interface (`StreamDesign`) plus the network, refinement and settings."""
+
+    network: Network
+    refinement: Refinement
+    pipeline_stages: int
+    threshold_bits: int
+    arithmetic: str
+
+
+def front_end_latency(half: int, lanes: int, pipeline_stages: int) -> int:
+    """Cycles of the derivative front end: the taps' window, the edge register, the adder tree."""
+    return window_latency(half, lanes) + 1 + pipeline_stages
+
+
+def build_hybrid_top(model: NetworkDocument, lanes: int, profile_length: int, pipeline_stages: int = 1,
+                     threshold_bits: int = THRESHOLD_BITS, arithmetic: str = DEFAULT_ARITHMETIC) -> HybridDesign:
+    """Check the settings and describe the hybrid of `model` (`contract_v2.load_document`), ConfigError naming a
+    bad value."""
+    refinement = model.refinement
+    if not isinstance(refinement, Refinement):
+        kind = "none" if refinement is None else "adaptive"
+        raise ConfigError(f"the hybrid hardware needs a qnn-int/2 document with a fixed refinement; this one has "
+                          f"{kind}; allowed: head.refinement.kind 'fixed'")
+    if not isinstance(lanes, int) or not 1 <= lanes <= MAX_LANES:
+        raise ConfigError(f"lanes is {lanes!r}; allowed: an integer in [1, {MAX_LANES}]")
+    if not isinstance(profile_length, int) or profile_length < 2 or profile_length % lanes:
+        raise ConfigError(f"profile length {profile_length!r} invalid; allowed a multiple of the {lanes} lanes, >= 2")
+    if not isinstance(pipeline_stages, int) or pipeline_stages < 1:
+        raise ConfigError(f"pipeline_stages is {pipeline_stages!r}; allowed: an integer >= 1")
+    check_arithmetic(arithmetic)
+    network = model.network
+    score_bits = bit_width(*network.score_range)
+    frac_bits = refinement.frac_bits
+    pos_bits = max(1, ((profile_length - 1) << frac_bits).bit_length())
+    latency = network_latency(network, lanes, pipeline_stages, threshold_bits)
+    result_latency = (latency + front_end_latency(refinement.half, lanes, pipeline_stages)
+                      + window_latency(refinement.radius, lanes) + crossing_latency(frac_bits, lanes))
+    widths = {"s_tdata": lanes * network.input_bits, "m_score_tdata": lanes * score_bits, "m_pos": pos_bits}
+    factory = functools.partial(hybrid_detector, network=network, refinement=refinement, lanes=lanes,
+                                profile_length=profile_length, pipeline_stages=pipeline_stages,
+                                threshold_bits=threshold_bits, arithmetic=arithmetic)
+    return HybridDesign(name="hybrid_detector", lanes=lanes, profile_length=profile_length,
+                        in_bits=network.input_bits, score_bits=score_bits, pos_bits=pos_bits, frac_bits=frac_bits,
+                        latency=latency, result_latency=result_latency,
+                        make_signals=functools.partial(port_signals, widths), factory=factory, network=network,
+                        refinement=refinement, pipeline_stages=pipeline_stages, threshold_bits=threshold_bits,
+                        arithmetic=arithmetic)
+
+
+@block
+def hybrid_detector(clk: Any, rst: Any, s_tdata: Any, s_tvalid: Any, s_tuser: Any, s_tlast: Any,
+                    m_score_tdata: Any, m_score_tvalid: Any, m_score_tuser: Any, m_score_tlast: Any,
+                    m_found: Any, m_pos: Any, m_result_tvalid: Any, network: Network, refinement: Refinement,
+                    lanes: int, profile_length: int, pipeline_stages: int = 1, threshold_bits: int = THRESHOLD_BITS,
+                    arithmetic: str = DEFAULT_ARITHMETIC) -> Any:
+    """The hybrid (module docstring); use `build_hybrid_top` to check the settings first."""
+    taps = tuple(int(t) for t in refinement.taps)
+    half = refinement.half
+    raw = input_stream(network, lanes, s_tdata, s_tvalid, s_tuser, s_tlast)
+    layers, scores = network_layers(clk, rst, raw, network, pipeline_stages, threshold_bits, arithmetic)
+    # the raw samples in step with the scores
+    samples = shadow_stream(raw)
+    raw_shadow = shadow_blocks(clk, rst, raw, samples, network_steps(network, lanes, pipeline_stages, threshold_bits))
+    # the derivative of the aligned samples, and the scores in step with it
+    taps_win = window_stream(samples, half)
+    replicated = new_stream((samples.fields[0],) * (lanes * len(taps)), lanes)
+    sums = derivative_sums(taps, network.input_bits, lanes)[::2]  # each lane's derivative (not its sample)
+    derivative = tree_stream(sums, lanes)
+    delayed = shadow_stream(scores)
+    score_shadow = shadow_blocks(clk, rst, scores, delayed, ((half, 1 + pipeline_stages),))
+    pairs = new_stream([fmt for d, s in zip(derivative.fields, delayed.fields) for fmt in (d, s)], lanes)
+    pixels = window_stream(pairs, half + 1)
+    instances = []
+    for part in [*layers, *raw_shadow, *score_shadow]:  # blocks are called in this body, as MyHDL wants
+        instances.append(part())
+    instances += [score_ports(scores, m_score_tdata, m_score_tvalid, m_score_tuser, m_score_tlast),
+                  window(clk, rst, samples, taps_win, half),
+                  edge_replicate(clk, rst, taps_win, replicated, half, profile_length),
+                  adder_tree(clk, rst, replicated, derivative, sums, pipeline_stages),
+                  pair_lanes(derivative, delayed, pairs),
+                  window(clk, rst, pairs, pixels, half + 1),
+                  crossing_head(clk, rst, pixels, m_found, m_pos, m_result_tvalid, half + 1, lanes, profile_length,
+                                frac_bits=refinement.frac_bits, threshold=network.head.threshold, gate="key")]
+    roles = [f"l{i}_{'conv' if isinstance(layer, ConvLayer) else 'req'}" for i, layer in enumerate(network.layers)]
+    names = [*roles, *(f"{role}_raw" for role in roles), "score_delay", "score", "raw_win", "edge", "deriv", "pair",
+             "win", "head"]
+    name_instances(instances, names)
+    return instances
+
+
+@block
+def pair_lanes(first: Stream, second: Stream, out: Stream) -> Any:
+    """Wires: lane `j` of `out` is `(first lane j, second lane j)` (one field each), with `first`'s flags."""
+    e = Emitter()
+    a, b, o = field_offsets(first.fields), field_offsets(second.fields), field_offsets(out.fields)
+    packed = e.bits("packed", o[-1])
+    for j in range(out.lanes):
+        e.line(f"{packed}[{o[2 * j + 1]}:{o[2 * j]}] = first[{a[j + 1]}:{a[j]}]")
+        e.line(f"{packed}[{o[2 * j + 2]}:{o[2 * j + 1]}] = second[{b[j + 1]}:{b[j]}]")
+    e.line(f"dout.next = {packed}")
+    for flag in ("valid", "first", "last"):
+        e.line(f"dout_{flag}.next = din_{flag}")
+    ports = {"first": first.data, "second": second.data, "dout": out.data, "din_valid": first.valid,
+             "din_first": first.first, "din_last": first.last, "dout_valid": out.valid, "dout_first": out.first,
+             "dout_last": out.last}
+    return render("pair_logic", e, ports, clocked=False)()
+
