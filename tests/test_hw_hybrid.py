@@ -1,0 +1,157 @@
+"""The hybrid in hardware (`workbench.hw.hybrid_top`, a `qnn-int/2` document with a fixed refinement) against
+the golden model `workbench.qnn.golden_v2`, in MyHDL and in the converted VHDL and Verilog (GHDL, Icarus,
+Verilator)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workbench.data import signals
+from workbench.errors import ConfigError
+from workbench.hdl.package import write_package
+from workbench.hw.hybrid_top import build_hybrid_top
+from workbench.qnn.contract_v2 import hybrid_document, load_document
+from workbench.qnn.randnet import random_document, random_refinement
+from workbench.qnn.refinement import REFINEMENTS, Refinement
+from workbench.verify.check import ALL_SIMULATORS, built_testbench
+from workbench.verify.harness import latencies, run_design
+from workbench.verify.hybrid_check import compare_hybrid, hybrid_vectors
+from workbench.verify.simulators import require_pass
+from workbench.verify.vectors import STIMULUS, STIMULUS_GAPS
+
+LENGTH = 64
+CONFORMANCE_V2 = Path(__file__).parent / "conformance" / "v2"
+
+
+def network_document(seed: int = 2031) -> dict:
+    """A network shaped like the trained ones (convolutions of 3 and 5 taps, 4-bit activations), 8-bit input."""
+    return random_document(np.random.default_rng(seed), n_weight_layers=3, max_channels=3, kernel_sizes=(3, 5),
+                           input_bits=8, bits=(3, 5), refine="parabolic", frac_bits=6)
+
+
+def hybrid(refinement: Refinement, seed: int = 2031, threshold: int | None = None) -> dict:
+    """The `qnn-int/2` document of `network_document(seed)` with `refinement` (and the head's threshold)."""
+    doc = network_document(seed)
+    if threshold is not None:
+        doc["head"]["threshold"] = threshold
+    return hybrid_document(doc, refinement)
+
+
+def noisy_profiles(count: int, seed: int) -> np.ndarray:
+    """Generated lines, the first four replaced by edge cases: flat, a peak at either end, two equal peaks."""
+    profiles, _ = signals.generate(signals.preset("mixed", length=LENGTH), count, seed=seed)
+    profiles[:4] = 0
+    profiles[0] = 7
+    profiles[1, 0] = profiles[2, -1] = 200
+    profiles[3, 10] = profiles[3, 40] = 255
+    return profiles.astype(np.int64)
+
+
+def median_threshold(doc: dict, profiles: np.ndarray) -> int:
+    """A threshold that some profiles' peak scores reach and others do not."""
+    scores = hybrid_vectors(load_document(doc), profiles).scores
+    return int(np.median(scores.max(axis=1)))
+
+
+@pytest.mark.parametrize("lanes, gaps, name", [(1, 0.0, "br8"), (1, 0.3, "dog2"), (4, 0.0, "br8"), (4, 0.3, "tri4")])
+def test_myhdl_equals_golden_v2_with_constant_latency(lanes: int, gaps: float, name: str) -> None:
+    profiles = noisy_profiles(14, seed=3)
+    refinement = REFINEMENTS[name]
+    doc = hybrid(refinement, threshold=median_threshold(hybrid(refinement), profiles))
+    model = load_document(doc)
+    design = build_hybrid_top(model, lanes, LENGTH, pipeline_stages=2)
+    run = run_design(design, profiles, gap_probability=gaps, seed=1)
+    result = compare_hybrid(model, profiles, run)
+    assert result.mismatches == 0, result.first_mismatch
+    assert (result.scores_compared, result.results_compared) == (14 * LENGTH, 14)
+    expected = hybrid_vectors(model, profiles)
+    assert 0 < expected.found.sum() < 14  # found and not found both checked
+    assert len(set(expected.pos[expected.found] % (1 << refinement.frac_bits))) > 3  # sub-pixel positions
+    if not gaps:  # back to back: constant latencies, one result every L / P cycles
+        score_latency, result_latency = latencies(run, LENGTH // lanes)
+        assert set(score_latency) == {design.latency} and set(result_latency) == {design.result_latency}
+        assert run.cycles_per_profile == LENGTH // lanes
+
+
+def test_a_changed_tap_or_threshold_is_caught() -> None:
+    profiles = noisy_profiles(12, seed=5)
+    doc = hybrid(REFINEMENTS["dog2"], threshold=-1000)
+    model = load_document(doc)
+    run = run_design(build_hybrid_top(model, 1, LENGTH), profiles, gap_probability=0.2, seed=4)
+    assert compare_hybrid(model, profiles, run).mismatches == 0
+    taps = list(REFINEMENTS["dog2"].taps)
+    taps[0], taps[-1] = taps[0] - 1, taps[-1] + 1  # one tap pair changed (antisymmetry kept)
+    other = load_document(hybrid(Refinement("dog2", tuple(taps), 6), threshold=-1000))
+    wrong = compare_hybrid(other, profiles, run)
+    assert wrong.score_mismatches == 0 and wrong.result_mismatches > 0
+    higher = load_document(hybrid(REFINEMENTS["dog2"], threshold=median_threshold(doc, profiles)))
+    assert compare_hybrid(higher, profiles, run).result_mismatches > 0
+
+
+@pytest.mark.parametrize("case", ["hybrid_fixed_refinement", "hybrid_equal_distance"])
+@pytest.mark.parametrize("lanes", [1, 2])
+def test_conformance_cases_exactly(case: str, lanes: int) -> None:
+    data = json.loads((CONFORMANCE_V2 / f"{case}.json").read_text())
+    model = load_document(data["document"])
+    profiles = np.array(data["profiles"], dtype=np.int64)
+    run = run_design(build_hybrid_top(model, lanes, profiles.shape[1]), profiles, gap_probability=0.3, seed=2)
+    expected = data["expected"]
+    assert run.scores.tolist() == expected["scores"]
+    assert run.found.tolist() == expected["found"] and run.pos.tolist() == expected["pos"]
+    assert len(run.pos) == len(profiles) >= 2
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_networks_and_refinements(seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    doc = random_document(rng, max_channels=3, kernel_sizes=(1, 3, 5))
+    bits = doc["input"]["bits"]
+    refinement = random_refinement(rng, adaptive=False)
+    model = load_document(hybrid_document(doc, refinement))
+    length = 12 + 4 * int(rng.integers(0, 3))
+    profiles = rng.integers(0, 1 << bits, size=(10, length))
+    profiles[:3] = rng.integers(0, 3, size=(3, length))
+    lanes = int(rng.choice([1, 2, 4]))
+    run = run_design(build_hybrid_top(model, lanes, length, 2), profiles, gap_probability=0.4, seed=seed)
+    result = compare_hybrid(model, profiles, run)
+    assert result.mismatches == 0, (refinement, result.first_mismatch)
+    assert result.compared == 10 * length + 10
+
+
+def test_bad_settings_are_named() -> None:
+    fixed = load_document(hybrid(REFINEMENTS["br8"]))
+    adaptive = json.loads((CONFORMANCE_V2 / "hybrid_adaptive_bins.json").read_text())["document"]
+    with pytest.raises(ConfigError, match="this one has adaptive; allowed: head.refinement.kind 'fixed'"):
+        build_hybrid_top(load_document(adaptive), 1, LENGTH)
+    with pytest.raises(ConfigError, match="this one has none"):
+        build_hybrid_top(load_document(network_document()), 1, LENGTH)
+    with pytest.raises(ConfigError, match="lanes is 33"):
+        build_hybrid_top(fixed, 33, LENGTH)
+    with pytest.raises(ConfigError, match="profile length 64 invalid; allowed a multiple of the 3 lanes"):
+        build_hybrid_top(fixed, 3, LENGTH)
+    with pytest.raises(ConfigError, match="pipeline_stages is 0"):
+        build_hybrid_top(fixed, 1, LENGTH, pipeline_stages=0)
+
+
+@pytest.mark.parametrize("lanes", [1, 4])
+def test_converted_hdl_equals_golden_v2_in_every_simulator(tmp_path, lanes: int) -> None:
+    profiles = noisy_profiles(6, seed=7)
+    refinement = REFINEMENTS["br8"]
+    doc = hybrid(refinement, threshold=median_threshold(hybrid(refinement), profiles))
+    model = load_document(doc)
+    design = build_hybrid_top(model, lanes, LENGTH, pipeline_stages=2)
+    vectors = hybrid_vectors(model, profiles)
+    assert 0 < vectors.found.sum() < 6
+    package = write_package(design, tmp_path / "hdl", vectors)
+    other = load_document(hybrid(Refinement("br8", refinement.taps, 5), threshold=int(model.network.head.threshold)))
+    bad = write_package(design, tmp_path / "bad", hybrid_vectors(other, profiles))  # another F: a negative control
+    assert vectors.value_count == 6 * LENGTH + 12
+    for simulator in ALL_SIMULATORS:
+        with built_testbench(package, simulator) as run:
+            for stimulus in (STIMULUS, STIMULUS_GAPS):
+                require_pass(run(stimulus), vectors.value_count)
+            verdict = run(STIMULUS, bad.vectors)
+            assert not verdict.passed and verdict.mismatches > 0, simulator
