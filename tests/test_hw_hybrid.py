@@ -26,15 +26,15 @@ LENGTH = 64
 CONFORMANCE_V2 = Path(__file__).parent / "conformance" / "v2"
 
 
-def network_document(seed: int = 2031) -> dict:
+def network_document(seed: int = 2031, layers: int = 3) -> dict:
     """A network shaped like the trained ones (convolutions of 3 and 5 taps, 4-bit activations), 8-bit input."""
-    return random_document(np.random.default_rng(seed), n_weight_layers=3, max_channels=3, kernel_sizes=(3, 5),
+    return random_document(np.random.default_rng(seed), n_weight_layers=layers, max_channels=3, kernel_sizes=(3, 5),
                            input_bits=8, bits=(3, 5), refine="parabolic", frac_bits=6)
 
 
-def hybrid(refinement: Refinement, seed: int = 2031, threshold: int | None = None) -> dict:
-    """The `qnn-int/2` document of `network_document(seed)` with `refinement` (and the head's threshold)."""
-    doc = network_document(seed)
+def hybrid(refinement: Refinement, seed: int = 2031, threshold: int | None = None, layers: int = 3) -> dict:
+    """The `qnn-int/2` document of `network_document(seed, layers)` with `refinement` (and the head's threshold)."""
+    doc = network_document(seed, layers)
     if threshold is not None:
         doc["head"]["threshold"] = threshold
     return hybrid_document(doc, refinement)
@@ -136,17 +136,18 @@ def test_bad_settings_are_named() -> None:
         build_hybrid_top(fixed, 1, LENGTH, pipeline_stages=0)
 
 
-@pytest.mark.parametrize("lanes", [1, 4])
+@pytest.mark.parametrize("lanes", [1, pytest.param(4, marks=pytest.mark.slow)])  # 4 lanes: the MyHDL tests cover
 def test_converted_hdl_equals_golden_v2_in_every_simulator(tmp_path, lanes: int) -> None:
     profiles = noisy_profiles(6, seed=7)
     refinement = REFINEMENTS["br8"]
-    doc = hybrid(refinement, threshold=median_threshold(hybrid(refinement), profiles))
+    doc = hybrid(refinement, threshold=median_threshold(hybrid(refinement, layers=2), profiles), layers=2)
     model = load_document(doc)
     design = build_hybrid_top(model, lanes, LENGTH, pipeline_stages=2)
     vectors = hybrid_vectors(model, profiles)
     assert 0 < vectors.found.sum() < 6
     package = write_package(design, tmp_path / "hdl", vectors)
-    other = load_document(hybrid(Refinement("br8", refinement.taps, 5), threshold=int(model.network.head.threshold)))
+    other = load_document(hybrid(Refinement("br8", refinement.taps, 5), threshold=int(model.network.head.threshold),
+                                 layers=2))
     bad = write_package(design, tmp_path / "bad", hybrid_vectors(other, profiles))  # another F: a negative control
     assert vectors.value_count == 6 * LENGTH + 12
     for simulator in ALL_SIMULATORS:
