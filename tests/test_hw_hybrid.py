@@ -18,7 +18,7 @@ from workbench.qnn.randnet import random_document, random_refinement
 from workbench.qnn.refinement import REFINEMENTS, Refinement
 from workbench.verify.check import ALL_SIMULATORS, built_testbench
 from workbench.verify.harness import latencies, run_design
-from workbench.verify.hybrid_check import compare_hybrid, hybrid_vectors
+from workbench.verify.document_check import compare_document, document_vectors
 from workbench.verify.simulators import require_pass
 from workbench.verify.vectors import STIMULUS, STIMULUS_GAPS
 
@@ -52,7 +52,7 @@ def noisy_profiles(count: int, seed: int) -> np.ndarray:
 
 def median_threshold(doc: dict, profiles: np.ndarray) -> int:
     """A threshold that some profiles' peak scores reach and others do not."""
-    scores = hybrid_vectors(load_document(doc), profiles).scores
+    scores = document_vectors(load_document(doc), profiles).scores
     return int(np.median(scores.max(axis=1)))
 
 
@@ -64,10 +64,10 @@ def test_myhdl_equals_golden_v2_with_constant_latency(lanes: int, gaps: float, n
     model = load_document(doc)
     design = build_hybrid_top(model, lanes, LENGTH, pipeline_stages=2)
     run = run_design(design, profiles, gap_probability=gaps, seed=1)
-    result = compare_hybrid(model, profiles, run)
+    result = compare_document(model, profiles, run)
     assert result.mismatches == 0, result.first_mismatch
     assert (result.scores_compared, result.results_compared) == (14 * LENGTH, 14)
-    expected = hybrid_vectors(model, profiles)
+    expected = document_vectors(model, profiles)
     assert 0 < expected.found.sum() < 14  # found and not found both checked
     assert len(set(expected.pos[expected.found] % (1 << refinement.frac_bits))) > 3  # sub-pixel positions
     if not gaps:  # back to back: constant latencies, one result every L / P cycles
@@ -81,14 +81,14 @@ def test_a_changed_tap_or_threshold_is_caught() -> None:
     doc = hybrid(REFINEMENTS["dog2"], threshold=-1000)
     model = load_document(doc)
     run = run_design(build_hybrid_top(model, 1, LENGTH), profiles, gap_probability=0.2, seed=4)
-    assert compare_hybrid(model, profiles, run).mismatches == 0
+    assert compare_document(model, profiles, run).mismatches == 0
     taps = list(REFINEMENTS["dog2"].taps)
     taps[0], taps[-1] = taps[0] - 1, taps[-1] + 1  # one tap pair changed (antisymmetry kept)
     other = load_document(hybrid(Refinement("dog2", tuple(taps), 6), threshold=-1000))
-    wrong = compare_hybrid(other, profiles, run)
+    wrong = compare_document(other, profiles, run)
     assert wrong.score_mismatches == 0 and wrong.result_mismatches > 0
     higher = load_document(hybrid(REFINEMENTS["dog2"], threshold=median_threshold(doc, profiles)))
-    assert compare_hybrid(higher, profiles, run).result_mismatches > 0
+    assert compare_document(higher, profiles, run).result_mismatches > 0
 
 
 @pytest.mark.parametrize("case", ["hybrid_fixed_refinement", "hybrid_equal_distance"])
@@ -116,7 +116,7 @@ def test_random_networks_and_refinements(seed: int) -> None:
     profiles[:3] = rng.integers(0, 3, size=(3, length))
     lanes = int(rng.choice([1, 2, 4]))
     run = run_design(build_hybrid_top(model, lanes, length, 2), profiles, gap_probability=0.4, seed=seed)
-    result = compare_hybrid(model, profiles, run)
+    result = compare_document(model, profiles, run)
     assert result.mismatches == 0, (refinement, result.first_mismatch)
     assert result.compared == 10 * length + 10
 
@@ -143,12 +143,12 @@ def test_converted_hdl_equals_golden_v2_in_every_simulator(tmp_path, lanes: int)
     doc = hybrid(refinement, threshold=median_threshold(hybrid(refinement, layers=2), profiles), layers=2)
     model = load_document(doc)
     design = build_hybrid_top(model, lanes, LENGTH, pipeline_stages=2)
-    vectors = hybrid_vectors(model, profiles)
+    vectors = document_vectors(model, profiles)
     assert 0 < vectors.found.sum() < 6
     package = write_package(design, tmp_path / "hdl", vectors)
     other = load_document(hybrid(Refinement("br8", refinement.taps, 5), threshold=int(model.network.head.threshold),
                                  layers=2))
-    bad = write_package(design, tmp_path / "bad", hybrid_vectors(other, profiles))  # another F: a negative control
+    bad = write_package(design, tmp_path / "bad", document_vectors(other, profiles))  # another F: a negative control
     assert vectors.value_count == 6 * LENGTH + 12
     for simulator in ALL_SIMULATORS:
         with built_testbench(package, simulator) as run:
@@ -156,3 +156,24 @@ def test_converted_hdl_equals_golden_v2_in_every_simulator(tmp_path, lanes: int)
                 require_pass(run(stimulus), vectors.value_count)
             verdict = run(STIMULUS, bad.vectors)
             assert not verdict.passed and verdict.mismatches > 0, simulator
+
+
+def test_simulate_and_hdl_commands_take_a_v2_document(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from workbench.cli import main
+
+    path = tmp_path / "hybrid.json"
+    path.write_text(json.dumps(hybrid(REFINEMENTS["br8"], layers=2)))
+    assert main(["simulate", "--model", str(path), "--preset", "mixed", "--length", "64", "--lanes", "2",
+                 "--profiles", "4", "--gaps", "0.2", "--pipeline-stages", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "top hybrid_detector" in out and "compared    256 scores, 4 (found, pos) results" in out
+    assert "mismatches  0 (0 scores, 0 results)" in out
+    assert main(["hdl", "--model", str(path), "--out", str(tmp_path / "hdl"), "--length", "32", "--profiles", "3",
+                 "--pipeline-stages", "1"]) == 0
+    assert "top hybrid_detector" in capsys.readouterr().out
+    assert "hybrid_detector" in (tmp_path / "hdl" / "verilog" / "hybrid_detector.v").read_text()
+    adaptive = tmp_path / "adaptive.json"
+    adaptive.write_text((CONFORMANCE_V2 / "hybrid_adaptive_bins.json").read_text())
+    adaptive.write_text(json.dumps(json.loads(adaptive.read_text())["document"]))
+    assert main(["simulate", "--model", str(adaptive), "--preset", "mixed", "--length", "64", "--profiles", "1"]) == 2
+    assert "head.refinement.kind 'fixed'" in capsys.readouterr().err
