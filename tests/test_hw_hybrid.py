@@ -12,6 +12,7 @@ import pytest
 from workbench.data import signals
 from workbench.errors import ConfigError
 from workbench.hdl.package import write_package
+from workbench.hdl.network import document_design
 from workbench.hw.hybrid_top import build_hybrid_top
 from workbench.qnn.contract_v2 import hybrid_document, load_document
 from workbench.qnn.randnet import random_document, random_refinement
@@ -62,7 +63,7 @@ def test_myhdl_equals_golden_v2_with_constant_latency(lanes: int, gaps: float, n
     refinement = REFINEMENTS[name]
     doc = hybrid(refinement, threshold=median_threshold(hybrid(refinement), profiles))
     model = load_document(doc)
-    design = build_hybrid_top(model, lanes, LENGTH, pipeline_stages=2)
+    design = document_design(model, lanes, LENGTH, pipeline_stages=2)
     run = run_design(design, profiles, gap_probability=gaps, seed=1)
     result = compare_document(model, profiles, run)
     assert result.mismatches == 0, result.first_mismatch
@@ -80,7 +81,7 @@ def test_a_changed_tap_or_threshold_is_caught() -> None:
     profiles = noisy_profiles(12, seed=5)
     doc = hybrid(REFINEMENTS["dog2"], threshold=-1000)
     model = load_document(doc)
-    run = run_design(build_hybrid_top(model, 1, LENGTH), profiles, gap_probability=0.2, seed=4)
+    run = run_design(document_design(model, 1, LENGTH, 1), profiles, gap_probability=0.2, seed=4)
     assert compare_document(model, profiles, run).mismatches == 0
     taps = list(REFINEMENTS["dog2"].taps)
     taps[0], taps[-1] = taps[0] - 1, taps[-1] + 1  # one tap pair changed (antisymmetry kept)
@@ -97,7 +98,7 @@ def test_conformance_cases_exactly(case: str, lanes: int) -> None:
     data = json.loads((CONFORMANCE_V2 / f"{case}.json").read_text())
     model = load_document(data["document"])
     profiles = np.array(data["profiles"], dtype=np.int64)
-    run = run_design(build_hybrid_top(model, lanes, profiles.shape[1]), profiles, gap_probability=0.3, seed=2)
+    run = run_design(document_design(model, lanes, profiles.shape[1], 1), profiles, gap_probability=0.3, seed=2)
     expected = data["expected"]
     assert run.scores.tolist() == expected["scores"]
     assert run.found.tolist() == expected["found"] and run.pos.tolist() == expected["pos"]
@@ -115,25 +116,29 @@ def test_random_networks_and_refinements(seed: int) -> None:
     profiles = rng.integers(0, 1 << bits, size=(10, length))
     profiles[:3] = rng.integers(0, 3, size=(3, length))
     lanes = int(rng.choice([1, 2, 4]))
-    run = run_design(build_hybrid_top(model, lanes, length, 2), profiles, gap_probability=0.4, seed=seed)
+    run = run_design(document_design(model, lanes, length, 2), profiles, gap_probability=0.4, seed=seed)
     result = compare_document(model, profiles, run)
     assert result.mismatches == 0, (refinement, result.first_mismatch)
     assert result.compared == 10 * length + 10
 
 
 def test_bad_settings_are_named() -> None:
-    fixed = load_document(hybrid(REFINEMENTS["br8"]))
+    network = load_document(network_document()).network
     adaptive = json.loads((CONFORMANCE_V2 / "hybrid_adaptive_bins.json").read_text())["document"]
-    with pytest.raises(ConfigError, match="this one has adaptive; allowed: head.refinement.kind 'fixed'"):
-        build_hybrid_top(load_document(adaptive), 1, LENGTH)
-    with pytest.raises(ConfigError, match="this one has none"):
-        build_hybrid_top(load_document(network_document()), 1, LENGTH)
+    with pytest.raises(ConfigError, match="this document's is adaptive; allowed: head.refinement.kind 'fixed'"):
+        document_design(load_document(adaptive), 1, LENGTH)
+    assert document_design(load_document(network_document()), 1, LENGTH).name == "peak_detector"  # no refinement
+    br8 = REFINEMENTS["br8"].taps
+    with pytest.raises(ConfigError, match=r"taps \(1, 0, -1\) invalid"):
+        build_hybrid_top(network, (1, 0, -1), 6, 1, LENGTH)
+    with pytest.raises(ConfigError, match="frac_bits 17 invalid"):
+        build_hybrid_top(network, br8, 17, 1, LENGTH)
     with pytest.raises(ConfigError, match="lanes is 33"):
-        build_hybrid_top(fixed, 33, LENGTH)
+        build_hybrid_top(network, br8, 6, 33, LENGTH)
     with pytest.raises(ConfigError, match="profile length 64 invalid; allowed a multiple of the 3 lanes"):
-        build_hybrid_top(fixed, 3, LENGTH)
+        build_hybrid_top(network, br8, 6, 3, LENGTH)
     with pytest.raises(ConfigError, match="pipeline_stages is 0"):
-        build_hybrid_top(fixed, 1, LENGTH, pipeline_stages=0)
+        build_hybrid_top(network, br8, 6, 1, LENGTH, pipeline_stages=0)
 
 
 @pytest.mark.parametrize("lanes", [1, pytest.param(4, marks=pytest.mark.slow)])  # 4 lanes: the MyHDL tests cover
@@ -142,7 +147,7 @@ def test_converted_hdl_equals_golden_v2_in_every_simulator(tmp_path, lanes: int)
     refinement = REFINEMENTS["br8"]
     doc = hybrid(refinement, threshold=median_threshold(hybrid(refinement, layers=2), profiles), layers=2)
     model = load_document(doc)
-    design = build_hybrid_top(model, lanes, LENGTH, pipeline_stages=2)
+    design = document_design(model, lanes, LENGTH, pipeline_stages=2)
     vectors = document_vectors(model, profiles)
     assert 0 < vectors.found.sum() < 6
     package = write_package(design, tmp_path / "hdl", vectors)

@@ -2,12 +2,14 @@
 a document's (`qnn-int/1` or `qnn-int/2`): the hybrid (`workbench.hw.hybrid_top`) when it has a fixed refinement."""
 from __future__ import annotations
 
+from workbench.errors import ConfigError
 from workbench.hw.arithmetic import DEFAULT_ARITHMETIC
 from workbench.hw.hybrid_top import build_hybrid_top
 from workbench.hw.interface import StreamDesign
 from workbench.hw.top import DEFAULT_PIPELINE_STAGES, TopDesign, build_top
 from workbench.qnn.contract import Network
 from workbench.qnn.contract_v2 import NetworkDocument
+from workbench.qnn.refinement import Refinement
 
 
 def network_design(network: Network, lanes: int, profile_length: int,
@@ -23,6 +25,11 @@ def document_design(model: NetworkDocument, lanes: int, profile_length: int,
                     arithmetic: str = DEFAULT_ARITHMETIC) -> StreamDesign:
     """The hardware of a document read by `contract_v2.load_document`: its network's peak detector, or its
     hybrid when it has a refinement (a fixed one; an adaptive one is a ConfigError naming it)."""
-    if model.refinement is None:
+    refinement = model.refinement
+    if refinement is None:
         return network_design(model.network, lanes, profile_length, pipeline_stages, arithmetic)
-    return build_hybrid_top(model, lanes, profile_length, pipeline_stages=pipeline_stages, arithmetic=arithmetic)
+    if not isinstance(refinement, Refinement):
+        raise ConfigError("the hybrid hardware is built for a fixed refinement; this document's is adaptive; allowed: "
+                          "head.refinement.kind 'fixed' (docs/heads.md designs the adaptive one)")
+    return build_hybrid_top(model.network, tuple(int(t) for t in refinement.taps), refinement.frac_bits, lanes,
+                            profile_length, pipeline_stages=pipeline_stages, arithmetic=arithmetic)

@@ -1,4 +1,4 @@
-"""The hybrid in hardware: a `qnn-int/2` network with a FIXED refinement behind the peak detector's ports.
+"""The hybrid in hardware: a network and a FIXED refinement (a `qnn-int/2` document's) behind the peak detector's ports.
 
 It computes `workbench.qnn.golden_v2` (never run here) with the ports, widths and timing rules of the
 networks' `peak_detector` (`workbench.hw.top`): the network detects, the refinement on the RAW samples
@@ -17,8 +17,9 @@ locates. `P` lanes, profiles back to back or with gaps:
    rounding division, `pos` in units of `2^-F` px (`F` the refinement's `frac_bits`), `p 2^F` without a
    crossing, 0 when not found.
 
-`result_latency = latency + front end + (ceil(R/P) + 1) + crossing head`. The adaptive refinement is
-not built (`docs/heads.md` describes its datapath).
+`result_latency = latency + front end + (ceil(R/P) + 1) + crossing head`. The refinement comes as its taps
+and `frac_bits` (`workbench.hdl.network.document_design` reads them from a document: this package never
+reaches the golden model). The adaptive refinement is not built (`docs/heads.md` describes its datapath).
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from myhdl import block
 from workbench.errors import ConfigError
 from workbench.hw.adder_tree import adder_tree, tree_stream
 from workbench.hw.arithmetic import DEFAULT_ARITHMETIC, check_arithmetic
-from workbench.hw.br_top import derivative_sums, edge_replicate
+from workbench.hw.br_top import MAX_FRAC_BITS, check_taps, derivative_sums, edge_replicate
 from workbench.hw.codegen import Emitter, render
 from workbench.hw.crossing import crossing_head, crossing_latency
 from workbench.hw.interface import StreamDesign, port_signals
@@ -42,16 +43,14 @@ from workbench.hw.top import (MAX_LANES, THRESHOLD_BITS, input_stream, network_l
                               score_ports)
 from workbench.hw.window import window, window_latency, window_stream
 from workbench.qnn.contract import ConvLayer, Network, bit_width
-from workbench.qnn.contract_v2 import NetworkDocument
-from workbench.qnn.refinement import Refinement
 
 
 @dataclass(frozen=True, kw_only=True)
 class HybridDesign(StreamDesign):
-    """A generated hybrid: the interface (`StreamDesign`) plus the network, refinement and settings."""
+    """A generated hybrid: the interface (`StreamDesign`) plus the network, the refinement's taps and settings."""
 
     network: Network
-    refinement: Refinement
+    taps: tuple[int, ...]
     pipeline_stages: int
     threshold_bits: int
     arithmetic: str
@@ -62,15 +61,14 @@ def front_end_latency(half: int, lanes: int, pipeline_stages: int) -> int:
     return window_latency(half, lanes) + 1 + pipeline_stages
 
 
-def build_hybrid_top(model: NetworkDocument, lanes: int, profile_length: int, pipeline_stages: int = 1,
-                     threshold_bits: int = THRESHOLD_BITS, arithmetic: str = DEFAULT_ARITHMETIC) -> HybridDesign:
-    """Check the settings and describe the hybrid of `model` (`contract_v2.load_document`), ConfigError naming a
-    bad value."""
-    refinement = model.refinement
-    if not isinstance(refinement, Refinement):
-        kind = "none" if refinement is None else "adaptive"
-        raise ConfigError(f"the hybrid hardware needs a qnn-int/2 document with a fixed refinement; this one has "
-                          f"{kind}; allowed: head.refinement.kind 'fixed'")
+def build_hybrid_top(network: Network, taps: tuple[int, ...], frac_bits: int, lanes: int, profile_length: int,
+                     pipeline_stages: int = 1, threshold_bits: int = THRESHOLD_BITS,
+                     arithmetic: str = DEFAULT_ARITHMETIC) -> HybridDesign:
+    """Check the settings and describe the hybrid of `network` with the refinement `taps`, `frac_bits`
+    (ConfigError naming a bad value)."""
+    taps = check_taps(taps)
+    if not isinstance(frac_bits, int) or not 0 <= frac_bits <= MAX_FRAC_BITS:
+        raise ConfigError(f"frac_bits {frac_bits!r} invalid; allowed an integer in 0..{MAX_FRAC_BITS}")
     if not isinstance(lanes, int) or not 1 <= lanes <= MAX_LANES:
         raise ConfigError(f"lanes is {lanes!r}; allowed: an integer in [1, {MAX_LANES}]")
     if not isinstance(profile_length, int) or profile_length < 2 or profile_length % lanes:
@@ -78,34 +76,32 @@ def build_hybrid_top(model: NetworkDocument, lanes: int, profile_length: int, pi
     if not isinstance(pipeline_stages, int) or pipeline_stages < 1:
         raise ConfigError(f"pipeline_stages is {pipeline_stages!r}; allowed: an integer >= 1")
     check_arithmetic(arithmetic)
-    network = model.network
+    half = (len(taps) - 1) // 2
     score_bits = bit_width(*network.score_range)
-    frac_bits = refinement.frac_bits
     pos_bits = max(1, ((profile_length - 1) << frac_bits).bit_length())
     latency = network_latency(network, lanes, pipeline_stages, threshold_bits)
-    result_latency = (latency + front_end_latency(refinement.half, lanes, pipeline_stages)
-                      + window_latency(refinement.radius, lanes) + crossing_latency(frac_bits, lanes))
+    result_latency = (latency + front_end_latency(half, lanes, pipeline_stages) + window_latency(half + 1, lanes)
+                      + crossing_latency(frac_bits, lanes))
     widths = {"s_tdata": lanes * network.input_bits, "m_score_tdata": lanes * score_bits, "m_pos": pos_bits}
-    factory = functools.partial(hybrid_detector, network=network, refinement=refinement, lanes=lanes,
+    factory = functools.partial(hybrid_detector, network=network, taps=taps, frac_bits=frac_bits, lanes=lanes,
                                 profile_length=profile_length, pipeline_stages=pipeline_stages,
                                 threshold_bits=threshold_bits, arithmetic=arithmetic)
     return HybridDesign(name="hybrid_detector", lanes=lanes, profile_length=profile_length,
                         in_bits=network.input_bits, score_bits=score_bits, pos_bits=pos_bits, frac_bits=frac_bits,
                         latency=latency, result_latency=result_latency,
                         make_signals=functools.partial(port_signals, widths), factory=factory, network=network,
-                        refinement=refinement, pipeline_stages=pipeline_stages, threshold_bits=threshold_bits,
+                        taps=taps, pipeline_stages=pipeline_stages, threshold_bits=threshold_bits,
                         arithmetic=arithmetic)
 
 
 @block
 def hybrid_detector(clk: Any, rst: Any, s_tdata: Any, s_tvalid: Any, s_tuser: Any, s_tlast: Any,
                     m_score_tdata: Any, m_score_tvalid: Any, m_score_tuser: Any, m_score_tlast: Any,
-                    m_found: Any, m_pos: Any, m_result_tvalid: Any, network: Network, refinement: Refinement,
-                    lanes: int, profile_length: int, pipeline_stages: int = 1, threshold_bits: int = THRESHOLD_BITS,
+                    m_found: Any, m_pos: Any, m_result_tvalid: Any, network: Network, taps: tuple[int, ...],
+                    frac_bits: int, lanes: int, profile_length: int, pipeline_stages: int = 1, threshold_bits: int = THRESHOLD_BITS,
                     arithmetic: str = DEFAULT_ARITHMETIC) -> Any:
     """The hybrid (module docstring); use `build_hybrid_top` to check the settings first."""
-    taps = tuple(int(t) for t in refinement.taps)
-    half = refinement.half
+    half = (len(taps) - 1) // 2
     raw = input_stream(network, lanes, s_tdata, s_tvalid, s_tuser, s_tlast)
     layers, scores = network_layers(clk, rst, raw, network, pipeline_stages, threshold_bits, arithmetic)
     # the raw samples in step with the scores
@@ -130,7 +126,7 @@ def hybrid_detector(clk: Any, rst: Any, s_tdata: Any, s_tvalid: Any, s_tuser: An
                   pair_lanes(derivative, delayed, pairs),
                   window(clk, rst, pairs, pixels, half + 1),
                   crossing_head(clk, rst, pixels, m_found, m_pos, m_result_tvalid, half + 1, lanes, profile_length,
-                                frac_bits=refinement.frac_bits, threshold=network.head.threshold, gate="key")]
+                                frac_bits=frac_bits, threshold=network.head.threshold, gate="key")]
     roles = [f"l{i}_{'conv' if isinstance(layer, ConvLayer) else 'req'}" for i, layer in enumerate(network.layers)]
     names = [*roles, *(f"{role}_raw" for role in roles), "score_delay", "score", "raw_win", "edge", "deriv", "pair",
              "win", "head"]
