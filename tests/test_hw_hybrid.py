@@ -17,11 +17,9 @@ from workbench.hw.hybrid_top import build_hybrid_top
 from workbench.qnn.contract_v2 import hybrid_document, load_document
 from workbench.qnn.randnet import random_document, random_refinement
 from workbench.qnn.refinement import REFINEMENTS, Refinement
-from workbench.verify.check import ALL_SIMULATORS, built_testbench
 from workbench.verify.harness import latencies, run_design
+from hdl_fixtures import passes_in_every_simulator
 from workbench.verify.document_check import compare_document, document_vectors
-from workbench.verify.simulators import require_pass
-from workbench.verify.vectors import STIMULUS, STIMULUS_GAPS
 
 LENGTH = 64
 CONFORMANCE_V2 = Path(__file__).parent / "conformance" / "v2"
@@ -135,7 +133,7 @@ def test_bad_settings_are_named() -> None:
         build_hybrid_top(network, br8, 17, 1, LENGTH)
     with pytest.raises(ConfigError, match="lanes is 33"):
         build_hybrid_top(network, br8, 6, 33, LENGTH)
-    with pytest.raises(ConfigError, match="profile length 64 invalid; allowed a multiple of the 3 lanes"):
+    with pytest.raises(ConfigError, match="profile length 64 is not a positive multiple of the 3 lanes"):
         build_hybrid_top(network, br8, 6, 3, LENGTH)
     with pytest.raises(ConfigError, match="pipeline_stages is 0"):
         build_hybrid_top(network, br8, 6, 1, LENGTH, pipeline_stages=0)
@@ -155,12 +153,7 @@ def test_converted_hdl_equals_golden_v2_in_every_simulator(tmp_path, lanes: int)
                                  layers=2))
     bad = write_package(design, tmp_path / "bad", document_vectors(other, profiles))  # another F: a negative control
     assert vectors.value_count == 6 * LENGTH + 12
-    for simulator in ALL_SIMULATORS:
-        with built_testbench(package, simulator) as run:
-            for stimulus in (STIMULUS, STIMULUS_GAPS):
-                require_pass(run(stimulus), vectors.value_count)
-            verdict = run(STIMULUS, bad.vectors)
-            assert not verdict.passed and verdict.mismatches > 0, simulator
+    passes_in_every_simulator(package, bad.vectors, vectors.value_count)
 
 
 def test_simulate_and_hdl_commands_take_a_v2_document(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

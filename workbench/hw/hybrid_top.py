@@ -39,7 +39,7 @@ from workbench.hw.interface import StreamDesign, port_signals
 from workbench.hw.names import name_instances
 from workbench.hw.shadow import network_steps, shadow_blocks, shadow_stream
 from workbench.hw.stream import Stream, field_offsets, new_stream
-from workbench.hw.top import (MAX_LANES, THRESHOLD_BITS, input_stream, network_latency, network_layers,
+from workbench.hw.top import (THRESHOLD_BITS, check_sizes, input_stream, network_latency, network_layers,
                               score_ports)
 from workbench.hw.window import window, window_latency, window_stream
 from workbench.qnn.contract import ConvLayer, Network, bit_width
@@ -69,12 +69,7 @@ def build_hybrid_top(network: Network, taps: tuple[int, ...], frac_bits: int, la
     taps = check_taps(taps)
     if not isinstance(frac_bits, int) or not 0 <= frac_bits <= MAX_FRAC_BITS:
         raise ConfigError(f"frac_bits {frac_bits!r} invalid; allowed an integer in 0..{MAX_FRAC_BITS}")
-    if not isinstance(lanes, int) or not 1 <= lanes <= MAX_LANES:
-        raise ConfigError(f"lanes is {lanes!r}; allowed: an integer in [1, {MAX_LANES}]")
-    if not isinstance(profile_length, int) or profile_length < 2 or profile_length % lanes:
-        raise ConfigError(f"profile length {profile_length!r} invalid; allowed a multiple of the {lanes} lanes, >= 2")
-    if not isinstance(pipeline_stages, int) or pipeline_stages < 1:
-        raise ConfigError(f"pipeline_stages is {pipeline_stages!r}; allowed: an integer >= 1")
+    check_sizes(lanes, profile_length, pipeline_stages, min_length=2)
     check_arithmetic(arithmetic)
     half = (len(taps) - 1) // 2
     score_bits = bit_width(*network.score_range)

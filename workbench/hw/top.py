@@ -78,12 +78,7 @@ def build_top(network: Union[Network, dict, str, Path], lanes: int, profile_leng
     """
     if not isinstance(network, Network):
         network = load_network(network)
-    if not isinstance(lanes, int) or not 1 <= lanes <= MAX_LANES:
-        raise ConfigError(f"lanes is {lanes!r}; allowed: an integer in [1, {MAX_LANES}]")
-    if not isinstance(profile_length, int) or profile_length < 1 or profile_length % lanes:
-        raise ConfigError(f"profile length {profile_length!r} is not a positive multiple of the {lanes} lanes")
-    if not isinstance(pipeline_stages, int) or pipeline_stages < 1:
-        raise ConfigError(f"pipeline_stages is {pipeline_stages!r}; allowed: an integer >= 1")
+    check_sizes(lanes, profile_length, pipeline_stages)
     check_arithmetic(arithmetic)
     score_min, score_max = network.score_range
     score_bits = bit_width(score_min, score_max)
@@ -101,6 +96,19 @@ def build_top(network: Union[Network, dict, str, Path], lanes: int, profile_leng
                      make_signals=make_signals, factory=factory, network=network, pipeline_stages=pipeline_stages,
                      threshold_bits=threshold_bits, score_min=score_min, score_max=score_max,
                      arithmetic=arithmetic)
+
+
+def check_sizes(lanes: int, profile_length: int, pipeline_stages: int, min_length: int = 1) -> None:
+    """ConfigError naming the value unless 1 <= lanes <= MAX_LANES, the profile length is a multiple of the
+    lanes of at least `min_length`, and pipeline_stages >= 1."""
+    if not isinstance(lanes, int) or not 1 <= lanes <= MAX_LANES:
+        raise ConfigError(f"lanes is {lanes!r}; allowed: an integer in [1, {MAX_LANES}]")
+    if not isinstance(profile_length, int) or profile_length < min_length or profile_length % lanes:
+        at_least = f" (at least {min_length})" if min_length > 1 else ""
+        raise ConfigError(f"profile length {profile_length!r} is not a positive multiple of the {lanes} lanes"
+                          + at_least)
+    if not isinstance(pipeline_stages, int) or pipeline_stages < 1:
+        raise ConfigError(f"pipeline_stages is {pipeline_stages!r}; allowed: an integer >= 1")
 
 
 @block
