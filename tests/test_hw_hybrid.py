@@ -141,7 +141,7 @@ def test_bad_settings_are_named() -> None:
         build_hybrid_top(network, br8, 6, 1, LENGTH, pipeline_stages=0)
 
 
-@pytest.mark.parametrize("lanes", [1, pytest.param(4, marks=pytest.mark.slow)])  # 4 lanes: the MyHDL tests cover
+@pytest.mark.parametrize("lanes", [1, 4])
 def test_converted_hdl_equals_golden_v2_in_every_simulator(tmp_path, lanes: int) -> None:
     profiles = noisy_profiles(6, seed=7)
     refinement = REFINEMENTS["br8"]
