@@ -2,14 +2,14 @@
 a document's (`qnn-int/1` or `qnn-int/2`): the hybrid (`workbench.hw.hybrid_top`) when it has a fixed refinement."""
 from __future__ import annotations
 
-from workbench.errors import ConfigError
 from workbench.hw.arithmetic import DEFAULT_ARITHMETIC
+from workbench.hw.adaptive_top import WidthProbe, build_adaptive_top
 from workbench.hw.hybrid_top import build_hybrid_top
 from workbench.hw.interface import StreamDesign
 from workbench.hw.top import DEFAULT_PIPELINE_STAGES, TopDesign, build_top
 from workbench.qnn.contract import Network
 from workbench.qnn.contract_v2 import NetworkDocument
-from workbench.qnn.refinement import Refinement
+from workbench.qnn.refinement import EDGE_SCALE, PROBE_NARROW, PROBE_REACH, PROBE_WIDE, Refinement
 
 
 def network_design(network: Network, lanes: int, profile_length: int,
@@ -29,7 +29,10 @@ def document_design(model: NetworkDocument, lanes: int, profile_length: int,
     if refinement is None:
         return network_design(model.network, lanes, profile_length, pipeline_stages, arithmetic)
     if not isinstance(refinement, Refinement):
-        raise ConfigError("the hybrid hardware is built for a fixed refinement; this document's is adaptive; allowed: "
-                          "head.refinement.kind 'fixed' (docs/heads.md designs the adaptive one)")
+        taps = (PROBE_NARROW.taps, PROBE_WIDE.taps)
+        return build_adaptive_top(model.network, tuple(tuple(int(t) for t in m.taps) for m in refinement.bank),
+                                  refinement.frac_bits, tuple(refinement.edges), tuple(refinement.choice),
+                                  WidthProbe(*taps, PROBE_REACH, EDGE_SCALE), profile_length, lanes,
+                                  pipeline_stages=pipeline_stages, arithmetic=arithmetic)
     return build_hybrid_top(model.network, tuple(int(t) for t in refinement.taps), refinement.frac_bits, lanes,
                             profile_length, pipeline_stages=pipeline_stages, arithmetic=arithmetic)

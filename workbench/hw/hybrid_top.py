@@ -118,31 +118,35 @@ def hybrid_detector(clk: Any, rst: Any, s_tdata: Any, s_tvalid: Any, s_tuser: An
                   window(clk, rst, samples, taps_win, half),
                   edge_replicate(clk, rst, taps_win, replicated, half, profile_length),
                   adder_tree(clk, rst, replicated, derivative, sums, pipeline_stages),
-                  pair_lanes(derivative, delayed, pairs),
+                  pack_lanes((derivative, delayed), pairs),
                   window(clk, rst, pairs, pixels, half + 1),
                   crossing_head(clk, rst, pixels, m_found, m_pos, m_result_tvalid, half + 1, lanes, profile_length,
                                 frac_bits=frac_bits, threshold=network.head.threshold, gate="key")]
     roles = [f"l{i}_{'conv' if isinstance(layer, ConvLayer) else 'req'}" for i, layer in enumerate(network.layers)]
-    names = [*roles, *(f"{role}_raw" for role in roles), "score_delay", "score", "raw_win", "edge", "deriv", "pair",
+    names = [*roles, *(f"{role}_raw" for role in roles), "score_delay", "score", "raw_win", "edge", "deriv", "pack",
              "win", "head"]
     name_instances(instances, names)
     return instances
 
 
 @block
-def pair_lanes(first: Stream, second: Stream, out: Stream) -> Any:
-    """Wires: lane `j` of `out` is `(first lane j, second lane j)` (one field each), with `first`'s flags."""
+def pack_lanes(sources: tuple[Stream, ...], out: Stream) -> Any:
+    """Wires: lane `j` of `out` is every source's lane `j` fields in turn, with the first source's flags."""
     e = Emitter()
-    a, b, o = field_offsets(first.fields), field_offsets(second.fields), field_offsets(out.fields)
+    o = field_offsets(out.fields)
     packed = e.bits("packed", o[-1])
+    ports: dict[str, Any] = {"dout": out.data, "din_valid": sources[0].valid, "din_first": sources[0].first,
+                             "din_last": sources[0].last, "dout_valid": out.valid, "dout_first": out.first,
+                             "dout_last": out.last}
+    field = 0
     for j in range(out.lanes):
-        e.line(f"{packed}[{o[2 * j + 1]}:{o[2 * j]}] = first[{a[j + 1]}:{a[j]}]")
-        e.line(f"{packed}[{o[2 * j + 2]}:{o[2 * j + 1]}] = second[{b[j + 1]}:{b[j]}]")
+        for n, source in enumerate(sources):
+            ports[f"src{n}"] = source.data
+            a = field_offsets(source.fields)
+            for c in range(j * source.channels, (j + 1) * source.channels):
+                e.line(f"{packed}[{o[field + 1]}:{o[field]}] = src{n}[{a[c + 1]}:{a[c]}]")
+                field += 1
     e.line(f"dout.next = {packed}")
     for flag in ("valid", "first", "last"):
         e.line(f"dout_{flag}.next = din_{flag}")
-    ports = {"first": first.data, "second": second.data, "dout": out.data, "din_valid": first.valid,
-             "din_first": first.first, "din_last": first.last, "dout_valid": out.valid, "dout_first": out.first,
-             "dout_last": out.last}
-    return render("pair_logic", e, ports, clocked=False)()
-
+    return render("pack_logic", e, ports, clocked=False)()
