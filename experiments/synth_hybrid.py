@@ -3,8 +3,9 @@
 
 The network of `--model` (a `qnn-int/1` or `qnn-int/2` document; a trained one) with a fixed refinement
 (`--refinement`, a name of `workbench.qnn.refinement.REFINEMENTS`, `--frac-bits`) as a `qnn-int/2` document,
-built by `workbench.hdl.network.document_design` (the hybrid, `workbench.hw.hybrid_top`) and, for
-comparison, the network alone (`peak_detector`), both at the shipped pipeline depth and `trees` products,
+built by `workbench.hdl.network.document_design` (the hybrid, `workbench.hw.hybrid_top`), the document's own
+adaptive refinement when it has one (`workbench.hw.adaptive_top`, one lane) and, for comparison, the
+network alone (`peak_detector`), all at the shipped pipeline depth and `trees` products,
 synthesised by `workbench.hdl.hardware.synthesize_design` (Yosys `synth_xilinx -abc9`, cached by netlist).
 
     python experiments/synth_hybrid.py --model models/qat_4-4_hybrid/model.json --refinement br8 --lanes 1
@@ -40,6 +41,9 @@ def main() -> int:
     designs = {"network": load_document(version1_part(document)),
                f"hybrid {args.refinement}": load_document(hybrid_document(
                    document, Refinement(args.refinement, taps, args.frac_bits)))}
+    own = load_document(document)
+    if own.refinement is not None and not isinstance(own.refinement, Refinement):
+        designs["hybrid, the document's adaptive refinement"] = own
     for label, model in designs.items():
         design = document_design(model, args.lanes, args.length)
         result = synthesize_design(design, timeout_s=args.timeout)

@@ -3,6 +3,8 @@ the golden model `workbench.qnn.golden_v2`, in MyHDL and in the converted VHDL a
 Verilator)."""
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from workbench.hdl.network import document_design
 from workbench.hw.hybrid_top import build_hybrid_top
 from workbench.qnn.contract_v2 import hybrid_document, load_document
 from workbench.qnn.randnet import random_document, random_refinement
-from workbench.qnn.refinement import REFINEMENTS, Refinement
+from workbench.qnn.refinement import REFINEMENTS, AdaptiveRefinement, Refinement
 from workbench.verify.harness import latencies, run_design
 from hdl_fixtures import passes_in_every_simulator
 from workbench.verify.document_check import compare_document, document_vectors
@@ -125,8 +127,7 @@ def test_random_networks_and_refinements(seed: int) -> None:
 def test_bad_settings_are_named() -> None:
     network = load_document(network_document()).network
     adaptive = json.loads((CONFORMANCE_V2 / "hybrid_adaptive_bins.json").read_text())["document"]
-    with pytest.raises(ConfigError, match="this document's is adaptive; allowed: head.refinement.kind 'fixed'"):
-        document_design(load_document(adaptive), 1, LENGTH)
+    assert document_design(load_document(adaptive), 1, LENGTH).name == "adaptive_detector"
     assert document_design(load_document(network_document()), 1, LENGTH).name == "peak_detector"  # no refinement
     br8 = REFINEMENTS["br8"].taps
     with pytest.raises(ConfigError, match=r"taps \(1, 0, -1\) invalid"):
@@ -173,7 +174,99 @@ def test_simulate_and_hdl_commands_take_a_v2_document(tmp_path: Path, capsys: py
     assert "top hybrid_detector" in capsys.readouterr().out
     assert "hybrid_detector" in (tmp_path / "hdl" / "verilog" / "hybrid_detector.v").read_text()
     adaptive = tmp_path / "adaptive.json"
-    adaptive.write_text((CONFORMANCE_V2 / "hybrid_adaptive_bins.json").read_text())
-    adaptive.write_text(json.dumps(json.loads(adaptive.read_text())["document"]))
-    assert main(["simulate", "--model", str(adaptive), "--preset", "mixed", "--length", "64", "--profiles", "1"]) == 2
-    assert "head.refinement.kind 'fixed'" in capsys.readouterr().err
+    adaptive.write_text(json.dumps(json.loads((CONFORMANCE_V2 / "hybrid_adaptive_bins.json").read_text())["document"]))
+    assert main(["simulate", "--model", str(adaptive), "--preset", "mixed", "--length", "64", "--profiles", "2"]) == 0
+    assert "top adaptive_detector" in capsys.readouterr().out
+    assert main(["simulate", "--model", str(adaptive), "--preset", "mixed", "--length", "64", "--lanes", "2"]) == 2
+    assert "lanes is 2; allowed: 1" in capsys.readouterr().err
+
+
+# The ADAPTIVE refinement (`workbench.hw.adaptive_top`, one lane)
+
+def adaptive_document(choice: tuple[int, ...] | None = None, edges: tuple[int, ...] | None = None) -> dict:
+    """The study's bank and learned-style edges (the v2 case `hybrid_adaptive_network`) on `network_document()`,
+    the threshold at the median peak score of `noisy_profiles(12, 9)`."""
+    case = json.loads((CONFORMANCE_V2 / "hybrid_adaptive_network.json").read_text())
+    refinement = load_document(case["document"]).refinement
+    refinement = AdaptiveRefinement(refinement.name, refinement.bank, edges or refinement.edges,
+                                    choice or refinement.choice)
+    doc = hybrid_document(network_document(), refinement)
+    doc["head"]["threshold"] = median_threshold(doc, noisy_profiles(12, seed=9))
+    return doc
+
+
+def test_adaptive_myhdl_equals_golden_v2_and_a_changed_choice_is_caught() -> None:
+    profiles = noisy_profiles(12, seed=9)
+    doc = adaptive_document()
+    model = load_document(doc)
+    design = document_design(model, 1, LENGTH, 2)
+    run = run_design(design, profiles, gap_probability=0.3, seed=5)
+    result = compare_document(model, profiles, run)
+    assert result.mismatches == 0, result.first_mismatch
+    assert result.compared == 12 * LENGTH + 12
+    expected = document_vectors(model, profiles)
+    assert 0 < expected.found.sum() < 12
+    bins = model.refinement.bins(profiles, np.argmax(expected.scores, axis=1))
+    assert len({model.refinement.choice[b] for b in bins[expected.found]}) >= 2  # several members locate
+    steady = run_design(design, profiles, seed=5)
+    assert set(latencies(steady, LENGTH)[1]) == {design.result_latency}
+    other = load_document(adaptive_document(choice=tuple((c + 1) % 5 for c in model.refinement.choice)))
+    assert compare_document(other, profiles, run).result_mismatches > 0  # every bin's member changed
+
+
+@pytest.mark.parametrize("case", ["hybrid_adaptive_bins", "hybrid_adaptive_network"])
+def test_adaptive_conformance_cases_exactly(case: str) -> None:
+    data = json.loads((CONFORMANCE_V2 / f"{case}.json").read_text())
+    model = load_document(data["document"])
+    profiles = np.array(data["profiles"], dtype=np.int64)
+    run = run_design(document_design(model, 1, profiles.shape[1], 1), profiles, gap_probability=0.3, seed=2)
+    expected = data["expected"]
+    assert run.scores.tolist() == expected["scores"]
+    assert run.found.tolist() == expected["found"] and run.pos.tolist() == expected["pos"]
+    assert len(run.pos) == len(profiles) >= 2
+
+
+def test_adaptive_edge_tie_negative_control() -> None:
+    data = json.loads((CONFORMANCE_V2 / "hybrid_adaptive_bins.json").read_text())
+    model = load_document(data["document"])
+    profiles = np.array(data["profiles"], dtype=np.int64)
+    run = run_design(document_design(model, 1, profiles.shape[1], 1), profiles, seed=2)
+    moved = copy.deepcopy(data["document"])
+    moved["head"]["refinement"]["edges"] = [40, 61]  # the tie 64 * 450 == 60 * 480 no longer counts
+    result = compare_document(load_document(moved), profiles, run)
+    assert (result.score_mismatches, result.result_mismatches) == (0, 1)
+
+
+@settings(max_examples=6, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1))
+def test_adaptive_random_networks_and_refinements(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    doc = random_document(rng, max_channels=3, kernel_sizes=(1, 3, 5))
+    bits = doc["input"]["bits"]
+    refinement = random_refinement(rng, adaptive=True)
+    model = load_document(hybrid_document(doc, refinement))
+    length = 12 + 4 * int(rng.integers(0, 3))
+    profiles = rng.integers(0, 1 << bits, size=(10, length))
+    profiles[:3] = rng.integers(0, 3, size=(3, length))
+    run = run_design(document_design(model, 1, length, 2), profiles, gap_probability=0.4, seed=seed % 1000)
+    result = compare_document(model, profiles, run)
+    assert result.mismatches == 0, (refinement, result.first_mismatch)
+    assert result.compared == 10 * length + 10
+
+
+def test_adaptive_bad_settings_are_named() -> None:
+    model = load_document(adaptive_document())
+    with pytest.raises(ConfigError, match="lanes is 2; allowed: 1"):
+        document_design(model, 2, LENGTH)
+
+
+def test_adaptive_converted_hdl_equals_golden_v2_in_every_simulator(tmp_path) -> None:
+    profiles = noisy_profiles(6, seed=9)
+    model = load_document(adaptive_document())
+    design = document_design(model, 1, LENGTH, 2)
+    vectors = document_vectors(model, profiles)
+    assert vectors.found.sum() > 0
+    package = write_package(design, tmp_path / "hdl", vectors)
+    wrong = dataclasses.replace(vectors, pos=vectors.pos + vectors.found)  # every found position 1/64 px off
+    bad = write_package(design, tmp_path / "bad", wrong)
+    passes_in_every_simulator(package, bad.vectors, vectors.value_count)

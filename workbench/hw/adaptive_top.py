@@ -146,13 +146,12 @@ def adaptive_detector(clk: Any, rst: Any, s_tdata: Any, s_tvalid: Any, s_tuser: 
     fmt = Fmt(min([-1] + [s.out.lo for s in sums[:len(bank)]]), max([0] + [s.out.hi for s in sums[:len(bank)]]))
     index_bits = max(1, (profile_length - 1).bit_length())
     best = {name: Signal(intbv(0)[index_bits:]) if name == "p" else Signal(bool(0)) for name in ("p", "valid")}
-    key = Signal(intbv(0, min=signed_bounds(*_range(delayed.fields[0]))[0],
-                       max=signed_bounds(*_range(delayed.fields[0]))[1]))
+    peak_key = _reg(delayed.fields[0])  # (a name of its own: the converter names the signal after it)
     member_regs = [[_reg(sums[m].out) for _ in range(2 * radii[m] + 1)] for m in range(len(bank))]
     probe_regs = [[_reg(sums[len(bank) + j].out) for _ in range(2 * probe.reach + 1)] for j in range(2)]
     sel = [_reg(fmt) for _ in range(2 * max(radii) + 1)]
     sel_p, sel_valid = Signal(intbv(0)[index_bits:]), Signal(bool(0))
-    sel_key = Signal(intbv(0, min=key.min, max=key.max))
+    sel_key = Signal(intbv(0, min=peak_key.min, max=peak_key.max))
     slope_max = fmt.hi - fmt.lo
     x_max, y_max = (fmt.hi << (frac_bits + 1)) + slope_max, 2 * slope_max
     x, y = _reg(Fmt(0, x_max)), _reg(Fmt(0, y_max))
@@ -168,9 +167,9 @@ def adaptive_detector(clk: Any, rst: Any, s_tdata: Any, s_tvalid: Any, s_tuser: 
                   adder_tree(clk, rst, replicated, derivatives, sums, pipeline_stages),
                   pack_lanes((derivatives, delayed), fields),
                   window(clk, rst, fields, pixels, reach),
-                  adaptive_argmax(clk, rst, pixels, member_regs, probe_regs, key, best["p"], best["valid"], radii,
+                  adaptive_argmax(clk, rst, pixels, member_regs, probe_regs, peak_key, best["p"], best["valid"], radii,
                                   probe.reach, reach, profile_length),
-                  adaptive_select(clk, rst, member_regs, probe_regs, key, best["p"], best["valid"], sel, sel_key, sel_p,
+                  adaptive_select(clk, rst, member_regs, probe_regs, peak_key, best["p"], best["valid"], sel, sel_key, sel_p,
                                   sel_valid, radii, edges, choice, probe.edge_scale),
                   crossing_select(clk, rst, sel, sel_p, sel_valid, x, y, tag, div_valid, max(radii), profile_length,
                                   frac_bits, network.head.threshold, slope_max, sel_key),
@@ -182,10 +181,6 @@ def adaptive_detector(clk: Any, rst: Any, s_tdata: Any, s_tvalid: Any, s_tuser: 
              "win", "amax", "probe", "sel", "div", "res"]
     name_instances(instances, names)
     return instances
-
-
-def _range(fmt: Fmt) -> tuple[int, int]:
-    return fmt.lo, fmt.hi
 
 
 def _reg(fmt: Fmt) -> Any:
