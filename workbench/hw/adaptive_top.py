@@ -28,22 +28,21 @@ from typing import Any
 from myhdl import Signal, block, intbv
 
 from workbench.errors import ConfigError
-from workbench.hw.adder_tree import SumSpec, Term, adder_tree, tree_stream
+from workbench.hw.adder_tree import SumSpec, Term
 from workbench.hw.arithmetic import DEFAULT_ARITHMETIC, check_arithmetic
-from workbench.hw.br_top import MAX_FRAC_BITS, check_taps, derivative_range, edge_replicate
+from workbench.hw.br_top import MAX_FRAC_BITS, check_taps, derivative_range
 from workbench.hw.codegen import Emitter, beat_start, render, signed_bounds
 from workbench.hw.crossing import crossing_select
 from workbench.hw.csd import csd_digits
 from workbench.hw.divider import divider, divider_latency
 from workbench.hw.head import TAG_P, divided_result
-from workbench.hw.hybrid_top import front_end_latency, pack_lanes
+from workbench.hw.hybrid_top import front_end_latency, hybrid_front
 from workbench.hw.interface import StreamDesign, port_signals
 from workbench.hw.names import name_instances
-from workbench.hw.shadow import network_steps, shadow_blocks, shadow_stream
-from workbench.hw.stream import Fmt, Stream, new_stream, read_field
-from workbench.hw.top import THRESHOLD_BITS, check_sizes, input_stream, network_latency, network_layers, score_ports
-from workbench.hw.window import window, window_latency, window_stream
-from workbench.qnn.contract import ConvLayer, Network, bit_width
+from workbench.hw.stream import Fmt, Stream, read_field
+from workbench.hw.top import THRESHOLD_BITS, check_sizes, network_latency
+from workbench.hw.window import window_latency
+from workbench.qnn.contract import Network, bit_width
 
 SELECT_STAGES = 2
 
@@ -131,22 +130,15 @@ def adaptive_detector(clk: Any, rst: Any, s_tdata: Any, s_tvalid: Any, s_tuser: 
     half = max(_half(taps) for taps in taps_list)
     radii = tuple(_half(taps) + 1 for taps in bank)
     reach = max(max(radii), probe.reach)
-    raw = input_stream(network, 1, s_tdata, s_tvalid, s_tuser, s_tlast)
-    layers, scores = network_layers(clk, rst, raw, network, pipeline_stages, threshold_bits, arithmetic)
-    samples = shadow_stream(raw)
-    raw_shadow = shadow_blocks(clk, rst, raw, samples, network_steps(network, 1, pipeline_stages, threshold_bits))
-    taps_win = window_stream(samples, half)
-    replicated = new_stream((samples.fields[0],) * (2 * half + 1), 1)
     sums = bank_sums(taps_list, half, network.input_bits)
-    derivatives = tree_stream(sums, 1)
-    delayed = shadow_stream(scores)
-    score_shadow = shadow_blocks(clk, rst, scores, delayed, ((half, 1 + pipeline_stages),))
-    fields = new_stream([*derivatives.fields, *delayed.fields], 1)
-    pixels = window_stream(fields, reach)
+    parts, names, pixels = hybrid_front(clk, rst, (s_tdata, s_tvalid, s_tuser, s_tlast),
+                                        (m_score_tdata, m_score_tvalid, m_score_tuser, m_score_tlast), network, 1,
+                                        half, sums, reach, profile_length, pipeline_stages, threshold_bits, arithmetic)
+    score_field = pixels.fields[len(sums)]
     fmt = Fmt(min([-1] + [s.out.lo for s in sums[:len(bank)]]), max([0] + [s.out.hi for s in sums[:len(bank)]]))
     index_bits = max(1, (profile_length - 1).bit_length())
     best = {name: Signal(intbv(0)[index_bits:]) if name == "p" else Signal(bool(0)) for name in ("p", "valid")}
-    peak_key = _reg(delayed.fields[0])  # (a name of its own: the converter names the signal after it)
+    peak_key = _reg(score_field)  # (a name of its own: the converter names the signal after it)
     member_regs = [[_reg(sums[m].out) for _ in range(2 * radii[m] + 1)] for m in range(len(bank))]
     probe_regs = [[_reg(sums[len(bank) + j].out) for _ in range(2 * probe.reach + 1)] for j in range(2)]
     sel = [_reg(fmt) for _ in range(2 * max(radii) + 1)]
@@ -159,14 +151,9 @@ def adaptive_detector(clk: Any, rst: Any, s_tdata: Any, s_tvalid: Any, s_tuser: 
     div_valid, q_valid = Signal(bool(0)), Signal(bool(0))
     q = Signal(intbv(0)[((1 << frac_bits).bit_length()):])
     instances = []
-    for part in [*layers, *raw_shadow, *score_shadow]:  # blocks are called in this body, as MyHDL wants
+    for part in parts:  # blocks are called in this body, as MyHDL wants
         instances.append(part())
-    instances += [score_ports(scores, m_score_tdata, m_score_tvalid, m_score_tuser, m_score_tlast),
-                  window(clk, rst, samples, taps_win, half),
-                  edge_replicate(clk, rst, taps_win, replicated, half, profile_length),
-                  adder_tree(clk, rst, replicated, derivatives, sums, pipeline_stages),
-                  pack_lanes((derivatives, delayed), fields),
-                  window(clk, rst, fields, pixels, reach),
+    instances += [
                   adaptive_argmax(clk, rst, pixels, member_regs, probe_regs, peak_key, best["p"], best["valid"], radii,
                                   probe.reach, reach, profile_length),
                   adaptive_select(clk, rst, member_regs, probe_regs, peak_key, best["p"], best["valid"], sel, sel_key, sel_p,
@@ -176,9 +163,7 @@ def adaptive_detector(clk: Any, rst: Any, s_tdata: Any, s_tvalid: Any, s_tuser: 
                   divider(clk, rst, x, y, tag, div_valid, q, q_tag, q_valid, x_max, y_max, 1 << frac_bits),
                   divided_result(clk, rst, q, q_tag, q_valid, m_found, m_pos, m_result_tvalid, frac_bits,
                                  1 << frac_bits)]
-    roles = [f"l{i}_{'conv' if isinstance(layer, ConvLayer) else 'req'}" for i, layer in enumerate(network.layers)]
-    names = [*roles, *(f"{role}_raw" for role in roles), "score_delay", "score", "raw_win", "edge", "deriv", "pack",
-             "win", "amax", "probe", "sel", "div", "res"]
+    names += ["amax", "probe", "sel", "div", "res"]
     name_instances(instances, names)
     return instances
 

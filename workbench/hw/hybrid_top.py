@@ -30,7 +30,7 @@ from typing import Any
 from myhdl import block
 
 from workbench.errors import ConfigError
-from workbench.hw.adder_tree import adder_tree, tree_stream
+from workbench.hw.adder_tree import SumSpec, adder_tree, tree_stream
 from workbench.hw.arithmetic import DEFAULT_ARITHMETIC, check_arithmetic
 from workbench.hw.br_top import MAX_FRAC_BITS, check_taps, derivative_sums, edge_replicate
 from workbench.hw.codegen import Emitter, render
@@ -97,36 +97,54 @@ def hybrid_detector(clk: Any, rst: Any, s_tdata: Any, s_tvalid: Any, s_tuser: An
                     arithmetic: str = DEFAULT_ARITHMETIC) -> Any:
     """The hybrid (module docstring); use `build_hybrid_top` to check the settings first."""
     half = (len(taps) - 1) // 2
-    raw = input_stream(network, lanes, s_tdata, s_tvalid, s_tuser, s_tlast)
+    sums = derivative_sums(taps, network.input_bits, lanes)[::2]  # each lane's derivative (not its sample)
+    parts, names, pixels = hybrid_front(clk, rst, (s_tdata, s_tvalid, s_tuser, s_tlast),
+                                        (m_score_tdata, m_score_tvalid, m_score_tuser, m_score_tlast), network, lanes,
+                                        half, sums, half + 1, profile_length, pipeline_stages, threshold_bits,
+                                        arithmetic)
+    instances = []
+    for part in parts:  # blocks are called in this body, as MyHDL wants
+        instances.append(part())
+    instances.append(crossing_head(clk, rst, pixels, m_found, m_pos, m_result_tvalid, half + 1, lanes, profile_length,
+                                   frac_bits=frac_bits, threshold=network.head.threshold, gate="key"))
+    name_instances(instances, [*names, "head"])
+    return instances
+
+
+def hybrid_front(clk: Any, rst: Any, inputs: tuple, score_outputs: tuple, network: Network, lanes: int, half: int,
+                 sums: list[SumSpec], radius: int, profile_length: int, pipeline_stages: int, threshold_bits: int,
+                 arithmetic: str) -> tuple[list[Any], list[str], Stream]:
+    """Everything of a hybrid before its head, as blocks bound to their arguments (call each in the top's body)
+    with their instance names, and the window of `radius` pixels each side over each pixel's `sums` (over a
+    replicated window of half `half`) and score.
+
+    The network and its score ports; the raw samples in step with the scores (`shadow`); the front end on
+    them (`window`, `edge_replicate`, `adder_tree` of `sums`); the scores in step with the front end; the
+    fields packed per lane and windowed."""
+    raw = input_stream(network, lanes, *inputs)
     layers, scores = network_layers(clk, rst, raw, network, pipeline_stages, threshold_bits, arithmetic)
-    # the raw samples in step with the scores
     samples = shadow_stream(raw)
     raw_shadow = shadow_blocks(clk, rst, raw, samples, network_steps(network, lanes, pipeline_stages, threshold_bits))
-    # the derivative of the aligned samples, and the scores in step with it
     taps_win = window_stream(samples, half)
-    replicated = new_stream((samples.fields[0],) * (lanes * len(taps)), lanes)
-    sums = derivative_sums(taps, network.input_bits, lanes)[::2]  # each lane's derivative (not its sample)
-    derivative = tree_stream(sums, lanes)
+    replicated = new_stream((samples.fields[0],) * (lanes * (2 * half + 1)), lanes)
+    derivatives = tree_stream(sums, lanes)
     delayed = shadow_stream(scores)
     score_shadow = shadow_blocks(clk, rst, scores, delayed, ((half, 1 + pipeline_stages),))
-    pairs = new_stream([fmt for d, s in zip(derivative.fields, delayed.fields) for fmt in (d, s)], lanes)
-    pixels = window_stream(pairs, half + 1)
-    instances = []
-    for part in [*layers, *raw_shadow, *score_shadow]:  # blocks are called in this body, as MyHDL wants
-        instances.append(part())
-    instances += [score_ports(scores, m_score_tdata, m_score_tvalid, m_score_tuser, m_score_tlast),
-                  window(clk, rst, samples, taps_win, half),
-                  edge_replicate(clk, rst, taps_win, replicated, half, profile_length),
-                  adder_tree(clk, rst, replicated, derivative, sums, pipeline_stages),
-                  pack_lanes((derivative, delayed), pairs),
-                  window(clk, rst, pairs, pixels, half + 1),
-                  crossing_head(clk, rst, pixels, m_found, m_pos, m_result_tvalid, half + 1, lanes, profile_length,
-                                frac_bits=frac_bits, threshold=network.head.threshold, gate="key")]
+    per_lane = len(sums) // lanes
+    packed = new_stream([fmt for j in range(lanes)
+                         for fmt in (*derivatives.fields[j * per_lane:(j + 1) * per_lane], delayed.fields[j])], lanes)
+    pixels = window_stream(packed, radius)
+    parts = [*layers, *raw_shadow, *score_shadow,
+             functools.partial(score_ports, scores, *score_outputs),
+             functools.partial(window, clk, rst, samples, taps_win, half),
+             functools.partial(edge_replicate, clk, rst, taps_win, replicated, half, profile_length),
+             functools.partial(adder_tree, clk, rst, replicated, derivatives, sums, pipeline_stages),
+             functools.partial(pack_lanes, (derivatives, delayed), packed),
+             functools.partial(window, clk, rst, packed, pixels, radius)]
     roles = [f"l{i}_{'conv' if isinstance(layer, ConvLayer) else 'req'}" for i, layer in enumerate(network.layers)]
     names = [*roles, *(f"{role}_raw" for role in roles), "score_delay", "score", "raw_win", "edge", "deriv", "pack",
-             "win", "head"]
-    name_instances(instances, names)
-    return instances
+             "win"]
+    return parts, names, pixels
 
 
 @block
