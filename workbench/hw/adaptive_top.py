@@ -31,8 +31,8 @@ from workbench.errors import ConfigError
 from workbench.hw.adder_tree import SumSpec, Term
 from workbench.hw.arithmetic import DEFAULT_ARITHMETIC, check_arithmetic
 from workbench.hw.br_top import MAX_FRAC_BITS, check_taps, derivative_range
-from workbench.hw.codegen import Emitter, beat_start, render, signed_bounds
-from workbench.hw.crossing import crossing_select
+from workbench.hw.codegen import Emitter, render, signed_bounds
+from workbench.hw.crossing import crossing_select, emit_first_argmax
 from workbench.hw.csd import csd_digits
 from workbench.hw.divider import divider, divider_latency
 from workbench.hw.head import TAG_P, divided_result
@@ -185,22 +185,15 @@ def adaptive_argmax(clk: Any, rst: Any, win: Stream, member_regs: list, probe_re
     key_field = win.fields[channels - 1]
     key = e.var("key", key_field.lo, key_field.hi)
     start = e.var("start", 0, profile_length)
-    with e.indented("if din_valid:"):
-        beat_start(e, start, 1, len(best_p))
-        e.line(f"{key}[:] = {read_field('din', win.fields, reach * channels + channels - 1)}")
-        with e.indented(f"if din_first or {key} > best_key:"):
-            e.line(f"best_key.next = {key}")
-            e.line(f"best_p.next = {start}[{len(best_p)}:]")
-            windows = [(f"m{m}", m, radii[m], regs) for m, regs in enumerate(member_regs)]
-            windows += [(f"b{j}", len(radii) + j, probe_reach, regs) for j, regs in enumerate(probe_regs)]
-            for name, field, radius, regs in windows:
-                for k, reg in enumerate(regs):
-                    ports[f"{name}_{k}"] = reg
-                    pixel = reach + k - radius
-                    e.line(f"{name}_{k}.next = {read_field('din', win.fields, pixel * channels + field)}")
-        e.line("best_valid.next = din_last")
-    with e.indented("else:"):
-        e.line("best_valid.next = 0")
+    windows = [(f"m{m}", m, radii[m], regs) for m, regs in enumerate(member_regs)]
+    windows += [(f"b{j}", len(radii) + j, probe_reach, regs) for j, regs in enumerate(probe_regs)]
+    payload = []
+    for name, field, radius, regs in windows:
+        for k, reg in enumerate(regs):
+            ports[f"{name}_{k}"] = reg
+            payload.append((f"{name}_{k}", read_field('din', win.fields, (reach + k - radius) * channels + field)))
+    emit_first_argmax(e, start, 1, len(best_p), key, read_field('din', win.fields, reach * channels + channels - 1),
+                      payload)
     return render("adaptive_argmax_logic", e, ports)()
 
 

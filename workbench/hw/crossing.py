@@ -103,20 +103,33 @@ def crossing_argmax(clk: Any, rst: Any, win: Stream, best: list, best_p: Any, be
     start = e.var("start", 0, profile_length)
     index = e.var("index", 0, profile_length + lanes)
     centre = 2 * radius + KEY  # the centre pixel's key field
+    lane = f" + {read_field('din', win.fields, 2 * (2 * radius + 1))}" if lanes > 1 else ""
+    payload = [(f"best{k}", read_field('din', win.fields, 2 * k + DERIVATIVE)) for k in range(len(best))]
+    emit_first_argmax(e, start, lanes, len(best_p), key, read_field('din', win.fields, centre), payload, (index, lane))
+    return render("crossing_argmax_logic", e, ports)()
+
+
+def emit_first_argmax(e: Emitter, start: str, lanes: int, p_bits: int, key: str, key_source: str,
+                      payload: list[tuple[str, str]], index: tuple[str, str] | None = None) -> None:
+    """Emit a running first arg-max over valid beats (strictly greater replaces, `din_first` restarts): the
+    registers `best_key`, `best_p` (`p_bits` wide) and each `(register, source)` of `payload` take the beat's
+    values; `best_valid` marks the cycle after the profile's last beat. `index` (a variable and the lane's
+    expression) counts the pixel when given; else the beat's first pixel is `p`."""
     with e.indented("if din_valid:"):
-        beat_start(e, start, lanes, len(best_p))
-        lane = f" + {read_field('din', win.fields, 2 * (2 * radius + 1))}" if lanes > 1 else ""
-        e.line(f"{index}[:] = {start}{lane}")
-        e.line(f"{key}[:] = {read_field('din', win.fields, centre)}")
+        beat_start(e, start, lanes, p_bits)
+        position = start
+        if index is not None:
+            e.line(f"{index[0]}[:] = {start}{index[1]}")
+            position = index[0]
+        e.line(f"{key}[:] = {key_source}")
         with e.indented(f"if din_first or {key} > best_key:"):
             e.line(f"best_key.next = {key}")
-            e.line(f"best_p.next = {index}[{len(best_p)}:]")
-            for k in range(len(best)):
-                e.line(f"best{k}.next = {read_field('din', win.fields, 2 * k + DERIVATIVE)}")
+            e.line(f"best_p.next = {position}[{p_bits}:]")
+            for register, source in payload:
+                e.line(f"{register}.next = {source}")
         e.line("best_valid.next = din_last")
     with e.indented("else:"):
         e.line("best_valid.next = 0")
-    return render("crossing_argmax_logic", e, ports)()
 
 
 @block
