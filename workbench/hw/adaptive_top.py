@@ -10,9 +10,9 @@ front end's timing), with a bank of refinements and the width probe of `qnn-int/
    never exceeds an in-profile `|b|`, so the probe's maxima are the contract's, over the profile only);
 3. `adaptive_argmax`: the first arg-max of `s`, carrying each member's `d_m[p-R_m .. p+R_m]` and the
    probes' `b[p-reach .. p+reach]`;
-4. `adaptive_select`, two registered stages: S1 `narrow = max |b4|`, `wide = max |b10|`; S2 the bin
-   `#{e : edge_scale * narrow >= e * wide}` (shift-and-add of the constant edges), the member
-   `choice[bin]`, and its window over `[-R_max, R_max]` with `-1` left of `-R_m` and `0` right of `R_m`,
+4. `adaptive_select`, two registered stages: S1 `narrow = max |b4|`, `wide = max |b10|` (balanced trees);
+   S2 the bin `#{e : edge_scale * narrow >= e * wide}` (shift-and-add of the constant edges; they ascend, so
+   the bin is one past the highest comparison that holds), the member `choice[bin]`, and its window over `[-R_max, R_max]` with `-1` left of `-R_m` and `0` right of `R_m`,
    which no crossing test `d[i] >= 0 > d[i+1]` can pass, so the search stays within the member's radius;
 5. the crossing head's stages (`crossing.crossing_select` gated on the key, the `divider`,
    `head.divided_result`).
@@ -207,18 +207,31 @@ def adaptive_select(clk: Any, rst: Any, member_regs: list, probe_regs: list, key
                              "sel_key": sel_key, "sel_p": sel_p, "sel_valid": sel_valid}
     top = max(max(int(r.max) for r in regs) for regs in probe_regs)
     maxima = []
-    for j, regs in enumerate(probe_regs):  # S1
-        acc, v = e.var(f"acc{j}", -top, top), e.var(f"v{j}", -top, top)
-        e.line(f"{acc}[:] = 0")
+    for j, regs in enumerate(probe_regs):  # S1: |b| side by side, then a balanced tree of maxima
+        level = []
         for k, reg in enumerate(regs):
             ports[f"b{j}_{k}"] = reg
+            v = e.var(f"a{j}_{k}", -top, top)
             e.line(f"{v}[:] = b{j}_{k}")
             with e.indented(f"if {v} < 0:"):
                 e.line(f"{v}[:] = -{v}")
-            with e.indented(f"if {v} > {acc}:"):
-                e.line(f"{acc}[:] = {v}")
+            level.append(v)
+        depth = 0
+        while len(level) > 1:
+            depth += 1
+            pairs, level = [level[i:i + 2] for i in range(0, len(level), 2)], []
+            for n, pair in enumerate(pairs):
+                if len(pair) == 1:
+                    level.append(pair[0])
+                    continue
+                t = e.var(f"t{j}_{depth}_{n}", -top, top)
+                with e.indented(f"if {pair[1]} > {pair[0]}:"):
+                    e.line(f"{t}[:] = {pair[1]}")
+                with e.indented("else:"):
+                    e.line(f"{t}[:] = {pair[0]}")
+                level.append(t)
         ports[f"s1_max{j}"] = Signal(intbv(0)[max(1, top.bit_length()):])
-        e.line(f"s1_max{j}.next = {acc}")
+        e.line(f"s1_max{j}.next = {level[0]}")
         maxima.append(f"s1_max{j}")
     for m, regs in enumerate(member_regs):
         for k, reg in enumerate(regs):
@@ -229,23 +242,24 @@ def adaptive_select(clk: Any, rst: Any, member_regs: list, probe_regs: list, key
         ports[f"s1_{name}"] = Signal(intbv(0, min=source.min, max=source.max)) if name == "key" else \
             (Signal(intbv(0)[len(best_p):]) if name == "p" else Signal(bool(0)))
         e.line(f"s1_{name}.next = {'best_' + name if name != 'key' else 'key'}")
-    # S2: the bin (edges as shift-and-add of the constant), the member, its window with the masks
+    # S2: the edges' comparisons side by side (`e wide` shifted additions of the constant); edges ascend and
+    # wide >= 0, so the comparisons that hold are the lowest ones and the bin is one past the highest
     product_max = max([edge_scale * top] + [e_ * top for e_ in edges])
-    narrow, wide, scaled = (e.var(name, -product_max, product_max) for name in ("narrow", "wide", "scaled"))
-    count = e.var("nbin", 0, len(edges))
+    narrow, wide = e.var("narrow", -product_max, product_max), e.var("wide", -product_max, product_max)
     e.line(f"{narrow}[:] = {maxima[0]}")
     e.line(f"{narrow}[:] = " + _times(narrow, edge_scale))
-    e.line(f"{count}[:] = 0")
-    for edge in edges:
-        e.line(f"{wide}[:] = {maxima[1]}")
+    e.line(f"{wide}[:] = {maxima[1]}")
+    flags = []
+    for i, edge in enumerate(edges):
+        scaled = e.var(f"scaled{i}", -product_max, product_max)
         e.line(f"{scaled}[:] = " + _times(wide, edge))
-        with e.indented(f"if {narrow} >= {scaled}:"):
-            e.line(f"{count}[:] = {count} + 1")
+        flags.append(f"{narrow} >= {scaled}")
     widest = max(radii)
-    for b, member in enumerate(choice):
-        header = "else:" if b == len(choice) - 1 else f"{'if' if b == 0 else 'elif'} {count} == {b}:"
+    for b in reversed(range(len(choice))):  # bin b: flag b - 1 holds (the highest that does), bin 0 when none
+        first = b == len(choice) - 1
+        header = "else:" if b == 0 else f"{'if' if first else 'elif'} {flags[b - 1]}:"
         with e.indented(header if len(choice) > 1 else "if True:"):
-            radius = radii[member]
+            member, radius = choice[b], radii[choice[b]]
             for k in range(2 * widest + 1):
                 offset = k - widest
                 value = f"s1_m{member}_{offset + radius}" if abs(offset) <= radius else ("-1" if offset < 0 else "0")
