@@ -4,9 +4,13 @@
 the score of pixel i is `weight * x[i] + bias` (a one-tap filter whose coefficient may be wider than
 the pixel, the VHDL constant-truncation trap), the head is a running argmax with `found = max >=
 threshold` and `pos = p * 2^F`. `fixture_reference` computes the same in numpy. The `trap_*` blocks
-are the minimal cases of the known MyHDL conversion traps, written the safe way.
+are the minimal cases of the known MyHDL conversion traps, written the safe way. `passes_in_every_simulator`
+runs a written HDL package's testbench in every simulator, with a negative control.
 """
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from myhdl import ConcatSignal, ResetSignal, Signal, always_comb, always_seq, block, intbv
@@ -234,3 +238,18 @@ def hdl_traces(testbench_factory, folder, name: str = "tb_trap") -> dict[str, li
     run = run_tool(["vvp", "-n", str(folder / f"{name}.vvp")], cwd=folder, timeout_s=60)
     traces["icarus"] = [w for w in run.stdout.split() if w.lstrip("-").isdigit()]
     return traces
+
+
+def passes_in_every_simulator(package: Any, bad_vectors: Path, value_count: int) -> None:
+    """The package's testbench passes in GHDL, Icarus and Verilator on both stimuli, comparing `value_count`
+    values, and each simulator fails the vectors in `bad_vectors` (a negative control)."""
+    from workbench.verify.check import ALL_SIMULATORS, built_testbench
+    from workbench.verify.simulators import require_pass
+    from workbench.verify.vectors import STIMULUS, STIMULUS_GAPS
+
+    for simulator in ALL_SIMULATORS:
+        with built_testbench(package, simulator) as run:
+            for stimulus in (STIMULUS, STIMULUS_GAPS):
+                require_pass(run(stimulus), value_count)
+            verdict = run(STIMULUS, bad_vectors)
+            assert not verdict.passed and verdict.mismatches > 0, simulator

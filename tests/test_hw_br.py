@@ -12,10 +12,8 @@ from workbench.hw.br_top import build_br_top
 from workbench.qnn.br8_integer import BRInteger
 from workbench.qnn.refinement import REFINEMENTS, Refinement, box_taps
 from workbench.verify.br_check import br_design, br_vectors, compare_br
-from workbench.verify.check import ALL_SIMULATORS, built_testbench
 from workbench.verify.harness import latencies, run_design
-from workbench.verify.simulators import require_pass
-from workbench.verify.vectors import STIMULUS, STIMULUS_GAPS
+from hdl_fixtures import passes_in_every_simulator
 
 LENGTH = 64
 CONFIG = BRInteger(threshold=16)
@@ -102,9 +100,4 @@ def test_converted_hdl_equals_golden_in_every_simulator(tmp_path, lanes: int) ->
     wrong = br_vectors(BRInteger(threshold=16, refinement=Refinement("br8", box_taps(8), 7)), profiles)
     bad = write_package(design, tmp_path / "bad", wrong)  # the vectors of another F: a negative control
     assert vectors.value_count == 6 * LENGTH + 12
-    for simulator in ALL_SIMULATORS:
-        with built_testbench(package, simulator) as run:
-            for stimulus in (STIMULUS, STIMULUS_GAPS):
-                require_pass(run(stimulus), vectors.value_count)
-            verdict = run(STIMULUS, bad.vectors)
-            assert not verdict.passed and verdict.mismatches > 0, simulator
+    passes_in_every_simulator(package, bad.vectors, vectors.value_count)

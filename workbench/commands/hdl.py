@@ -14,9 +14,9 @@ from workbench.hw.top import DEFAULT_PIPELINE_STAGES
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `hdl` sub-command."""
     parser = subparsers.add_parser(
-        "hdl", help="convert a qnn-int/1 network to VHDL/Verilog with testbenches and a Vivado script",
+        "hdl", help="convert a qnn-int/1 network (or a qnn-int/2 hybrid with a fixed refinement) to VHDL/Verilog with testbenches and a Vivado script",
         description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, required=True, help="qnn-int/1 JSON document")
+    parser.add_argument("--model", type=Path, required=True, help="qnn-int/1 or qnn-int/2 JSON document (a qnn-int/2 refinement must be fixed)")
     parser.add_argument("--lanes", type=int, default=1, help="pixels per clock P (default 1)")
     parser.add_argument("--out", type=Path, required=True, help="output folder (replaced)")
     parser.add_argument("--pipeline-stages", type=int, default=DEFAULT_PIPELINE_STAGES,
@@ -37,17 +37,18 @@ def run(args: argparse.Namespace) -> int:
     """Write the HDL folder and optionally verify it."""
     import numpy as np
 
-    from workbench.qnn.contract import load_network
-    from workbench.hdl.network import network_design
+    from workbench.qnn.contract_v2 import load_document
+    from workbench.hdl.network import document_design
     from workbench.hdl.package import write_package
-    from workbench.verify.vectors import golden_vectors, stress_profiles
+    from workbench.verify.document_check import document_vectors
+    from workbench.verify.vectors import stress_profiles
     from workbench.verify.check import verify_package
     from workbench.hdl.vivado import DEFAULT_CLOCK_MHZ, DEFAULT_PART
 
-    network = load_network(args.model)
-    design = network_design(network, args.lanes, args.length, args.pipeline_stages, args.arithmetic)
-    profiles = stress_profiles(np.random.default_rng(args.seed), args.profiles, args.length, network.input_bits)
-    package = write_package(design, args.out, golden_vectors(network, profiles), document=network.document,
+    model = load_document(args.model)
+    design = document_design(model, args.lanes, args.length, args.pipeline_stages, args.arithmetic)
+    profiles = stress_profiles(np.random.default_rng(args.seed), args.profiles, args.length, model.network.input_bits)
+    package = write_package(design, args.out, document_vectors(model, profiles), document=model.document,
                             part=args.part or DEFAULT_PART, clock_mhz=args.clock_mhz or DEFAULT_CLOCK_MHZ)
     print(f"wrote {package.root} (top {design.name}, P={design.lanes}, L={design.profile_length}, "
           f"{package.design['values']} values in the vectors); see {package.root / 'README.md'}")

@@ -15,9 +15,9 @@ from workbench.hw.top import DEFAULT_PIPELINE_STAGES
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `simulate` sub-command."""
     parser = subparsers.add_parser(
-        "simulate", help="cycle-by-cycle MyHDL simulation of a qnn-int/1 network, checked against the golden model",
+        "simulate", help="cycle-by-cycle MyHDL simulation of a qnn-int/1 network (or a qnn-int/2 hybrid with a fixed refinement), checked against the golden model",
         description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, required=True, help="qnn-int/1 JSON document")
+    parser.add_argument("--model", type=Path, required=True, help="qnn-int/1 or qnn-int/2 JSON document (a qnn-int/2 refinement must be fixed)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", type=Path, help="dataset .npz with a `profiles` array (N, L)")
     source.add_argument("--preset", help="generate profiles with this signal generator preset instead")
@@ -36,21 +36,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Simulate, compare, print the report; exit code 1 on any mismatch."""
-    from workbench.verify.harness import compare, latencies, load_profiles, run_design
-    from workbench.hw.top import build_top
+    from workbench.hdl.network import document_design
+    from workbench.qnn.contract_v2 import load_document
+    from workbench.verify.document_check import compare_document
+    from workbench.verify.harness import latencies, load_profiles, run_design
 
-    from workbench.qnn.contract import load_network
-
-    network = load_network(args.model)
-    profiles = load_profiles(network, args.data, args.preset, args.length, args.seed, args.profiles)
-    design = build_top(network, args.lanes, int(profiles.shape[1]), pipeline_stages=args.pipeline_stages,
-                       arithmetic=args.arithmetic)
+    model = load_document(args.model)
+    profiles = load_profiles(model.network, args.data, args.preset, args.length, args.seed, args.profiles)
+    design = document_design(model, args.lanes, int(profiles.shape[1]), args.pipeline_stages, args.arithmetic)
     sim = run_design(design, profiles, gap_probability=args.gaps, seed=args.seed, vcd=args.vcd)
-    result = compare(design, profiles, sim)
+    result = compare_document(model, profiles, sim)
     score_lat, result_lat = latencies(sim, design.beats_per_profile)
     n = profiles.shape[0]
     print(f"design      P={design.lanes} L={design.profile_length} score width {design.score_bits} bits, "
-          f"pos width {design.pos_bits} bits, pipeline {design.pipeline_stages}")
+          f"pos width {design.pos_bits} bits, pipeline {args.pipeline_stages}, top {design.name}")
     print(f"compared    {result.scores_compared} scores, {result.results_compared} (found, pos) results")
     print(f"mismatches  {result.mismatches} ({result.score_mismatches} scores, {result.result_mismatches} results)"
           + (f"; first: {result.first_mismatch}" if result.first_mismatch else ""))

@@ -11,7 +11,8 @@ classical detector; a network's score would do for the hybrid). Stages, each one
    `0 <= i <= L - 2` (the window's zero padding cannot fake a crossing);
 3. C2: the flag nearest `p` by priority (offsets -1, 0, -2, 1, ...: the left one on equal
    distance), its `a = d[i]` and the slope `s = a - d[i+1]` (0 and not found when no flag is set);
-4. C3: `found = s >= threshold` (0 when no crossing), the divider's operands `x = 2a 2^F + s`,
+4. C3: `found = s >= threshold` (0 when no crossing; with `gate="key"` the hybrid's rule instead,
+   `found = k[p] >= threshold` on the peak's key whether or not a crossing is in reach), the divider's operands `x = 2a 2^F + s`,
    `y = 2s` (so `floor(x / y)` is the contract's `rdiv(a, s, F)`, `a >= 0`) and the index `i` (or
    `p`) in the tag;
 5. the pipelined `divider`, then `pos = i 2^F + q` (`p 2^F` without a crossing, 0 when not found),
@@ -49,12 +50,17 @@ def _signal(lo: int, hi: int) -> Any:
     return Signal(intbv(0, min=vmin, max=vmax))
 
 
+GATES = ("slope", "key")  # what `found` compares with the threshold: the crossing's slope, or the peak's key
+
+
 @block
 def crossing_head(clk: Any, rst: Any, win: Stream, found: Any, pos: Any, result_valid: Any, radius: int, lanes: int,
-                  profile_length: int, frac_bits: int, threshold: int) -> Any:
+                  profile_length: int, frac_bits: int, threshold: int, gate: str = "slope") -> Any:
     """The head over `win` (module docstring), driving `found`, `pos` and `result_valid`."""
     if win.lanes != lanes + 2 * radius or win.channels != 2:
         raise ValueError(f"the crossing head needs a window of {lanes + 2 * radius} pixels with 2 fields each")
+    if gate not in GATES:
+        raise ValueError(f"gate {gate!r} invalid; allowed {list(GATES)}")
     fmt = win.fields[DERIVATIVE]
     slope_max = fmt.hi - fmt.lo
     x_max, y_max = (fmt.hi << (frac_bits + 1)) + slope_max, 2 * slope_max
@@ -72,51 +78,66 @@ def crossing_head(clk: Any, rst: Any, win: Stream, found: Any, pos: Any, result_
         chosen = new_stream([*win.fields[:2 * (2 * radius + 1)], Fmt(0, lanes - 1)], 1)
         instances.append(argmax_tree(clk, rst, win, chosen, lanes, radius, tree_levels(lanes), 2, 2 * radius + KEY))
         win = chosen
-    return (*instances, crossing_argmax(clk, rst, win, best, best_p, best_valid, radius, lanes, profile_length),
+    key = _signal(win.fields[KEY].lo, win.fields[KEY].hi) if gate == "key" else None
+    return (*instances, crossing_argmax(clk, rst, win, best, best_p, best_valid, radius, lanes, profile_length, key),
             crossing_select(clk, rst, best, best_p, best_valid, x, y, tag, div_valid, radius, profile_length,
-                            frac_bits, threshold, slope_max),
+                            frac_bits, threshold, slope_max, key),
             divider(clk, rst, x, y, tag, div_valid, q, q_tag, q_valid, x_max, y_max, qmax),
             divided_result(clk, rst, q, q_tag, q_valid, found, pos, result_valid, frac_bits, qmax))
 
 
 @block
 def crossing_argmax(clk: Any, rst: Any, win: Stream, best: list, best_p: Any, best_valid: Any,
-                    radius: int, lanes: int, profile_length: int) -> Any:
+                    radius: int, lanes: int, profile_length: int, best_key: Any = None) -> Any:
     """Stage 1: the first arg-max of the centre's key, holding its derivative window and index (at `P > 1`
-    lanes `win` is the lane select's, `2R + 1` pixels and the lane)."""
+    lanes `win` is the lane select's, `2R + 1` pixels and the lane); the best key in `best_key` when given."""
     e = Emitter()
     ports: dict[str, Any] = {"clk": clk, "rst": rst, "din": win.data, "din_valid": win.valid,
                              "din_first": win.first, "din_last": win.last, "best_p": best_p,
                              "best_valid": best_valid}
     ports.update({f"best{k}": best[k] for k in range(len(best))})
     key_field = win.fields[KEY]
-    ports["best_key"] = _signal(key_field.lo, key_field.hi)
+    ports["best_key"] = _signal(key_field.lo, key_field.hi) if best_key is None else best_key
     ports["base"] = Signal(intbv(0)[len(best_p):])
     key = e.var("key", key_field.lo, key_field.hi)
     start = e.var("start", 0, profile_length)
     index = e.var("index", 0, profile_length + lanes)
     centre = 2 * radius + KEY  # the centre pixel's key field
+    lane = f" + {read_field('din', win.fields, 2 * (2 * radius + 1))}" if lanes > 1 else ""
+    payload = [(f"best{k}", read_field('din', win.fields, 2 * k + DERIVATIVE)) for k in range(len(best))]
+    emit_first_argmax(e, start, lanes, len(best_p), key, read_field('din', win.fields, centre), payload, (index, lane))
+    return render("crossing_argmax_logic", e, ports)()
+
+
+def emit_first_argmax(e: Emitter, start: str, lanes: int, p_bits: int, key: str, key_source: str,
+                      payload: list[tuple[str, str]], index: tuple[str, str] | None = None) -> None:
+    """Emit a running first arg-max over valid beats (strictly greater replaces, `din_first` restarts): the
+    registers `best_key`, `best_p` (`p_bits` wide) and each `(register, source)` of `payload` take the beat's
+    values; `best_valid` marks the cycle after the profile's last beat. `index` (a variable and the lane's
+    expression) counts the pixel when given; else the beat's first pixel is `p`."""
     with e.indented("if din_valid:"):
-        beat_start(e, start, lanes, len(best_p))
-        lane = f" + {read_field('din', win.fields, 2 * (2 * radius + 1))}" if lanes > 1 else ""
-        e.line(f"{index}[:] = {start}{lane}")
-        e.line(f"{key}[:] = {read_field('din', win.fields, centre)}")
+        beat_start(e, start, lanes, p_bits)
+        position = start
+        if index is not None:
+            e.line(f"{index[0]}[:] = {start}{index[1]}")
+            position = index[0]
+        e.line(f"{key}[:] = {key_source}")
         with e.indented(f"if din_first or {key} > best_key:"):
             e.line(f"best_key.next = {key}")
-            e.line(f"best_p.next = {index}[{len(best_p)}:]")
-            for k in range(len(best)):
-                e.line(f"best{k}.next = {read_field('din', win.fields, 2 * k + DERIVATIVE)}")
+            e.line(f"best_p.next = {position}[{p_bits}:]")
+            for register, source in payload:
+                e.line(f"{register}.next = {source}")
         e.line("best_valid.next = din_last")
     with e.indented("else:"):
         e.line("best_valid.next = 0")
-    return render("crossing_argmax_logic", e, ports)()
 
 
 @block
 def crossing_select(clk: Any, rst: Any, best: list, best_p: Any, best_valid: Any, x: Any, y: Any, tag: Any,
                     valid: Any, radius: int, profile_length: int, frac_bits: int, threshold: int,
-                    slope_max: int) -> Any:
-    """Stages C1-C3: crossing flags, the nearest one's `a` and slope, the divider's operands and tag."""
+                    slope_max: int, best_key: Any = None) -> Any:
+    """Stages C1-C3: crossing flags, the nearest one's `a` and slope, the divider's operands and tag;
+    `found` from the slope, or from `best_key` (the peak's key) when given."""
     e = Emitter()
     width = len(best)
     ports: dict[str, Any] = {"clk": clk, "rst": rst, "best_p": best_p, "best_valid": best_valid, "x": x, "y": y,
@@ -144,6 +165,12 @@ def crossing_select(clk: Any, rst: Any, best: list, best_p: Any, best_valid: Any
         e.line(f"c1_d{k}.next = best{k}")
     e.line("c1_p.next = best_p")
     e.line("c1_valid.next = best_valid")
+    if best_key is not None:  # the key travels with the window to C3
+        ports["best_key"] = best_key
+        key_lo, key_hi = int(best_key.min), int(best_key.max) - 1
+        ports["c1_key"], ports["c2_key"] = _signal(key_lo, key_hi), _signal(key_lo, key_hi)
+        e.line("c1_key.next = best_key")
+        e.line("c2_key.next = c1_key")
     # C2: the nearest flag by priority, its a and slope
     ports["c2_a"], ports["c2_s"] = _signal(0, hi), _signal(0, slope_max)
     ports["c2_off"], ports["c2_has"] = _signal(-radius, radius), Signal(bool(0))
@@ -168,7 +195,10 @@ def crossing_select(clk: Any, rst: Any, best: list, best_p: Any, best_valid: Any
     base = e.var("base", -radius, profile_length + radius)
     pk = e.bits("pk", len(tag))
     e.line(f"{pk}[:] = 0")
-    _found_bit(e, pk, threshold, slope_max)
+    if best_key is None:
+        _found_bit(e, pk, threshold, slope_max)
+    else:
+        _key_found_bit(e, pk, threshold, key_lo, key_hi)
     with e.indented("if not c2_has:"):
         e.line(f"{pk}[{TAG_ZERO}] = 1")
     e.line(f"{base}[:] = c2_p")
@@ -192,4 +222,13 @@ def _found_bit(e: Emitter, pk: str, threshold: int, slope_max: int) -> None:
         e.line(f"{pk}[{TAG_FOUND}] = c2_has")
     elif threshold <= slope_max:
         with e.indented(f"if c2_has and c2_s >= {e.const(threshold, 0, slope_max)}:"):
+            e.line(f"{pk}[{TAG_FOUND}] = 1")
+
+
+def _key_found_bit(e: Emitter, pk: str, threshold: int, lo: int, hi: int) -> None:
+    """`found = key >= threshold` on the peak's key (the hybrid's rule), folded where the range decides it."""
+    if threshold <= lo:
+        e.line(f"{pk}[{TAG_FOUND}] = 1")
+    elif threshold <= hi:
+        with e.indented(f"if c2_key >= {e.const(threshold, lo, hi)}:"):
             e.line(f"{pk}[{TAG_FOUND}] = 1")

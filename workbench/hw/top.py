@@ -78,17 +78,11 @@ def build_top(network: Union[Network, dict, str, Path], lanes: int, profile_leng
     """
     if not isinstance(network, Network):
         network = load_network(network)
-    if not isinstance(lanes, int) or not 1 <= lanes <= MAX_LANES:
-        raise ConfigError(f"lanes is {lanes!r}; allowed: an integer in [1, {MAX_LANES}]")
-    if not isinstance(profile_length, int) or profile_length < 1 or profile_length % lanes:
-        raise ConfigError(f"profile length {profile_length!r} is not a positive multiple of the {lanes} lanes")
-    if not isinstance(pipeline_stages, int) or pipeline_stages < 1:
-        raise ConfigError(f"pipeline_stages is {pipeline_stages!r}; allowed: an integer >= 1")
+    check_sizes(lanes, profile_length, pipeline_stages)
     check_arithmetic(arithmetic)
     score_min, score_max = network.score_range
     score_bits = bit_width(score_min, score_max)
-    latency = sum(conv_latency(layer, lanes, pipeline_stages) if isinstance(layer, ConvLayer)
-                  else requant_latency(layer, pipeline_stages, threshold_bits) for layer in network.layers)
+    latency = network_latency(network, lanes, pipeline_stages, threshold_bits)
     widths = {"s_tdata": lanes * network.input_bits, "m_score_tdata": lanes * score_bits,
               "m_pos": pos_bits(network.head, profile_length)}
     make_signals = functools.partial(port_signals, widths)
@@ -104,6 +98,19 @@ def build_top(network: Union[Network, dict, str, Path], lanes: int, profile_leng
                      arithmetic=arithmetic)
 
 
+def check_sizes(lanes: int, profile_length: int, pipeline_stages: int, min_length: int = 1) -> None:
+    """ConfigError naming the value unless 1 <= lanes <= MAX_LANES, the profile length is a multiple of the
+    lanes of at least `min_length`, and pipeline_stages >= 1."""
+    if not isinstance(lanes, int) or not 1 <= lanes <= MAX_LANES:
+        raise ConfigError(f"lanes is {lanes!r}; allowed: an integer in [1, {MAX_LANES}]")
+    if not isinstance(profile_length, int) or profile_length < min_length or profile_length % lanes:
+        at_least = f" (at least {min_length})" if min_length > 1 else ""
+        raise ConfigError(f"profile length {profile_length!r} is not a positive multiple of the {lanes} lanes"
+                          + at_least)
+    if not isinstance(pipeline_stages, int) or pipeline_stages < 1:
+        raise ConfigError(f"pipeline_stages is {pipeline_stages!r}; allowed: an integer >= 1")
+
+
 @block
 def peak_detector(clk: Any, rst: Any, s_tdata: Any, s_tvalid: Any, s_tuser: Any, s_tlast: Any,
                   m_score_tdata: Any, m_score_tvalid: Any, m_score_tuser: Any, m_score_tlast: Any,
@@ -111,20 +118,43 @@ def peak_detector(clk: Any, rst: Any, s_tdata: Any, s_tvalid: Any, s_tuser: Any,
                   profile_length: int, pipeline_stages: int = 1, threshold_bits: int = THRESHOLD_BITS,
                   arithmetic: str = DEFAULT_ARITHMETIC) -> Any:
     """The peak detector (ports in the module docstring); use `build_top` to check sizes first."""
-    stream = Stream(s_tdata, (Fmt(0, network.input_range[1], raw=True),) * lanes, lanes, s_tvalid, s_tuser, s_tlast)
+    stream = input_stream(network, lanes, s_tdata, s_tvalid, s_tuser, s_tlast)
+    parts, stream = network_layers(clk, rst, stream, network, pipeline_stages, threshold_bits, arithmetic)
     instances = []
-    for layer in network.layers:
-        if isinstance(layer, ConvLayer):
-            out = conv_stream(layer, lanes)
-            instances.append(conv_layer(clk, rst, stream, out, layer, pipeline_stages, arithmetic))
-        else:
-            out = requant_stream(layer, lanes)
-            instances.append(requantizer(clk, rst, stream, out, layer, pipeline_stages, threshold_bits, arithmetic))
-        stream = out
+    for part in parts:
+        instances.append(part())
     instances.append(score_ports(stream, m_score_tdata, m_score_tvalid, m_score_tuser, m_score_tlast))
     instances.append(peak_head_unit(clk, rst, stream, m_found, m_pos, m_result_tvalid, network.head, profile_length))
     name_blocks(instances)
     return instances
+
+
+def input_stream(network: Network, lanes: int, s_tdata: Any, s_tvalid: Any, s_tuser: Any, s_tlast: Any) -> Stream:
+    """The top-level's input ports as a stream of `lanes` raw unsigned pixels."""
+    return Stream(s_tdata, (Fmt(0, network.input_range[1], raw=True),) * lanes, lanes, s_tvalid, s_tuser, s_tlast)
+
+
+def network_layers(clk: Any, rst: Any, stream: Stream, network: Network, pipeline_stages: int,
+                   threshold_bits: int, arithmetic: str) -> tuple[list[Any], Stream]:
+    """The network's layers on `stream`, in document order, as blocks bound to their arguments (MyHDL
+    wants a block called in the body of the block that holds it: call each there), and the scores' stream."""
+    parts = []
+    for layer in network.layers:
+        if isinstance(layer, ConvLayer):
+            out = conv_stream(layer, stream.lanes)
+            parts.append(functools.partial(conv_layer, clk, rst, stream, out, layer, pipeline_stages, arithmetic))
+        else:
+            out = requant_stream(layer, stream.lanes)
+            parts.append(functools.partial(requantizer, clk, rst, stream, out, layer, pipeline_stages,
+                                           threshold_bits, arithmetic))
+        stream = out
+    return parts, stream
+
+
+def network_latency(network: Network, lanes: int, pipeline_stages: int, threshold_bits: int) -> int:
+    """Cycles from an input beat to its score beat, with `valid` held high."""
+    return sum(conv_latency(layer, lanes, pipeline_stages) if isinstance(layer, ConvLayer)
+               else requant_latency(layer, pipeline_stages, threshold_bits) for layer in network.layers)
 
 
 @block
