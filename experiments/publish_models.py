@@ -8,8 +8,8 @@ document the hybrids stage wrote beside them (`<name>.hybrid.json`), it writes `
 (the document; hybrids as `<name>_hybrid/`), `card.json` and `README.md` (`workbench.qnn.model_card`):
 structure, provenance (data and training seeds, sizes, epochs, threshold rule), the model's own test
 accuracy per condition against BR8 (the study's per-seed rows, else the run's accuracy table) and, for the
-networks, Yosys counts at `--lanes` (LUTs per added lane when two lane counts are given; the hybrids'
-refinement has no hardware yet), and `<out>/README.md`, the index.
+networks, Yosys counts at `--lanes` (LUTs per added lane when two lane counts are given; the hybrids are
+not synthesised here: `experiments/synth_hybrid.py`, docs/hdl.md), and `<out>/README.md`, the index.
 Each model folder is written whole or not at all.
 """
 from __future__ import annotations
@@ -98,7 +98,7 @@ def hardware(name: str, network: Network, lanes: tuple[int, ...], timeout_s: flo
     if len(rows) >= 2:
         first, last = rows[0], rows[-1]
         result["luts_per_added_lane"] = round((last["luts"] - first["luts"]) / (last["lanes"] - first["lanes"]))
-    result["luts_per_lane_analytic"] = analytic_estimate(network).luts(1)
+    result["luts_per_lane_analytic"] = analytic_estimate(network).lane_luts
     return result
 
 
@@ -137,7 +137,7 @@ def publish(results: Path, out: Path, lanes: tuple[int, ...], timeout_s: float, 
         if model.refinement is not None:
             provenance["refinement"] = ("learned by run_all's hybrids stage on the training profiles around this "
                                         "network's arg-max (tables/hybrid_refinements.csv); no test data")
-        synthesised = lanes and model.refinement is None  # the refinement has no hardware yet
+        synthesised = lanes and model.refinement is None  # hybrids: experiments/synth_hybrid.py
         card = model_card.build_card(name, model, bits, provenance, accuracy_rows(results, method, stem, bits, base_seed),
                                      hardware(name, model.network, lanes, timeout_s) if synthesised else {})
         with atomic_folder(out / name) as folder:

@@ -107,7 +107,9 @@ def _refinement_lines(section: dict[str, Any] | None) -> list[str]:
 
 def _hardware_lines(hw: dict[str, Any]) -> list[str]:
     if not hw:
-        return ["Not synthesised: the refinement has no hardware yet (its network is the network-only card's)."]
+        return ["Not synthesised by the publisher: the hybrid's hardware and its Yosys counts are in docs/hdl.md "
+                "(\"The hybrid beside its network\", `experiments/synth_hybrid.py`); its network is the network-only "
+                "card's."]
     runs = {key: value for key, value in hw.items() if isinstance(value, dict)}
     lines = [f"- {key.replace('_', ' ')}: {value}" for key, value in hw.items() if key not in runs]
     if runs:
