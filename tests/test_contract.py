@@ -47,6 +47,8 @@ def _mutate(doc: dict, fn) -> dict:
     (lambda d: d.update(head={"type": "peak", "refine": "cubic", "threshold": 0, "frac_bits": 4}), "refine"),
     (lambda d: d["head"].update(frac_bits=17), "frac_bits is 17"),
     (lambda d: d["head"].update(window=0), "window is 0"),
+    (lambda d: d["head"].update(refinement={"kind": "fixed"}),
+     r"head.refinement is a qnn-int/2 section, not allowed in a qnn-int/1 document; allowed: format 'qnn-int/2'"),
     (lambda d: d.update(layers=[]), "non-empty"),
 ])
 def test_violations_are_rejected_with_a_clear_message(doc, mutation, message):

@@ -18,6 +18,8 @@ import numpy as np
 from workbench.errors import ContractError
 
 FORMAT = "qnn-int/1"
+# The head key version 2 adds; a version-1 document carrying it is rejected, not read as the network-only head.
+REFINEMENT_KEY = "refinement"
 INPUT_BITS = (8, 10, 12)
 MIN_BITS, MAX_BITS = 2, 8  # weight and activation widths a layer may use
 MULTIPLIER_LIMIT = 1 << 16  # multipliers lie in [0, 2^16)
@@ -192,7 +194,7 @@ def fill_ranges(document: Document) -> Document:
 
 def load_network(source: Union[Document, str, Path]) -> Network:
     """Parse and validate a `qnn-int/1` document (a dict or a JSON file path)."""
-    doc = _read(source)
+    doc = read_document(source)
     _check_top(doc)
     input_bits = int(doc["input"]["bits"])
     expected = fill_ranges(doc)
@@ -222,7 +224,8 @@ def load_network(source: Union[Document, str, Path]) -> Network:
     return Network(input_bits, tuple(layers), head, doc)
 
 
-def _read(source: Union[Document, str, Path]) -> Document:
+def read_document(source: Union[Document, str, Path]) -> Document:
+    """The document itself, or the JSON file at `source` (a missing or malformed file is a ContractError)."""
     if isinstance(source, dict):
         return source
     path = Path(source)
@@ -349,6 +352,9 @@ def _requant_layer(entry: Document, expected: Document, where: str) -> RequantLa
 def _head(head: Any) -> PeakHead:
     if not isinstance(head, dict) or head.get("type") != "peak":
         raise ContractError(f"head must be an object with type 'peak', got {head!r}")
+    if REFINEMENT_KEY in head:
+        raise ContractError(f"head.{REFINEMENT_KEY} is a qnn-int/2 section, not allowed in a {FORMAT} document; "
+                            f"allowed: format 'qnn-int/2', or no head.{REFINEMENT_KEY}")
     refine = head.get("refine")
     if refine not in REFINES:
         raise ContractError(f"head refine is {refine!r}; allowed: {list(REFINES)}")

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any, Union
 
 from workbench.errors import ConfigError, ContractError
-from workbench.qnn.contract import BOUND_LIMIT, FORMAT, MAX_FRAC_BITS, Document, Network, _read, load_network
+from workbench.qnn.contract import (BOUND_LIMIT, FORMAT, MAX_FRAC_BITS, REFINEMENT_KEY, Document, Network,
+                                   load_network, read_document)
 from workbench.qnn.refinement import (EDGE_SCALE, PROBE_NARROW, PROBE_REACH, PROBE_WIDE, AdaptiveRefinement,
                                       Refinement, widths)
 
 FORMAT_V2 = "qnn-int/2"
 FORMATS = (FORMAT, FORMAT_V2)
-REFINEMENT_KEY = "refinement"
 KINDS = ("fixed", "adaptive")
 MAX_TAPS = 255  # odd tap counts 3..MAX_TAPS, as version 1's kernel_size
 MAX_TAP = (1 << 15) - 1  # |tap| <= MAX_TAP
@@ -55,18 +55,14 @@ class NetworkDocument:
 
 def load_document(source: Union[Document, str, Path]) -> NetworkDocument:
     """Parse and validate a `qnn-int/1` or `qnn-int/2` document (a dict or a JSON file path)."""
-    doc = _read(source)
+    doc = read_document(source)
     fmt = doc.get("format") if isinstance(doc, dict) else None
-    head = doc.get("head") if isinstance(doc, dict) else None
     if fmt == FORMAT:
-        if isinstance(head, dict) and REFINEMENT_KEY in head:
-            raise ContractError(f"head.{REFINEMENT_KEY} is a {FORMAT_V2} section, not allowed in a {FORMAT} "
-                                f"document; allowed: format {FORMAT_V2!r}, or no head.{REFINEMENT_KEY}")
         return NetworkDocument(1, load_network(doc), None, doc)
     if fmt != FORMAT_V2:
         raise ContractError(f"format is {fmt!r}; allowed: {list(FORMATS)}")
     network = load_network(version1_part(doc))
-    section = head.get(REFINEMENT_KEY)
+    section = doc["head"].get(REFINEMENT_KEY)
     refinement = None if section is None else _refinement(section, network.input_bits)
     return NetworkDocument(2, network, refinement, doc)
 
