@@ -26,6 +26,7 @@ if str(ROOT) not in sys.path:
 
 from workbench.errors import ConfigError  # noqa: E402
 from workbench.evaluation import tables  # noqa: E402
+from workbench.evaluation.markdown import number_cell  # noqa: E402
 from workbench.files import atomic_folder, atomic_write_text  # noqa: E402
 from workbench.qnn import model_card  # noqa: E402
 from workbench.qnn.contract import Network  # noqa: E402
@@ -167,7 +168,7 @@ def index_markdown(cards: list[dict[str, Any]]) -> str:
         one_lane = card["hardware"].get("lanes_1", {}).get("luts", "-")
         lines.append(f"| [`{card['name']}`]({card['name']}/README.md) | {card['bits']} | `{card['network']['topology']}` "
                      f"| {card['network']['macs_per_pixel']} | {one_lane} | "
-                     + " / ".join(model_card.format_number(ratios.get(c), 2) for c in SNR_SUMMARY) + " |")
+                     + " / ".join(number_cell(ratios.get(c), 2, fixed=True) for c in SNR_SUMMARY) + " |")
     return "\n".join(lines) + "\n"
 
 

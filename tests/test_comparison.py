@@ -118,7 +118,7 @@ def test_report_shows_efficiency_paired_ratio_and_total_error(tmp_path):
             for m, r, q, t in (("br8", 0.12, 1.0, 0.2), ("cog", 0.25, 1.75, 0.3)) for c in ("snr_8", "snr_16")]
     text = yardstick_section(rows)
     assert "| cog | 2.5 | 2.5 |" in text and "| br8 | 1.2 | 1.2 |" in text
-    assert "1.75 [1.65, 1.85]" in text and "0.3 (x1.5 [1, 2])" in text
+    assert "1.750 [1.650, 1.850]" in text and "0.3 (x1.5 [1, 2])" in text
     path = plot_metric_vs_snr(rows, "rmse_px", tmp_path / "rmse.png", "RMSE", "t", bound="crlb_px")
     assert path.stat().st_size > 1000
 

@@ -40,7 +40,7 @@ from workbench.errors import ConfigError
 from workbench.evaluation import tables
 from workbench.evaluation.comparison import DEFAULT_REFERENCE
 from workbench.evaluation.goals import HYBRID_METHOD, NETWORK_METHOD
-from workbench.evaluation.markdown import pivot_markdown
+from workbench.evaluation.markdown import pivot_markdown, ratio_cell
 from workbench.evaluation.metrics import BOOTSTRAP_DRAWS
 from workbench.pipeline.families import DEFAULT_FAMILY, families_among, in_family
 from workbench.pipeline.stages import Stage, StageContext
@@ -120,12 +120,6 @@ def hybrid_path(models: Path, network: Path) -> Path:
     return network.relative_to(models).with_name(network.stem + HYBRID_SUFFIX)
 
 
-def _ratio_cell(row: dict) -> str:
-    if row.get("rmse_ratio") is None:
-        return "-"
-    return f"{row['rmse_ratio']:.3f} [{row['rmse_ratio_ci_low']:.3f}, {row['rmse_ratio_ci_high']:.3f}]"
-
-
 def report_markdown(hybrid_rows: list[dict], network_rows: list[dict], seeds: list[int], train_lines: int) -> str:
     """The report's section on the hybrids: the paired ratios, network-only against hybrid, of every family
     (the issue-12 goals are in the report's verdicts)."""
@@ -151,7 +145,7 @@ def report_markdown(hybrid_rows: list[dict], network_rows: list[dict], seeds: li
         "with HYBRID).", "",
         f"### RMSE ratio to {reference} on the lines both find, network-only (`{NETWORK_METHOD}`) and hybrid "
         "(paired bootstrap 95% interval)", "",
-        pivot_markdown(paired, conditions + others, _ratio_cell),
+        pivot_markdown(paired, conditions + others, ratio_cell),
     ])
 
 

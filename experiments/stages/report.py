@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 from pathlib import Path
 
 from workbench.detectors import classical
 from workbench.evaluation.tables import (ACCURACY_COLUMNS, BITEXACT_COLUMNS, S_CURVE_COLUMNS, S_CURVE_CONDITION, merge_csv,
                                   read_csv)
 from workbench.evaluation.goals import HYBRID_METHOD, NETWORK_METHOD, Verdict, all_verdicts
-from workbench.evaluation.markdown import pivot_markdown
+from workbench.evaluation.markdown import interval_cell, number_cell, pivot_markdown, ratio_cell
 from workbench.pipeline.families import DEFAULT_FAMILY, families_among, in_family
 from workbench.pipeline.stages import Stage, StageContext
 from workbench.evaluation.plots import plot_metric_vs_snr, plot_s_curves
@@ -30,23 +29,13 @@ def _files(ctx: StageContext, pattern: str) -> list[Path]:
     return [path for folder in ctx.deps.values() for path in sorted(folder.glob(pattern))]
 
 
-def _cell(value: object, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
-
-
 def _rmse_cell(row: dict) -> str:
-    return f"{_cell(row['rmse_px'])} [{_cell(row['rmse_ci_low'])}, {_cell(row['rmse_ci_high'])}]"
-
-
-def _ratio_cell(row: dict) -> str:
-    return f"{_cell(row.get('rmse_ratio'))} [{_cell(row.get('rmse_ratio_ci_low'))}, {_cell(row.get('rmse_ratio_ci_high'))}]"
+    return interval_cell(row["rmse_px"], row["rmse_ci_low"], row["rmse_ci_high"])
 
 
 def _total_error_cell(row: dict) -> str:
-    return (f"{_cell(row.get('total_error'))} (x{_cell(row.get('total_error_ratio'))} "
-            f"[{_cell(row.get('total_error_ratio_ci_low'))}, {_cell(row.get('total_error_ratio_ci_high'))}])")
+    return (f"{number_cell(row.get('total_error'))} (x{number_cell(row.get('total_error_ratio'))} "
+            f"[{number_cell(row.get('total_error_ratio_ci_low'))}, {number_cell(row.get('total_error_ratio_ci_high'))}])")
 
 
 def yardstick_section(rows: list[dict]) -> str:
@@ -55,7 +44,7 @@ def yardstick_section(rows: list[dict]) -> str:
     sweep = [c for c in SWEEP_CONDITIONS if c in conditions]
     others = [c for c in conditions if c not in sweep]
     reference = next((r["reference"] for r in rows if r.get("reference")), "the reference")
-    bounds = [f"{c}: {_cell(r['crlb_px'])}" for c in sweep
+    bounds = [f"{c}: {number_cell(r['crlb_px'])}" for c in sweep
               for r in [next((r for r in rows if r["condition"] == c and r["method"] == reference), None)] if r]
     return "\n".join([
         "## Against the yardstick", "",
@@ -70,10 +59,10 @@ def yardstick_section(rows: list[dict]) -> str:
         f"Bound over {reference}'s lines (px): {'; '.join(bounds) or '-'}. Clean presets (no reflections, no "
         f"speckle, no saturation in the model): {', '.join(CLEAN_CONDITIONS)}.", "",
         "### Efficiency (RMSE / Cramér–Rao bound) against SNR", "",
-        pivot_markdown(rows, sweep, lambda r: _cell(r.get("efficiency"))),
-        "### Efficiency in the other conditions", "", pivot_markdown(rows, others, lambda r: _cell(r.get("efficiency"))),
+        pivot_markdown(rows, sweep, lambda r: number_cell(r.get("efficiency"))),
+        "### Efficiency in the other conditions", "", pivot_markdown(rows, others, lambda r: number_cell(r.get("efficiency"))),
         f"### RMSE ratio to {reference} on the lines both find within 1 px (paired bootstrap 95% interval)", "",
-        pivot_markdown(rows, sweep + others, _ratio_cell),
+        pivot_markdown(rows, sweep + others, ratio_cell),
         f"### Total error `mean(min(err^2, 1))`, a missed line counted as 1 (px^2), and its ratio to {reference}",
         "", pivot_markdown(rows, sweep + others, _total_error_cell),
     ])
@@ -91,13 +80,13 @@ def accuracy_section(rows: list[dict]) -> str:
         "brackets are 95% bootstrap intervals. Full numbers: `tables/accuracy.csv`.", "",
         "### Sub-pixel RMSE (px) against SNR", "", pivot_markdown(rows, sweep, _rmse_cell),
         "### Gross-error rate (|error| > 1 px) against SNR", "",
-        pivot_markdown(rows, sweep, lambda r: _cell(r["gross_error_rate"])),
-        "### Miss rate against SNR", "", pivot_markdown(rows, sweep, lambda r: _cell(r["miss_rate"])),
+        pivot_markdown(rows, sweep, lambda r: number_cell(r["gross_error_rate"])),
+        "### Miss rate against SNR", "", pivot_markdown(rows, sweep, lambda r: number_cell(r["miss_rate"])),
         "### Sub-pixel RMSE (px) in the other conditions", "", pivot_markdown(rows, others, _rmse_cell),
         "### Gross-error rate in the other conditions", "",
-        pivot_markdown(rows, others, lambda r: _cell(r["gross_error_rate"])),
+        pivot_markdown(rows, others, lambda r: number_cell(r["gross_error_rate"])),
         "### False-alarm rate on the empty test profiles", "",
-        pivot_markdown(rows, conditions, lambda r: _cell(r["false_alarm_rate"])),
+        pivot_markdown(rows, conditions, lambda r: number_cell(r["false_alarm_rate"])),
     ])
 
 
@@ -156,7 +145,7 @@ def bitexact_section(rows: list[dict]) -> str:
     """Every comparison with the golden model, merged from all stages."""
     lines = ["## Bit-exactness against the golden model", "",
              "| model | comparison | lanes | profiles | values compared | mismatches |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['model']} | {r['stage']} | {_cell(r.get('lanes'))} | {r['profiles']} | {r['compared']} | "
+    lines += [f"| {r['model']} | {r['stage']} | {number_cell(r.get('lanes'))} | {r['profiles']} | {r['compared']} | "
               f"{r['mismatches']} |" for r in rows]
     return "\n".join(lines) + "\n"
 
@@ -183,7 +172,7 @@ def csv_markdown(path: Path) -> str:
         return f"### `tables/{path.name}`\n\n(empty)\n"
     columns = list(rows[0])
     lines = [f"### `tables/{path.name}`", "", "| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
-    lines += ["| " + " | ".join(_cell(row[c], 4) for c in columns) + " |" for row in rows[:MAX_TABLE_ROWS]]
+    lines += ["| " + " | ".join(number_cell(row[c], 4) for c in columns) + " |" for row in rows[:MAX_TABLE_ROWS]]
     if len(rows) > MAX_TABLE_ROWS:
         lines.append(f"\n(first {MAX_TABLE_ROWS} of {len(rows)} rows; all of them in the CSV)")
     return "\n".join(lines) + "\n"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import ConfigError
+from workbench.evaluation.markdown import interval_cell, number_cell, ratio_cell
 from workbench.qnn.contract import ConvLayer, Network, bit_width
 from workbench.qnn.contract_v2 import NetworkDocument, load_document, refinement_section
 
@@ -78,20 +79,6 @@ def read_card(folder: Path) -> tuple[dict[str, Any], NetworkDocument]:
     return card, load_document(folder / card["document"])
 
 
-def format_number(value: Any, digits: int = 3) -> str:
-    """A table cell: the value with `digits` decimals, "-" when absent or not a number."""
-    if value is None or value == "" or value != value:
-        return "-"
-    return f"{float(value):.{digits}f}"
-
-
-def _interval(row: dict[str, Any], key: str) -> str:
-    low, high = row.get(f"{key}_ci_low"), row.get(f"{key}_ci_high")
-    if low in (None, "") or high in (None, ""):
-        return format_number(row.get(key))
-    return f"{format_number(row.get(key))} [{format_number(low)}, {format_number(high)}]"
-
-
 def _refinement_lines(section: dict[str, Any] | None) -> list[str]:
     if section is None:
         return ["- **Network-only**: the network's own head locates the line."]
@@ -146,9 +133,10 @@ def card_markdown(card: dict[str, Any]) -> str:
               "|---|---|---|---|---|---|---|---|"]
     for row in card["accuracy"]:
         lines.append(f"| {row['condition']} | {row['snr'] if row['snr'] not in (None, '') else '-'} | "
-                     f"{_interval(row, 'rmse_px')} | {format_number(row['efficiency'], 2)} | {_interval(row, 'rmse_ratio')} | "
-                     f"{format_number(row['miss_rate'])} | {format_number(row['gross_error_rate'])} | "
-                     f"{format_number(row['false_alarm_rate'])} |")
+                     f"{interval_cell(row['rmse_px'], row['rmse_ci_low'], row['rmse_ci_high'], fixed=True)} | "
+                     f"{number_cell(row['efficiency'], 2, fixed=True)} | {ratio_cell(row)} | "
+                     f"{number_cell(row['miss_rate'], fixed=True)} | {number_cell(row['gross_error_rate'], fixed=True)} | "
+                     f"{number_cell(row['false_alarm_rate'], fixed=True)} |")
     lines += ["", "## Hardware (Yosys `synth_xilinx`, pre-route estimates)", ""] + _hardware_lines(hw)
     doc = f"models/{card['name']}/{DOCUMENT_FILE}"
     lines += ["", "## Use it", "", "```",
