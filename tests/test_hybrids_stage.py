@@ -251,7 +251,7 @@ def test_bad_inputs_raise_errors_naming_the_value(inputs: dict[str, Path], tmp_p
     bare = tmp_path / "qat_x.json"
     bare.write_text(json.dumps({k: v for k, v in _document([1, 2, 1], 90, "4/4").items() if k != "metadata"}))
     with pytest.raises(ConfigError, match="has no metadata.bits"):
-        stage.document_bits(bare)
+        stage.document_bits(json.loads(bare.read_text()), bare)
     (tmp_path / "seed_x").mkdir()
     (tmp_path / "seed_x" / "qat_x.json").write_text(bare.read_text())
     with pytest.raises(ConfigError, match="seed_x invalid; allowed seed_<integer seed>"):

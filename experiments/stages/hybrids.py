@@ -80,9 +80,9 @@ def network_documents(models: Path, run_seed: int) -> list[tuple[int, Path]]:
     return sorted(found, key=lambda entry: (entry[0], entry[1].name))
 
 
-def document_bits(path: Path) -> str:
-    """The `metadata.bits` label (`4/4`) the training stage wrote into a document."""
-    bits = json.loads(path.read_text()).get("metadata", {}).get("bits")
+def document_bits(document: dict, path: Path) -> str:
+    """The `metadata.bits` label (`4/4`) the training stage wrote into `document`, read from `path`."""
+    bits = document.get("metadata", {}).get("bits")
     if not isinstance(bits, str):
         raise ConfigError(f"document {path} has no metadata.bits; allowed documents exported by the training stage")
     return bits
@@ -95,7 +95,8 @@ def hybrid_tables(networks: list[tuple[int, Path]], train: Dataset, tests: dict[
     results, refinements, hybrids = [], [], []
     lines = int(np.count_nonzero(~np.asarray(train.truth["empty"], dtype=bool)))
     for training_seed, path in networks:
-        source, bits = json.loads(path.read_text()), document_bits(path)
+        source = json.loads(path.read_text())
+        bits = document_bits(source, path)
         method = in_family(HYBRID_METHOD, source["metadata"].get("family", DEFAULT_FAMILY))
         refinement = learn_network_refinement(load_document(source).network, train)
         hybrids.append(hybrid_document(source, refinement))
