@@ -9,8 +9,11 @@ document the hybrids stage wrote beside them (`<name>.hybrid.json`), it writes `
 structure, provenance (data and training seeds, sizes, epochs, threshold rule), the model's own test
 accuracy per condition against BR8 (the study's per-seed rows, else the run's accuracy table) and, for the
 networks, Yosys counts at `--lanes` (LUTs per added lane when two lane counts are given; the hybrids are
-not synthesised here: `experiments/synth_hybrid.py`, docs/hdl.md), and `<out>/README.md`, the index.
-Each model folder is written whole or not at all.
+not synthesised here: `experiments/synth_hybrid.py`, docs/hdl.md), and `<out>/README.md`, the index, with
+`design_space.csv` and `design_space.png`: every model's efficiency at SNR 8-64 against its LUTs per added
+lane, BR8's integer hardware (the run's `br8_int` Yosys rows) marked. A family's network (metadata.family,
+e.g. `qat_4-4_reach.json`) is matched to its own rows (`nn_qat_reach`). Each model folder is written whole or
+not at all.
 """
 from __future__ import annotations
 
@@ -32,12 +35,18 @@ from workbench.qnn import model_card  # noqa: E402
 from workbench.qnn.contract import Network  # noqa: E402
 from workbench.qnn.contract_v2 import load_document  # noqa: E402
 from workbench.evaluation.goals import HYBRID_METHOD, NETWORK_METHOD  # noqa: E402
+from workbench.evaluation.plots import plot_efficiency_vs_luts  # noqa: E402
+from workbench.pipeline.families import DEFAULT_FAMILY, in_family  # noqa: E402
 
 KINDS = {  # document suffix -> (method in the tables, table stem, folder suffix)
     ".json": (NETWORK_METHOD, "nn", ""),
     ".hybrid.json": (HYBRID_METHOD, "hybrid", "_hybrid"),
 }
 SNR_SUMMARY = ("snr_8", "snr_16", "snr_32", "snr_64")
+DESIGN_SPACE_CSV, DESIGN_SPACE_FIGURE = "design_space.csv", "design_space.png"
+DESIGN_SPACE_COLUMNS = ("name", "kind", "bits", "topology", "macs_per_pixel", "luts_per_lane",
+                        *(f"{key}_{c}" for key in ("efficiency", "rmse_ratio") for c in SNR_SUMMARY))
+REFERENCE_HARDWARE, REFERENCE_METHOD = "br8_int", "br8"
 
 
 def read_csv(path: Path) -> list[dict[str, Any]]:
@@ -114,8 +123,9 @@ def publish(results: Path, out: Path, lanes: tuple[int, ...], timeout_s: float, 
     cards = []
     for path in documents:
         suffix = ".hybrid.json" if path.name.endswith(".hybrid.json") else ".json"
-        method, stem, folder_suffix = KINDS[suffix]
+        kind_method, stem, folder_suffix = KINDS[suffix]
         document = json.loads(path.read_text())
+        method = in_family(kind_method, document.get("metadata", {}).get("family", DEFAULT_FAMILY))
         model = load_document(document)
         bits = document.get("metadata", {}).get("bits")
         if not bits:
@@ -147,12 +157,60 @@ def publish(results: Path, out: Path, lanes: tuple[int, ...], timeout_s: float, 
             (folder / model_card.README_FILE).write_text(model_card.card_markdown(card))
         print(f"published {out / name}", flush=True)
         cards.append(card)
-    atomic_write_text(out / model_card.README_FILE, index_markdown(cards))
+    figure = write_design_space(cards, reference_point(results), out)
+    atomic_write_text(out / model_card.README_FILE, index_markdown(cards, figure))
     return cards
 
 
-def index_markdown(cards: list[dict[str, Any]]) -> str:
-    """`models/README.md`: one line per published network."""
+def design_point(card: dict[str, Any]) -> dict[str, Any]:
+    """A published model as a point of the design space: its LUTs per added lane (Yosys; absent when not
+    synthesised) and its efficiency and RMSE ratio to BR8 at the SNR-sweep conditions."""
+    rows = {row["condition"]: row for row in card["accuracy"]}
+    hybrid = card["name"].endswith(KINDS[".hybrid.json"][2])
+    point = {"name": card["name"], "kind": "HYBRID" if hybrid else "network",
+             "bits": card["bits"], "topology": card["network"]["topology"],
+             "macs_per_pixel": card["network"]["macs_per_pixel"],
+             "luts_per_lane": card["hardware"].get("luts_per_added_lane", "")}
+    for condition in SNR_SUMMARY:
+        point[f"efficiency_{condition}"] = rows.get(condition, {}).get("efficiency", "")
+        point[f"rmse_ratio_{condition}"] = rows.get(condition, {}).get("rmse_ratio", "")
+    return point
+
+
+def reference_point(results: Path) -> dict[str, Any] | None:
+    """BR8 as a point: the integer hardware's LUTs per added lane (the hdl stage's real Yosys rows of
+    `br8_int`) and the float BR8's efficiency (its integer twin is within 0.2% of it on validation,
+    docs/hdl.md); None, with a note, when the run has no such rows."""
+    hardware_table = results / "tables" / "hardware.csv"
+    if not hardware_table.is_file():
+        print(f"note: {hardware_table} missing: the design space has no BR8 point", flush=True)
+        return None
+    synthesised = sorted((row for row in read_csv(hardware_table)
+                          if row["model"] == REFERENCE_HARDWARE and row["method"] == "yosys"), key=lambda row: row["lanes"])
+    if len(synthesised) < 2:
+        print(f"note: {hardware_table} has no two Yosys rows of {REFERENCE_HARDWARE}: the design space has no "
+              "BR8 point", flush=True)
+        return None
+    first, last = synthesised[0], synthesised[-1]
+    rows = {row["condition"]: row for row in read_csv(results / "tables" / "accuracy_classical.csv")
+            if row["method"] == REFERENCE_METHOD}
+    point = {"name": "BR8 (integer hardware; float BR8's accuracy)", "kind": "classical",
+             "luts_per_lane": round((last["luts"] - first["luts"]) / (last["lanes"] - first["lanes"]))}
+    point.update({f"efficiency_{c}": rows.get(c, {}).get("efficiency", "") for c in SNR_SUMMARY})
+    return point
+
+
+def write_design_space(cards: list[dict[str, Any]], reference: dict[str, Any] | None, out: Path) -> Path | None:
+    """`design_space.csv` (every published model, and BR8 when known) and its figure, efficiency against LUTs
+    per added lane (issue 12); the figure's path, None when no model was synthesised."""
+    points = [design_point(card) for card in cards]
+    tables.write_csv(points + ([reference] if reference else []), out / DESIGN_SPACE_CSV, DESIGN_SPACE_COLUMNS)
+    return plot_efficiency_vs_luts(points, reference, ["snr_16", "snr_64"], out / DESIGN_SPACE_FIGURE,
+                                   "Published designs: efficiency against hardware cost")
+
+
+def index_markdown(cards: list[dict[str, Any]], figure: Path | None) -> str:
+    """`models/README.md`: one line per published network, then the design-space figure when drawn."""
     lines = ["# Pre-trained networks", "",
              "Each folder holds a `qnn-int` document (`model.json`), its model card (`README.md`, and `card.json` "
              "for programs) and was written by `experiments/publish_models.py` from a run_all results folder. "
@@ -169,6 +227,10 @@ def index_markdown(cards: list[dict[str, Any]]) -> str:
         lines.append(f"| [`{card['name']}`]({card['name']}/README.md) | {card['bits']} | `{card['network']['topology']}` "
                      f"| {card['network']['macs_per_pixel']} | {one_lane} | "
                      + " / ".join(number_cell(ratios.get(c), 2, fixed=True) for c in SNR_SUMMARY) + " |")
+    if figure is not None:
+        lines += ["", f"Efficiency (RMSE over the Cramér–Rao bound; 1 is the bound) against LUTs per added lane, "
+                      f"BR8's integer hardware as the star (numbers in `{DESIGN_SPACE_CSV}`):", "",
+                  f"![design space]({figure.name})"]
     return "\n".join(lines) + "\n"
 
 

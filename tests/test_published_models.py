@@ -14,6 +14,7 @@ import pytest
 from qat_fixtures import mutate_keras, observable_mutation  # noqa: E402
 from workbench.data import signals  # noqa: E402
 from workbench.errors import ConfigError  # noqa: E402
+from workbench.evaluation import tables  # noqa: E402
 from workbench.nn.integer_mode import integer_scores, model_from_document  # noqa: E402
 from workbench.nn.models import format_topology, parse_topology  # noqa: E402
 from workbench.qnn import golden, golden_v2, model_card  # noqa: E402
@@ -94,6 +95,11 @@ def _fake_results(folder: Path, document: dict, rows: int = 4, hybrid: dict | No
     write("seeds_nn.csv", header,
           [[2023 + (k % 2), "nn_qat", "4/4", f"snr_{8 * 2 ** (k // 2)}", 8, 0.1 + k, 1.5, 1.2] for k in range(rows)])
     write("seeds_hybrid.csv", header, [[2023, "hybrid_adaptive", "4/4", "snr_8", 8, 0.05, 0.9, 1.05]])
+    write("hardware.csv", ["model", "method", "lanes", "luts"],
+          [["br8_int", "yosys", 1, 890], ["br8_int", "yosys", 4, 1580], ["br8_int", "yosys-scaled", 32, 8000],
+           ["qat_4-4", "yosys", 1, 6000]])
+    write("accuracy_classical.csv", ["method", "bits", "condition", "snr", "efficiency"],
+          [["br8", "", "snr_16", 16, 1.21], ["br8", "", "snr_64", 64, 1.19], ["cog", "", "snr_16", 16, 3.0]])
     return folder
 
 
@@ -118,6 +124,28 @@ def test_publisher_writes_card_from_the_run_seeds_rows(tmp_path):
     assert model.refinement is not None and card["network"]["refinement"]["kind"] == "adaptive"
     assert [(row["condition"], row["rmse_ratio"]) for row in card["accuracy"]] == [("snr_8", 0.9)]
     assert card["hardware"] == {} and "HYBRID" in (out / "qat_4-4_hybrid" / "README.md").read_text()
+    space = {row["name"]: row for row in tables.read_csv(out / "design_space.csv")}
+    assert space["qat_4-4_hybrid"]["kind"] == "HYBRID" and space["qat_4-4_hybrid"]["efficiency_snr_8"] == 1.05
+    br8 = space["BR8 (integer hardware; float BR8's accuracy)"]
+    assert (br8["luts_per_lane"], br8["efficiency_snr_16"], br8["efficiency_snr_64"]) == (230, 1.21, 1.19)
+    assert not (out / "design_space.png").exists()  # nothing synthesised (--lanes ''): no figure
+
+
+def test_publisher_reads_a_family_networks_own_rows(tmp_path):
+    document = random_document(np.random.default_rng(6), input_bits=8)
+    document["metadata"] = {"bits": "4/4", "family": "reach"}
+    results = _fake_results(tmp_path / "results", dict(document, metadata={"bits": "4/4"}))
+    (results / "models" / "qat_4-4_reach.json").write_text(json.dumps(document))
+    with (results / "tables" / "seeds_nn.csv").open("a") as handle:
+        handle.write("2023,nn_qat_reach,4/4,snr_8,8,0.09,1.1,1.3\n")
+    with (results / "tables" / "training.csv").open("a") as handle:
+        handle.write("2023,qat_4-4_reach,4/4,20,15,0.0019\n")
+    out = tmp_path / "models"
+    subprocess.run([sys.executable, str(ROOT / "experiments" / "publish_models.py"), str(results), "--out", str(out),
+                    "--lanes", ""], check=True, capture_output=True, text=True)
+    card, _ = model_card.read_card(out / "qat_4-4_reach")
+    assert [(row["condition"], row["rmse_ratio"]) for row in card["accuracy"]] == [("snr_8", 1.1)]  # not nn_qat's
+    assert card["provenance"]["epochs"].startswith("20 run, best 15")
 
 
 def test_publisher_names_the_missing_rows_and_leaves_no_folder(tmp_path):
@@ -141,3 +169,18 @@ def test_card_reader_names_a_foreign_file(tmp_path):
         model_card.read_card(tmp_path)
     with pytest.raises(ConfigError, match="no card.json"):
         model_card.read_card(tmp_path / "absent")
+
+
+def test_design_space_figure_draws_the_synthesised_points_and_skips_when_none_is(tmp_path):
+    from matplotlib.image import imread
+
+    from workbench.evaluation.plots import plot_efficiency_vs_luts
+
+    points = [{"name": "a", "kind": "network", "luts_per_lane": 5000, "efficiency_snr_16": 1.5},
+              {"name": "b", "kind": "HYBRID", "luts_per_lane": "", "efficiency_snr_16": 1.1}]
+    reference = {"name": "BR8", "luts_per_lane": 230, "efficiency_snr_16": 1.2}
+    path = plot_efficiency_vs_luts(points, reference, ["snr_16"], tmp_path / "space.png", "t")
+    image = imread(path)
+    assert image.shape[0] > 300 and image.std() > 0.05  # a drawn figure, not a blank canvas
+    assert plot_efficiency_vs_luts(points[1:], reference, ["snr_16"], tmp_path / "none.png", "t") is None
+    assert not (tmp_path / "none.png").exists()

@@ -193,3 +193,38 @@ def plot_range_maps(heights: np.ndarray, errors: dict[str, np.ndarray], path: Pa
     fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def plot_efficiency_vs_luts(points: list[Row], reference: Row | None, conditions: list[str], path: Path | str,
+                            title: str) -> Path | None:
+    """Efficiency (RMSE over the Cramér–Rao bound) against LUTs per added lane, one panel per condition:
+    each point a design (`name`, `kind`, `luts_per_lane`, `efficiency_<condition>`), `reference` (the same
+    keys) drawn as a star; None if no point has both numbers."""
+    usable = [p for p in points if not math.isnan(_number(p.get("luts_per_lane")))]
+    if not usable:
+        return None
+    kinds = list(dict.fromkeys(p["kind"] for p in usable))
+    styles = _styles(kinds)
+    fig, axes = plt.subplots(1, len(conditions), figsize=(4.6 * len(conditions), 4.4), squeeze=False)
+    for ax, condition in zip(axes[0], conditions):
+        key = f"efficiency_{condition}"
+        for kind in kinds:
+            mine = [p for p in usable if p["kind"] == kind]
+            ax.scatter([_number(p["luts_per_lane"]) for p in mine], [_number(p.get(key)) for p in mine],
+                       label=kind, color=styles[kind]["color"], marker=styles[kind]["marker"], s=36)
+            for p in mine:
+                ax.annotate(p["name"], (_number(p["luts_per_lane"]), _number(p.get(key))), fontsize=6,
+                            xytext=(3, 3), textcoords="offset points")
+        if reference is not None:
+            ax.scatter([_number(reference["luts_per_lane"])], [_number(reference.get(key))], marker="*", s=160,
+                       color="black", label=reference["name"])
+        ax.axhline(1.0, color="grey", linestyle=":", linewidth=1.0)
+        ax.set_xscale("log")
+        ax.set_xlabel("LUTs per added lane (Yosys)")
+        ax.set_ylabel(f"efficiency at {condition}")
+        ax.set_title(condition)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][-1].legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
