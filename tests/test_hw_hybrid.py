@@ -118,7 +118,7 @@ def test_random_networks_and_refinements(adaptive: bool, seed: int) -> None:
     length = 12 + 4 * int(rng.integers(0, 3))
     profiles = rng.integers(0, 1 << bits, size=(10, length))
     profiles[:3] = rng.integers(0, 3, size=(3, length))
-    lanes = 1 if adaptive else int(rng.choice([1, 2, 4]))  # the adaptive hybrid has one lane
+    lanes = int(rng.choice([1, 2, 4]))
     run = run_design(document_design(model, lanes, length, 2), profiles, gap_probability=0.4, seed=seed % 1000)
     result = compare_document(model, profiles, run)
     assert result.mismatches == 0, (refinement, result.first_mismatch)
