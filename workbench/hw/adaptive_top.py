@@ -27,6 +27,7 @@ head`. The generator takes plain integers (taps, edges, choice): it never reache
 from __future__ import annotations
 
 import functools
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -295,11 +296,11 @@ def member_select(clk: Any, rst: Any, win: Stream, out: Stream, radii: tuple[int
         b = e.var(f"b{lane}", 0, len(choice))
         e.line(f"{b}[:] = {read_field('din', win.fields, centre + members)}")
         base = lane * (2 * widest + 1) * 2  # pixel k's derivative is field base + 2 k, its key the next
-        for n, member in enumerate(sorted(set(choice))):
-            bins = [str(i) for i, c in enumerate(choice) if c == member]
-            test = " or ".join(f"{b} == {i}" for i in bins)
-            header = "else:" if n == len(set(choice)) - 1 else f"{'if' if n == 0 else 'elif'} {test}:"
-            with e.indented(header):
+        used = sorted(set(choice))
+        for n, member in enumerate(used):
+            test = " or ".join(f"{b} == {i}" for i, c in enumerate(choice) if c == member)
+            header = "else:" if n == len(used) - 1 else f"{'if' if n == 0 else 'elif'} {test}:"
+            with e.indented(header) if len(used) > 1 else nullcontext():
                 for k in range(2 * widest + 1):
                     offset = k - widest
                     if abs(offset) <= radii[member]:
