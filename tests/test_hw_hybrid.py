@@ -261,3 +261,48 @@ def test_adaptive_converted_hdl_equals_golden_v2_in_every_simulator(tmp_path, la
     wrong = dataclasses.replace(vectors, pos=vectors.pos + vectors.found)  # every found position 1/64 px off
     bad = write_package(design, tmp_path / "bad", wrong)
     passes_in_every_simulator(package, bad.vectors, vectors.value_count)
+
+
+def test_hdl_stage_verifies_the_hybrid_documents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+    from types import SimpleNamespace
+
+    from experiments.stages import hdl as stage, hybrids
+    from workbench.pipeline.stages import RunConfig, StageContext
+    from workbench.verify import document_check
+
+    assert stage.HYBRID_SUFFIX == hybrids.HYBRID_SUFFIX  # the documents the hybrids stage writes
+    models = tmp_path / "hybrids" / "models"
+    models.mkdir(parents=True)
+    (models / f"net{stage.HYBRID_SUFFIX}").write_text(json.dumps(adaptive_document()))
+    settings = {"length": LENGTH, "pipeline_stages": 1, "verify_lanes": [2], "profiles": 8, "subset_profiles": 3,
+                "ghdl_backend": "mcode", "stimuli": ["stimulus.txt", "stimulus_gaps.txt"], "yosys_lanes": [],
+                "postsynth_lanes": [], "postsynth_profiles": 1}
+    tests = {"mixed": SimpleNamespace(config=SimpleNamespace(bits=8), profiles=noisy_profiles(5, seed=11)),
+             "bits_12": SimpleNamespace(config=SimpleNamespace(bits=12), profiles=noisy_profiles(5, seed=11) * 16)}
+
+    def verify(out: str) -> tuple[list[dict], list[str]]:
+        ctx = StageContext("hdl", tmp_path / out, {"hybrids": tmp_path / "hybrids"}, RunConfig("quick", 1), settings,
+                           logging.getLogger("test"), tmp_path)
+        check = stage._Verification(ctx)
+        with stage.ThreadPoolExecutor(max_workers=1) as yosys:
+            assert stage._hybrids(ctx, ["net", "absent"], tests, tmp_path, yosys, check) == []  # no Yosys lanes
+        return check.rows, check.failures
+
+    rows, failures = verify("good")
+    assert failures == []
+    compared = {row["stage"]: (row["model"], row["lanes"], row["compared"], row["mismatches"]) for row in rows}
+    for stimulus in ("stimulus", "stimulus_gaps"):  # 66 values a profile: 64 scores, found, pos
+        assert compared[f"vhdl-ghdl-{stimulus}"] == compared[f"verilog-icarus-{stimulus}"] == ("net.hybrid", 2, 3 * 66, 0)
+        assert compared[f"verilog-verilator-{stimulus}"] == ("net.hybrid", 2, 8 * 66, 0)
+        assert compared[f"verilog-verilator-testsets-{stimulus}"] == ("net.hybrid", 2, 5 * 66, 0)  # 8-bit sets only
+    assert len(rows) == 8
+    real = document_check.document_vectors
+
+    def shifted(model, profiles):  # every found position 1/64 px off: caught
+        vectors = real(model, profiles)
+        return dataclasses.replace(vectors, pos=vectors.pos + vectors.found)
+
+    monkeypatch.setattr(document_check, "document_vectors", shifted)
+    rows, failures = verify("wrong")
+    assert len(failures) == 8 and all(row["mismatches"] > 0 for row in rows)
