@@ -4,7 +4,7 @@
 The network of `--model` (a `qnn-int/1` or `qnn-int/2` document; a trained one) with a fixed refinement
 (`--refinement`, a name of `workbench.qnn.refinement.REFINEMENTS`, `--frac-bits`) as a `qnn-int/2` document,
 built by `workbench.hdl.network.document_design` (the hybrid, `workbench.hw.hybrid_top`), the document's own
-adaptive refinement when it has one (`workbench.hw.adaptive_top`, one lane) and, for comparison, the
+adaptive refinement when it has one (`workbench.hw.adaptive_top`) and, for comparison, the
 network alone (`peak_detector`), all at the shipped pipeline depth and `trees` products,
 synthesised by `workbench.hdl.hardware.synthesize_design` (Yosys `synth_xilinx -abc9`, cached by netlist).
 

@@ -118,7 +118,7 @@ def test_random_networks_and_refinements(adaptive: bool, seed: int) -> None:
     length = 12 + 4 * int(rng.integers(0, 3))
     profiles = rng.integers(0, 1 << bits, size=(10, length))
     profiles[:3] = rng.integers(0, 3, size=(3, length))
-    lanes = 1 if adaptive else int(rng.choice([1, 2, 4]))  # the adaptive hybrid has one lane
+    lanes = int(rng.choice([1, 2, 4]))
     run = run_design(document_design(model, lanes, length, 2), profiles, gap_probability=0.4, seed=seed % 1000)
     result = compare_document(model, profiles, run)
     assert result.mismatches == 0, (refinement, result.first_mismatch)
@@ -178,11 +178,12 @@ def test_simulate_and_hdl_commands_take_a_v2_document(tmp_path: Path, capsys: py
     adaptive.write_text(json.dumps(json.loads((CONFORMANCE_V2 / "hybrid_adaptive_bins.json").read_text())["document"]))
     assert main(["simulate", "--model", str(adaptive), "--preset", "mixed", "--length", "64", "--profiles", "2"]) == 0
     assert "top adaptive_detector" in capsys.readouterr().out
-    assert main(["simulate", "--model", str(adaptive), "--preset", "mixed", "--length", "64", "--lanes", "2"]) == 2
-    assert "lanes is 2; allowed: 1" in capsys.readouterr().err
+    assert main(["simulate", "--model", str(adaptive), "--preset", "mixed", "--length", "64", "--lanes", "2",
+                 "--profiles", "2"]) == 0
+    assert "mismatches  0 (0 scores, 0 results)" in capsys.readouterr().out
 
 
-# The ADAPTIVE refinement (`workbench.hw.adaptive_top`, one lane)
+# The ADAPTIVE refinement (`workbench.hw.adaptive_top`)
 
 def adaptive_document(choice: tuple[int, ...] | None = None, edges: tuple[int, ...] | None = None) -> dict:
     """The study's bank and learned-style edges (the v2 case `hybrid_adaptive_network`) on `network_document()`,
@@ -196,11 +197,12 @@ def adaptive_document(choice: tuple[int, ...] | None = None, edges: tuple[int, .
     return doc
 
 
-def test_adaptive_myhdl_equals_golden_v2_and_a_changed_choice_is_caught() -> None:
+@pytest.mark.parametrize("lanes", [1, 4])
+def test_adaptive_myhdl_equals_golden_v2_and_a_changed_choice_is_caught(lanes: int) -> None:
     profiles = noisy_profiles(12, seed=9)
     doc = adaptive_document()
     model = load_document(doc)
-    design = document_design(model, 1, LENGTH, 2)
+    design = document_design(model, lanes, LENGTH, 2)
     run = run_design(design, profiles, gap_probability=0.3, seed=5)
     result = compare_document(model, profiles, run)
     assert result.mismatches == 0, result.first_mismatch
@@ -210,17 +212,19 @@ def test_adaptive_myhdl_equals_golden_v2_and_a_changed_choice_is_caught() -> Non
     bins = model.refinement.bins(profiles, np.argmax(expected.scores, axis=1))
     assert len({model.refinement.choice[b] for b in bins[expected.found]}) >= 2  # several members locate
     steady = run_design(design, profiles, seed=5)
-    assert set(latencies(steady, LENGTH)[1]) == {design.result_latency}
+    assert set(latencies(steady, LENGTH // lanes)[1]) == {design.result_latency}
+    assert steady.cycles_per_profile == LENGTH // lanes
     other = load_document(adaptive_document(choice=tuple((c + 1) % 5 for c in model.refinement.choice)))
     assert compare_document(other, profiles, run).result_mismatches > 0  # every bin's member changed
 
 
 @pytest.mark.parametrize("case", ["hybrid_adaptive_bins", "hybrid_adaptive_network"])
-def test_adaptive_conformance_cases_exactly(case: str) -> None:
+@pytest.mark.parametrize("lanes", [1, 2])
+def test_adaptive_conformance_cases_exactly(case: str, lanes: int) -> None:
     data = json.loads((CONFORMANCE_V2 / f"{case}.json").read_text())
     model = load_document(data["document"])
     profiles = np.array(data["profiles"], dtype=np.int64)
-    run = run_design(document_design(model, 1, profiles.shape[1], 1), profiles, gap_probability=0.3, seed=2)
+    run = run_design(document_design(model, lanes, profiles.shape[1], 1), profiles, gap_probability=0.3, seed=2)
     expected = data["expected"]
     assert run.scores.tolist() == expected["scores"]
     assert run.found.tolist() == expected["found"] and run.pos.tolist() == expected["pos"]
@@ -240,17 +244,66 @@ def test_adaptive_edge_tie_negative_control() -> None:
 
 def test_adaptive_bad_settings_are_named() -> None:
     model = load_document(adaptive_document())
-    with pytest.raises(ConfigError, match="lanes is 2; allowed: 1"):
-        document_design(model, 2, LENGTH)
+    with pytest.raises(ConfigError, match=r"lanes is 33; allowed: an integer in \[1, 32\]"):
+        document_design(model, 33, LENGTH)
+    with pytest.raises(ConfigError, match="profile length 64 is not a positive multiple of the 3 lanes"):
+        document_design(model, 3, LENGTH)
 
 
-def test_adaptive_converted_hdl_equals_golden_v2_in_every_simulator(tmp_path) -> None:
+@pytest.mark.parametrize("lanes", [1, 4])
+def test_adaptive_converted_hdl_equals_golden_v2_in_every_simulator(tmp_path, lanes: int) -> None:
     profiles = noisy_profiles(6, seed=9)
     model = load_document(adaptive_document())
-    design = document_design(model, 1, LENGTH, 2)
+    design = document_design(model, lanes, LENGTH, 2)
     vectors = document_vectors(model, profiles)
     assert vectors.found.sum() > 0
     package = write_package(design, tmp_path / "hdl", vectors)
     wrong = dataclasses.replace(vectors, pos=vectors.pos + vectors.found)  # every found position 1/64 px off
     bad = write_package(design, tmp_path / "bad", wrong)
     passes_in_every_simulator(package, bad.vectors, vectors.value_count)
+
+
+def test_hdl_stage_verifies_the_hybrid_documents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+    from types import SimpleNamespace
+
+    from experiments.stages import hdl as stage, hybrids
+    from workbench.pipeline.stages import RunConfig, StageContext
+    from workbench.verify import document_check
+
+    assert stage.HYBRID_SUFFIX == hybrids.HYBRID_SUFFIX  # the documents the hybrids stage writes
+    models = tmp_path / "hybrids" / "models"
+    models.mkdir(parents=True)
+    (models / f"net{stage.HYBRID_SUFFIX}").write_text(json.dumps(adaptive_document()))
+    settings = {"length": LENGTH, "pipeline_stages": 1, "verify_lanes": [2], "profiles": 8, "subset_profiles": 8,
+                "ghdl_backend": "mcode", "stimuli": ["stimulus.txt", "stimulus_gaps.txt"], "yosys_lanes": [],
+                "postsynth_lanes": [], "postsynth_profiles": 1}
+    tests = {"mixed": SimpleNamespace(config=SimpleNamespace(bits=8), profiles=noisy_profiles(5, seed=11)),
+             "bits_12": SimpleNamespace(config=SimpleNamespace(bits=12), profiles=noisy_profiles(5, seed=11) * 16)}
+
+    def verify(out: str) -> tuple[list[dict], list[str]]:
+        ctx = StageContext("hdl", tmp_path / out, {"hybrids": tmp_path / "hybrids"}, RunConfig("quick", 1), settings,
+                           logging.getLogger("test"), tmp_path)
+        check = stage._Verification(ctx)
+        with stage.ThreadPoolExecutor(max_workers=1) as yosys:
+            assert stage._hybrids(ctx, ["net", "absent"], tests, tmp_path, yosys, check) == []  # no Yosys lanes
+        return check.rows, check.failures
+
+    rows, failures = verify("good")
+    assert failures == []
+    compared = {row["stage"]: (row["model"], row["lanes"], row["compared"], row["mismatches"]) for row in rows}
+    for stimulus in ("stimulus", "stimulus_gaps"):  # 66 values a profile: 64 scores, found, pos
+        ghdl, = (key for key in compared if key.startswith("vhdl-ghdl") and key.endswith(f"-{stimulus}"))  # its back end
+        assert compared[ghdl] == compared[f"verilog-icarus-{stimulus}"] == ("net.hybrid", 2, 8 * 66, 0)
+        assert compared[f"verilog-verilator-{stimulus}"] == ("net.hybrid", 2, 8 * 66, 0)
+        assert compared[f"verilog-verilator-testsets-{stimulus}"] == ("net.hybrid", 2, 5 * 66, 0)  # 8-bit sets only
+    assert len(rows) == 8
+    real = document_check.document_vectors
+
+    def shifted(model, profiles):  # every found position 1/64 px off: caught
+        vectors = real(model, profiles)
+        return dataclasses.replace(vectors, pos=vectors.pos + vectors.found)
+
+    monkeypatch.setattr(document_check, "document_vectors", shifted)
+    rows, failures = verify("wrong")
+    assert len(failures) == 8 and all(row["mismatches"] > 0 for row in rows)

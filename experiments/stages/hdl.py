@@ -29,6 +29,13 @@ The classical detector in hardware (`workbench.hw.br_top`, the streaming integer
 through the same verification as model `br8_int` (`hdl/br8_int_p<P>/`, its settings in
 `hdl/br8_int.json`) and gets its own Yosys rows in `tables/hardware.csv` (at `yosys_lanes`, no
 scaled or analytic rows) and in `tables/parts.csv`.
+The HYBRID of each network verified (setting `hybrids`): the hybrids stage's `qnn-int/2` document
+`models/<network>.hybrid.json` (the run seed's; the network gates, its learned width-adaptive refinement
+locates), its hardware (`workbench.hw.adaptive_top`, or `hybrid_top` for a fixed refinement) verified against
+`golden_v2` as the networks are (`hdl/<network>.hybrid_p<P>/`, rows of model `<network>.hybrid` in
+`tables/bitexact_hdl.csv`, post-synthesis included) and synthesised at `yosys_lanes` (rows of model
+`<network>.hybrid` in `tables/hardware.csv`; no scaled or analytic rows; the report keeps them out of the
+networks' hardware goals).
 The stage fails (after writing its tables) if any testbench reports a mismatch or compares a
 number of values other than the vectors hold.
 """
@@ -50,15 +57,17 @@ SETTINGS = {
               "subset_profiles": 16, "ghdl_backend": "mcode", "test_profiles": None, "length": 256,
               "yosys_lanes": [1, 4], "scaled_lanes": [16, 32], "analytic_lanes": [],
               "stimuli": ["stimulus.txt", "stimulus_gaps.txt"], "yosys_timeout_s": 1800,
-              "postsynth_lanes": [1], "postsynth_profiles": 2, "classical": True},
+              "postsynth_lanes": [1], "postsynth_profiles": 2, "classical": True, "hybrids": True},
     "full": {"pipeline_stages": 3, "models": None, "prefer": [], "verify_lanes": [1, 4, 16], "profiles": 500,
              "subset_profiles": 500, "ghdl_backend": "llvm", "test_profiles": None, "length": 256,
              "yosys_lanes": [1, 2, 4, 8, 16, 32], "scaled_lanes": [], "analytic_lanes": [64],
              "stimuli": ["stimulus.txt", "stimulus_gaps.txt"], "yosys_timeout_s": 3600,
-             "postsynth_lanes": [1, 4], "postsynth_profiles": 4, "classical": True},
+             "postsynth_lanes": [1, 4], "postsynth_profiles": 4, "classical": True, "hybrids": True},
 }
 SETTINGS["study"] = {**SETTINGS["quick"], "test_profiles": 2000}  # the study's test sets are 5x the quick run's
 SIMULATION_TIMEOUT_S = 3600
+HYBRID_SUFFIX = ".hybrid.json"  # the hybrids stage's documents, `models/<network>.hybrid.json` (its HYBRID_SUFFIX;
+# not imported: that would bring the hybrids stage's code into this stage's cache key)
 # `ghdl_backend`: on 16 profiles GHDL's mcode back end wins (llvm runs about 2.3x faster but its
 # elaboration, native code generation, costs minutes on the network); full mode asks for llvm.
 
@@ -237,6 +246,37 @@ def _classical(ctx: StageContext, test_sets: dict[str, Any], work: Path, yosys: 
     return rows
 
 
+def _hybrids(ctx: StageContext, models: list[str], test_sets: dict[str, Any], work: Path, yosys: ThreadPoolExecutor,
+             check: _Verification) -> list[dict]:
+    """The hybrids stage's `qnn-int/2` document of each verified network (`models/<network>.hybrid.json`, the run
+    seed's), its hardware (`workbench.hdl.network.document_design`) verified like a network against
+    `golden_v2` at `verify_lanes` and synthesised at `yosys_lanes`, its netlists simulated at `postsynth_lanes`;
+    returns its hardware rows, model `<network>.hybrid`."""
+    from workbench.hdl.hardware import synthesize_design
+    from workbench.hdl.network import document_design
+    from workbench.hdl.table import yosys_row
+    from workbench.hdl.vivado import DEFAULT_PART
+    from workbench.qnn.contract_v2 import load_document
+    from workbench.verify.document_check import document_vectors
+
+    s, rows = ctx.settings, []
+    for path in (ctx.dep("hybrids") / "models" / f"{model}{HYBRID_SUFFIX}" for model in models):
+        if not path.is_file():
+            ctx.log.info("hdl: no hybrid document %s", path.name)
+            continue
+        name, document = path.name[:-len(".json")], load_document(path)
+        design = partial(document_design, document, profile_length=s["length"], pipeline_stages=s["pipeline_stages"])
+        packages, jobs, stress = _verify_model(ctx, name, {lanes: design(lanes) for lanes in s["verify_lanes"]},
+                                               partial(document_vectors, document), document.network.input_bits,
+                                               document.document, test_sets, work, yosys, check)
+        synthesized = {lanes: jobs[lanes].result() if lanes in jobs else
+                       synthesize_design(design(lanes), timeout_s=yosys_timeout_s(s, lanes)) for lanes in s["yosys_lanes"]}
+        _verify_netlists(ctx, name, packages, synthesized, stress, work, check)
+        rows += [yosys_row(name, document.network, lanes, result, DEFAULT_PART) | {
+                 "pipeline_stages": s["pipeline_stages"], "arithmetic": "trees"} for lanes, result in synthesized.items()]
+    return rows
+
+
 def _verify_netlists(ctx: StageContext, model: str, packages: dict, synthesized: dict, stress, work: Path,
                      check: _Verification) -> None:
     """Simulate the counted Yosys netlists at `postsynth_lanes` on the first `postsynth_profiles` stress profiles."""
@@ -272,7 +312,8 @@ def run(ctx: StageContext) -> None:
     test_sets = _test_sets(ctx, s["test_profiles"], s["length"])
     check, hardware = _Verification(ctx), []
     with tempfile.TemporaryDirectory(prefix="hdl-stage-") as tmp, ThreadPoolExecutor(max_workers=1) as yosys:
-        for model_path in trained_models(ctx.dep("training") / "models", s["models"], s["prefer"]):
+        networks = trained_models(ctx.dep("training") / "models", s["models"], s["prefer"])
+        for model_path in networks:
             model, network = model_path.stem, load_network(model_path)
             designs = {lanes: network_design(network, lanes, s["length"], s["pipeline_stages"])
                        for lanes in s["verify_lanes"]}
@@ -287,6 +328,8 @@ def run(ctx: StageContext) -> None:
             hardware += rows_from_synthesis(model, network, synthesized, scaled_lanes=tuple(s["scaled_lanes"]),
                                             analytic_lanes=tuple(s["analytic_lanes"]),
                                             pipeline_stages=s["pipeline_stages"])
+        if s["hybrids"]:
+            hardware += _hybrids(ctx, [path.stem for path in networks], test_sets, Path(tmp), yosys, check)
         if s["classical"]:
             hardware += _classical(ctx, test_sets, Path(tmp), yosys, check)
     tables = ctx.out / "tables"
@@ -303,7 +346,7 @@ def run(ctx: StageContext) -> None:
 STAGE = Stage(
     name="hdl",
     run=run,
-    depends=("datasets", "training"),
+    depends=("datasets", "training", "hybrids"),
     description="VHDL/Verilog, Verilator bit-exactness on every test profile (GHDL/Icarus on a subset), Yosys estimates",
     settings=SETTINGS,
 )

@@ -183,9 +183,9 @@ def run(ctx: StageContext) -> None:
     rows = merge_csv(_files(ctx, "tables/accuracy_*.csv"), tables / "accuracy.csv", ACCURACY_COLUMNS)
     bitexact = merge_csv(_files(ctx, "tables/bitexact*.csv"), tables / "bitexact.csv", BITEXACT_COLUMNS)
     # the networks' rows: the hardware goals are the networks' (the classical detector's rows, without
-    # weight bits, are in the hardware tables and report/hardware.md)
+    # weight bits, and the hybrids', model `<network>.hybrid`, are in the hardware tables and report/hardware.md)
     hardware = [row for path in _files(ctx, "tables/hardware.csv") for row in read_csv(path)
-                if row.get("weight_bits") is not None]
+                if row.get("weight_bits") is not None and not str(row["model"]).endswith(".hybrid")]
     curves = merge_csv(_files(ctx, "tables/s_curve_*.csv"), tables / "s_curve.csv", S_CURVE_COLUMNS)
     made = [
         plot_metric_vs_snr(rows, "rmse_px", figures / "rmse_vs_snr.png", "sub-pixel RMSE (px)",

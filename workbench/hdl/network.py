@@ -24,7 +24,7 @@ def document_design(model: NetworkDocument, lanes: int, profile_length: int,
                     pipeline_stages: int = DEFAULT_PIPELINE_STAGES,
                     arithmetic: str = DEFAULT_ARITHMETIC) -> StreamDesign:
     """The hardware of a document read by `contract_v2.load_document`: its network's peak detector, or its
-    hybrid when it has a refinement (a fixed one; an adaptive one is a ConfigError naming it)."""
+    hybrid when it has a refinement (`hybrid_top` for a fixed one, `adaptive_top` for an adaptive one)."""
     refinement = model.refinement
     if refinement is None:
         return network_design(model.network, lanes, profile_length, pipeline_stages, arithmetic)

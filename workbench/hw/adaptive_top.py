@@ -1,50 +1,52 @@
-"""The ADAPTIVE hybrid in hardware (one lane): a network and a width-adaptive refinement behind the peak detector's ports.
+"""The ADAPTIVE hybrid in hardware: a network and a width-adaptive refinement behind the peak detector's ports.
 
 As `workbench.hw.hybrid_top` (the network, its raw samples kept in step by `shadow`, the scores through the
-front end's timing), with a bank of refinements and the width probe of `qnn-int/2`:
+front end's timing; `P` lanes, profiles back to back or with gaps), with a bank of refinements and the width
+probe of `qnn-int/2`. The probe runs on every pixel in the stream, so that only its bin travels further:
 
 1. front end: one `window` and `edge_replicate` of half `H` (the largest half of the bank and the probes: a
    smaller half's taps are the centre of the replicated window), one `adder_tree` of every member's
-   derivative `d_m[k]` and the probes' `b4[k]`, `b10[k]` (signed digits of the taps);
-2. `window` of `(d_0 .. d_{M-1}, b4, b10, s)` for `W = max(R_max, reach)` pixels each side (its zero padding
-   never exceeds an in-profile `|b|`, so the probe's maxima are the contract's, over the profile only);
-3. `adaptive_argmax`: the first arg-max of `s`, carrying each member's `d_m[p-R_m .. p+R_m]` and the
-   probes' `b[p-reach .. p+reach]`;
-4. `adaptive_select`, two registered stages: S1 `narrow = max |b4|`, `wide = max |b10|` (balanced trees);
-   S2 the bin `#{e : edge_scale * narrow >= e * wide}` (shift-and-add of the constant edges; they ascend, so
-   the bin is one past the highest comparison that holds), the member `choice[bin]`, and its window over `[-R_max, R_max]` with `-1` left of `-R_m` and `0` right of `R_m`,
-   which no crossing test `d[i] >= 0 > d[i+1]` can pass, so the search stays within the member's radius;
-5. the crossing head's stages (`crossing.crossing_select` gated on the key, the `divider`,
-   `head.divided_result`).
+   derivative `d_m[k]` and the probes' `b4[k]`, `b10[k]` per lane (signed digits of the taps);
+2. `window` of `(d_0 .. d_{M-1}, b4, b10, s)` for `reach` pixels each side (its zero padding never exceeds an
+   in-profile `|b|`, so the maxima below are the contract's, over the profile only);
+3. `probe_bins`, `probe_latency(reach)` registered stages per pixel: `|b|`; the sliding maxima over the
+   `2 reach + 1` pixels as a registered doubling table (maxima of 2, 4, 8 pixels, shared by the lanes, then
+   two overlapping ones); the products `e * wide` (shifted additions of the constant edges) beside
+   `edge_scale * narrow`; the comparisons (a tie counts); the bin, their count (the edges ascend, so the
+   flags that hold are the lowest ones). The centre's `(d_0 .. d_{M-1}, s)` travel beside it;
+4. `window` of `(d_0 .. d_{M-1}, bin, s)` for `R_max` pixels each side and `member_select`: per lane the
+   window of the member `choice[bin]` of the centre over `[-R_max, R_max]`, `-1` left of `-R_m` and `0` right
+   of `R_m` (no crossing test `d[i] >= 0 > d[i+1]` passes there, so the search keeps the member's radius),
+   with the centre's score as the key;
+5. the crossing head (`crossing.crossing_head`, `gate="key"`, each lane's own window): at `P > 1` the lane
+   tree, the running first arg-max carrying one window, C1-C3, the divider and the result.
 
-The generator takes plain integers (taps, edges, choice): it never reaches the golden model.
+`result_latency = latency + front end + window(reach) + probe_latency(reach) + window(R_max) + 1 + crossing
+head`. The generator takes plain integers (taps, edges, choice): it never reaches the golden model.
 """
 from __future__ import annotations
 
 import functools
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 from myhdl import Signal, block, intbv
 
 from workbench.errors import ConfigError
-from workbench.hw.adder_tree import SumSpec, Term
+from workbench.hw.adder_tree import SumSpec, Term, delay_flags
 from workbench.hw.arithmetic import DEFAULT_ARITHMETIC, check_arithmetic
 from workbench.hw.br_top import MAX_FRAC_BITS, check_taps, derivative_range
-from workbench.hw.codegen import Emitter, render, signed_bounds
-from workbench.hw.crossing import crossing_select, emit_first_argmax
+from workbench.hw.codegen import Emitter, render
+from workbench.hw.crossing import crossing_head, crossing_latency
 from workbench.hw.csd import csd_digits
-from workbench.hw.divider import divider, divider_latency
-from workbench.hw.head import TAG_P, divided_result
 from workbench.hw.hybrid_top import front_end_latency, hybrid_front
 from workbench.hw.interface import StreamDesign, port_signals
 from workbench.hw.names import name_instances
-from workbench.hw.stream import Fmt, Stream, read_field
+from workbench.hw.stream import Fmt, Stream, field_offsets, new_stream, read_field
 from workbench.hw.top import THRESHOLD_BITS, check_sizes, network_latency
-from workbench.hw.window import window_latency
+from workbench.hw.window import window, window_latency, window_stream
 from workbench.qnn.contract import Network, bit_width
-
-SELECT_STAGES = 2
 
 
 @dataclass(frozen=True)
@@ -73,13 +75,23 @@ def _half(taps: tuple[int, ...]) -> int:
     return (len(taps) - 1) // 2
 
 
+def _doublings(span: int) -> int:
+    """Levels of the doubling table whose maxima cover at most `span` pixels: `floor(log2 span)`."""
+    return span.bit_length() - 1
+
+
+def probe_latency(reach: int) -> int:
+    """Registered stages of `probe_bins`: `|b|`, the doubling levels (and the overlapping pair unless `2 reach + 1`
+    is a power of two), the products, the comparisons, the bin."""
+    span = 2 * reach + 1
+    return 1 + _doublings(span) + (span != 1 << _doublings(span)) + 3
+
+
 def build_adaptive_top(network: Network, bank: tuple[tuple[int, ...], ...], frac_bits: int, edges: tuple[int, ...],
                        choice: tuple[int, ...], probe: WidthProbe, profile_length: int, lanes: int = 1,
                        pipeline_stages: int = 1, threshold_bits: int = THRESHOLD_BITS,
                        arithmetic: str = DEFAULT_ARITHMETIC) -> AdaptiveDesign:
     """Check the settings and describe the adaptive hybrid (ConfigError naming a bad value)."""
-    if lanes != 1:
-        raise ConfigError(f"lanes is {lanes!r}; allowed: 1 (the adaptive hybrid is built for one lane)")
     bank = tuple(check_taps(taps) for taps in bank)
     if not bank:
         raise ConfigError("bank is empty; allowed: 1 or more refinements")
@@ -92,29 +104,33 @@ def build_adaptive_top(network: Network, bank: tuple[tuple[int, ...], ...], frac
     check_sizes(lanes, profile_length, pipeline_stages, min_length=2)
     check_arithmetic(arithmetic)
     half = max(_half(taps) for taps in (*bank, probe.narrow, probe.wide))
-    reach = max(max(_half(taps) + 1 for taps in bank), probe.reach)
+    radius = max(_half(taps) + 1 for taps in bank)
     latency = network_latency(network, lanes, pipeline_stages, threshold_bits)
-    result_latency = (latency + front_end_latency(half, lanes, pipeline_stages) + window_latency(reach, lanes)
-                      + 1 + SELECT_STAGES + 3 + divider_latency(1 << frac_bits) + 2)
+    result_latency = (latency + front_end_latency(half, lanes, pipeline_stages) + window_latency(probe.reach, lanes)
+                      + probe_latency(probe.reach) + window_latency(radius, lanes) + 1
+                      + crossing_latency(frac_bits, lanes))
     pos_bits = max(1, ((profile_length - 1) << frac_bits).bit_length())
-    widths = {"s_tdata": network.input_bits, "m_score_tdata": bit_width(*network.score_range), "m_pos": pos_bits}
+    widths = {"s_tdata": lanes * network.input_bits, "m_score_tdata": lanes * bit_width(*network.score_range),
+              "m_pos": pos_bits}
     factory = functools.partial(adaptive_detector, network=network, bank=bank, frac_bits=frac_bits, edges=tuple(edges),
-                                choice=tuple(choice), probe=probe, profile_length=profile_length,
+                                choice=tuple(choice), probe=probe, lanes=lanes, profile_length=profile_length,
                                 pipeline_stages=pipeline_stages, threshold_bits=threshold_bits, arithmetic=arithmetic)
-    return AdaptiveDesign(name="adaptive_detector", lanes=1, profile_length=profile_length, in_bits=network.input_bits,
-                          score_bits=widths["m_score_tdata"], pos_bits=pos_bits, frac_bits=frac_bits, latency=latency,
-                          result_latency=result_latency, make_signals=functools.partial(port_signals, widths),
-                          factory=factory, network=network, bank=bank, edges=tuple(edges), choice=tuple(choice),
-                          probe=probe, pipeline_stages=pipeline_stages)
+    return AdaptiveDesign(name="adaptive_detector", lanes=lanes, profile_length=profile_length,
+                          in_bits=network.input_bits, score_bits=bit_width(*network.score_range), pos_bits=pos_bits,
+                          frac_bits=frac_bits, latency=latency, result_latency=result_latency,
+                          make_signals=functools.partial(port_signals, widths), factory=factory, network=network,
+                          bank=bank, edges=tuple(edges), choice=tuple(choice), probe=probe,
+                          pipeline_stages=pipeline_stages)
 
 
-def bank_sums(taps_list: tuple[tuple[int, ...], ...], half: int, in_bits: int) -> list[SumSpec]:
-    """Each taps' derivative over a replicated window of `2 half + 1` samples, centred."""
+def bank_sums(taps_list: tuple[tuple[int, ...], ...], half: int, in_bits: int, lanes: int) -> list[SumSpec]:
+    """Per lane, each taps' derivative over the lane's replicated window of `2 half + 1` samples, centred."""
     sums = []
-    for taps in taps_list:
-        start = half - _half(taps)
-        terms = tuple(Term(start + k, shift, sign) for k, t in enumerate(taps) for shift, sign in csd_digits(t))
-        sums.append(SumSpec(terms, 0, Fmt(*derivative_range(taps, in_bits))))
+    for j in range(lanes):
+        for taps in taps_list:
+            start = j * (2 * half + 1) + half - _half(taps)
+            terms = tuple(Term(start + k, shift, sign) for k, t in enumerate(taps) for shift, sign in csd_digits(t))
+            sums.append(SumSpec(terms, 0, Fmt(*derivative_range(taps, in_bits))))
     return sums
 
 
@@ -123,152 +139,183 @@ def adaptive_detector(clk: Any, rst: Any, s_tdata: Any, s_tvalid: Any, s_tuser: 
                       m_score_tdata: Any, m_score_tvalid: Any, m_score_tuser: Any, m_score_tlast: Any,
                       m_found: Any, m_pos: Any, m_result_tvalid: Any, network: Network,
                       bank: tuple[tuple[int, ...], ...], frac_bits: int, edges: tuple[int, ...],
-                      choice: tuple[int, ...], probe: WidthProbe, profile_length: int, pipeline_stages: int = 1,
-                      threshold_bits: int = THRESHOLD_BITS, arithmetic: str = DEFAULT_ARITHMETIC) -> Any:
+                      choice: tuple[int, ...], probe: WidthProbe, lanes: int, profile_length: int,
+                      pipeline_stages: int = 1, threshold_bits: int = THRESHOLD_BITS,
+                      arithmetic: str = DEFAULT_ARITHMETIC) -> Any:
     """The adaptive hybrid (module docstring); use `build_adaptive_top` to check the settings first."""
     taps_list = (*bank, probe.narrow, probe.wide)
     half = max(_half(taps) for taps in taps_list)
     radii = tuple(_half(taps) + 1 for taps in bank)
-    reach = max(max(radii), probe.reach)
-    sums = bank_sums(taps_list, half, network.input_bits)
-    parts, names, pixels = hybrid_front(clk, rst, (s_tdata, s_tvalid, s_tuser, s_tlast),
-                                        (m_score_tdata, m_score_tvalid, m_score_tuser, m_score_tlast), network, 1,
-                                        half, sums, reach, profile_length, pipeline_stages, threshold_bits, arithmetic)
-    score_field = pixels.fields[len(sums)]
-    fmt = Fmt(min([-1] + [s.out.lo for s in sums[:len(bank)]]), max([0] + [s.out.hi for s in sums[:len(bank)]]))
-    index_bits = max(1, (profile_length - 1).bit_length())
-    best = {name: Signal(intbv(0)[index_bits:]) if name == "p" else Signal(bool(0)) for name in ("p", "valid")}
-    peak_key = _reg(score_field)  # (a name of its own: the converter names the signal after it)
-    member_regs = [[_reg(sums[m].out) for _ in range(2 * radii[m] + 1)] for m in range(len(bank))]
-    probe_regs = [[_reg(sums[len(bank) + j].out) for _ in range(2 * probe.reach + 1)] for j in range(2)]
-    sel = [_reg(fmt) for _ in range(2 * max(radii) + 1)]
-    sel_p, sel_valid = Signal(intbv(0)[index_bits:]), Signal(bool(0))
-    sel_key = Signal(intbv(0, min=peak_key.min, max=peak_key.max))
-    slope_max = fmt.hi - fmt.lo
-    x_max, y_max = (fmt.hi << (frac_bits + 1)) + slope_max, 2 * slope_max
-    x, y = _reg(Fmt(0, x_max)), _reg(Fmt(0, y_max))
-    tag, q_tag = (Signal(intbv(0)[TAG_P + index_bits:]) for _ in range(2))
-    div_valid, q_valid = Signal(bool(0)), Signal(bool(0))
-    q = Signal(intbv(0)[((1 << frac_bits).bit_length()):])
-    instances = []
-    for part in parts:  # blocks are called in this body, as MyHDL wants
-        instances.append(part())
-    instances += [
-                  adaptive_argmax(clk, rst, pixels, member_regs, probe_regs, peak_key, best["p"], best["valid"], radii,
-                                  probe.reach, reach, profile_length),
-                  adaptive_select(clk, rst, member_regs, probe_regs, peak_key, best["p"], best["valid"], sel, sel_key, sel_p,
-                                  sel_valid, radii, edges, choice, probe.edge_scale),
-                  crossing_select(clk, rst, sel, sel_p, sel_valid, x, y, tag, div_valid, max(radii), profile_length,
-                                  frac_bits, network.head.threshold, slope_max, sel_key),
-                  divider(clk, rst, x, y, tag, div_valid, q, q_tag, q_valid, x_max, y_max, 1 << frac_bits),
-                  divided_result(clk, rst, q, q_tag, q_valid, m_found, m_pos, m_result_tvalid, frac_bits,
-                                 1 << frac_bits)]
-    names += ["amax", "probe", "sel", "div", "res"]
-    name_instances(instances, names)
+    sums = bank_sums(taps_list, half, network.input_bits, lanes)
+    parts, names, probed = hybrid_front(clk, rst, (s_tdata, s_tvalid, s_tuser, s_tlast),
+                                        (m_score_tdata, m_score_tvalid, m_score_tuser, m_score_tlast), network, lanes,
+                                        half, sums, probe.reach, profile_length, pipeline_stages, threshold_bits,
+                                        arithmetic)
+    members = [s.out for s in sums[:len(bank)]]
+    score = probed.fields[len(taps_list)]
+    binned = new_stream([*members, Fmt(0, len(edges), raw=True), score] * lanes, lanes)
+    pixels = window_stream(binned, max(radii))
+    fmt = Fmt(min([-1] + [m.lo for m in members]), max([0] + [m.hi for m in members]))
+    chosen = new_stream([fmt, score] * (lanes * (2 * max(radii) + 1)), lanes * (2 * max(radii) + 1))
+    instances = [part() for part in parts]  # blocks are called in this body, as MyHDL wants
+    instances += [probe_bins(clk, rst, probed, binned, len(bank), probe.reach, edges, probe.edge_scale),
+                  window(clk, rst, binned, pixels, max(radii)),
+                  member_select(clk, rst, pixels, chosen, radii, choice),
+                  crossing_head(clk, rst, chosen, m_found, m_pos, m_result_tvalid, max(radii), lanes, profile_length,
+                                frac_bits=frac_bits, threshold=network.head.threshold, gate="key", shared=False)]
+    name_instances(instances, [*names, "probe", "bin_win", "member", "head"])
     return instances
 
 
-def _reg(fmt: Fmt) -> Any:
-    vmin, vmax = signed_bounds(fmt.lo, fmt.hi)
-    return Signal(intbv(0, min=vmin, max=vmax))
+@block
+def probe_bins(clk: Any, rst: Any, win: Stream, out: Stream, members: int, reach: int, edges: tuple[int, ...],
+               edge_scale: int) -> Any:
+    """Per lane of `win` (the window of `reach` over `(d_0 .. d_{M-1}, b4, b10, s)`): the width bin of the
+    centre pixel (module docstring, step 3) beside its `(d_0 .. d_{M-1}, s)`, `probe_latency(reach)` cycles
+    later, driving `out`."""
+    lanes, channels, span = out.lanes, win.channels, 2 * reach + 1
+    stages = probe_latency(reach)
+    e = Emitter()
+    ports: dict[str, Any] = {"clk": clk, "rst": rst, "din": win.data, "dout": out.data}
+    top = max(max(-win.fields[members + j].lo, win.fields[members + j].hi) for j in range(2))
+
+    def register(name: str, width: int) -> str:
+        ports[name] = Signal(intbv(0)[max(1, width):])
+        return name
+
+    # stage 1: |b| of every pixel of the window (one set shared by the lanes)
+    level = []
+    for j, probe in enumerate(("n", "w")):
+        a = e.var(f"a{probe}", -top, top)
+        row = []
+        for q in range(lanes + 2 * reach):
+            e.line(f"{a}[:] = {read_field('din', win.fields, q * channels + members + j)}")
+            with e.indented(f"if {a} < 0:"):
+                e.line(f"{a}[:] = -{a}")
+            row.append(register(f"{probe}0_{q}", top.bit_length()))
+            e.line(f"{row[-1]}.next = {a}")
+        level.append(row)
+    # the doubling table (level n's maximum at i covers pixels i .. i + 2^n - 1), then two overlapping ones
+    levels = _doublings(span)
+    cover = 1 << levels
+    for j, probe in enumerate(("n", "w")):
+        table = dict(enumerate(level[j]))
+        for n in range(1, levels + 1):
+            step = 1 << (n - 1)
+            table = {i: _max_register(e, register, f"{probe}{n}_{i}", table[i], table[i + step], top)
+                     for i in sorted(_needed(lanes, span, levels, n))}
+        if span != cover:
+            table = {i: _max_register(e, register, f"{probe}{levels + 1}_{i}", table[i], table[i + span - cover], top)
+                     for i in range(lanes)}
+        level[j] = [table[i] for i in range(lanes)]
+    # products, comparisons (a tie counts), the bin: `e * wide` and `edge_scale * narrow` as shifted additions
+    product_max = max([edge_scale, *edges]) * top
+    bins = ["0"] * lanes  # one bin without edges
+    if edges:
+        value, product = e.var("value", -product_max, product_max), e.var("product", -product_max, product_max)
+        holds = e.bits("holds", len(edges))
+    for lane in range(lanes if edges else 0):
+        scaled, flags = register(f"scaled_{lane}", product_max.bit_length()), register(f"flags_{lane}", len(edges))
+        e.line(f"{value}[:] = {level[0][lane]}")
+        e.line(f"{product}[:] = {_times(value, edge_scale)}")
+        e.line(f"{scaled}.next = {product}")
+        e.line(f"{holds}[:] = 0")
+        for i, edge in enumerate(edges):
+            scaled_edge = register(f"product_{lane}_{i}", product_max.bit_length())
+            e.line(f"{value}[:] = {level[1][lane]}")
+            e.line(f"{product}[:] = {_times(value, edge)}")
+            e.line(f"{scaled_edge}.next = {product}")
+            with e.indented(f"if {scaled} >= {scaled_edge}:"):
+                e.line(f"{holds}[{i}] = 1")
+        e.line(f"{flags}.next = {holds}")
+        bins[lane] = e.bits(f"bin{lane}", len(edges).bit_length())
+        e.line(f"{bins[lane]}[:] = 0")
+        for b in range(1, len(edges) + 1):  # one past the highest flag that holds (they are the lowest ones)
+            with e.indented(f"if {flags}[{b - 1}]:"):
+                e.line(f"{bins[lane]}[:] = {b}")
+    # the centre pixels' fields beside the probe, then packed with the bins
+    offsets = field_offsets(win.fields)
+    centre = f"din[{offsets[(reach + lanes) * channels]}:{offsets[reach * channels]}]"
+    for stage in range(1, stages):
+        ports[f"c{stage}"] = Signal(intbv(0)[offsets[(reach + lanes) * channels] - offsets[reach * channels]:])
+        e.line(f"c{stage}.next = {centre}")
+        centre = f"c{stage}"
+    o, c = field_offsets(out.fields), field_offsets(win.fields[reach * channels:(reach + lanes) * channels])
+    packed = e.bits("packed", o[-1])
+    for lane in range(lanes):
+        for k in range(members):
+            field = lane * (members + 2) + k
+            source = lane * channels + k
+            e.line(f"{packed}[{o[field + 1]}:{o[field]}] = {centre}[{c[source + 1]}:{c[source]}]")
+        field = lane * (members + 2) + members
+        e.line(f"{packed}[{o[field + 1]}:{o[field]}] = {bins[lane]}")
+        source = lane * channels + channels - 1
+        e.line(f"{packed}[{o[field + 2]}:{o[field + 1]}] = {centre}[{c[source + 1]}:{c[source]}]")
+    e.line(f"dout.next = {packed}")
+    delay_flags(e, ports, win, out, stages)
+    return render("probe_bins_logic", e, ports)()
+
+
+def _needed(lanes: int, span: int, levels: int, n: int) -> set[int]:
+    """Starts of the level-`n` maxima that the lanes' final maxima reach."""
+    cover = 1 << levels
+    starts = {i + k for i in range(lanes) for k in (0, span - cover)}
+    for level in range(levels, n, -1):
+        step = 1 << (level - 1)
+        starts = {s + k for s in starts for k in (0, step)}
+    return starts
+
+
+def _max_register(e: Emitter, register: Any, name: str, left: str, right: str, top: int) -> str:
+    """Emit the registered maximum of two registers (the left one on ties; equal values either way)."""
+    target = register(name, top.bit_length())
+    with e.indented(f"if {right} > {left}:"):
+        e.line(f"{target}.next = {right}")
+    with e.indented("else:"):
+        e.line(f"{target}.next = {left}")
+    return target
 
 
 @block
-def adaptive_argmax(clk: Any, rst: Any, win: Stream, member_regs: list, probe_regs: list, best_key: Any, best_p: Any,
-                    best_valid: Any, radii: tuple[int, ...], probe_reach: int, reach: int, profile_length: int) -> Any:
-    """The first arg-max of the centre's score (the last field), holding every member's and probe's window."""
-    channels = win.channels
+def member_select(clk: Any, rst: Any, win: Stream, out: Stream, radii: tuple[int, ...],
+                  choice: tuple[int, ...]) -> Any:
+    """Per lane of `win` (the window of `R_max` over `(d_0 .. d_{M-1}, bin, s)`): the window over `[-R_max, R_max]`
+    of the member `choice[bin]` of the centre (`-1` left of its radius, `0` right of it) and the centre's score
+    as the key (0 elsewhere), each lane's `2 R_max + 1` pixels in turn, one register."""
+    members, channels, widest = len(radii), win.channels, max(radii)
+    lanes = win.lanes - 2 * widest
     e = Emitter()
-    ports: dict[str, Any] = {"clk": clk, "rst": rst, "din": win.data, "din_valid": win.valid, "din_first": win.first,
-                             "din_last": win.last, "best_key": best_key, "best_p": best_p, "best_valid": best_valid,
-                             "base": Signal(intbv(0)[len(best_p):])}
-    key_field = win.fields[channels - 1]
-    key = e.var("key", key_field.lo, key_field.hi)
-    start = e.var("start", 0, profile_length)
-    windows = [(f"m{m}", m, radii[m], regs) for m, regs in enumerate(member_regs)]
-    windows += [(f"b{j}", len(radii) + j, probe_reach, regs) for j, regs in enumerate(probe_regs)]
-    payload = []
-    for name, field, radius, regs in windows:
-        for k, reg in enumerate(regs):
-            ports[f"{name}_{k}"] = reg
-            payload.append((f"{name}_{k}", read_field('din', win.fields, (reach + k - radius) * channels + field)))
-    emit_first_argmax(e, start, 1, len(best_p), key, read_field('din', win.fields, reach * channels + channels - 1),
-                      payload)
-    return render("adaptive_argmax_logic", e, ports)()
-
-
-@block
-def adaptive_select(clk: Any, rst: Any, member_regs: list, probe_regs: list, key: Any, best_p: Any, best_valid: Any,
-                    sel: list, sel_key: Any, sel_p: Any, sel_valid: Any, radii: tuple[int, ...], edges: tuple[int, ...],
-                    choice: tuple[int, ...], edge_scale: int) -> Any:
-    """S1: the probe's maxima; S2: the width bin, its member and the member's window over `[-R_max, R_max]`."""
-    e = Emitter()
-    ports: dict[str, Any] = {"clk": clk, "rst": rst, "key": key, "best_p": best_p, "best_valid": best_valid,
-                             "sel_key": sel_key, "sel_p": sel_p, "sel_valid": sel_valid}
-    top = max(max(int(r.max) for r in regs) for regs in probe_regs)
-    maxima = []
-    for j, regs in enumerate(probe_regs):  # S1: |b| side by side, then a balanced tree of maxima
-        level = []
-        for k, reg in enumerate(regs):
-            ports[f"b{j}_{k}"] = reg
-            v = e.var(f"a{j}_{k}", -top, top)
-            e.line(f"{v}[:] = b{j}_{k}")
-            with e.indented(f"if {v} < 0:"):
-                e.line(f"{v}[:] = -{v}")
-            level.append(v)
-        depth = 0
-        while len(level) > 1:
-            depth += 1
-            pairs, level = [level[i:i + 2] for i in range(0, len(level), 2)], []
-            for n, pair in enumerate(pairs):
-                if len(pair) == 1:
-                    level.append(pair[0])
-                    continue
-                t = e.var(f"t{j}_{depth}_{n}", -top, top)
-                with e.indented(f"if {pair[1]} > {pair[0]}:"):
-                    e.line(f"{t}[:] = {pair[1]}")
-                with e.indented("else:"):
-                    e.line(f"{t}[:] = {pair[0]}")
-                level.append(t)
-        ports[f"s1_max{j}"] = Signal(intbv(0)[max(1, top.bit_length()):])
-        e.line(f"s1_max{j}.next = {level[0]}")
-        maxima.append(f"s1_max{j}")
-    for m, regs in enumerate(member_regs):
-        for k, reg in enumerate(regs):
-            ports[f"m{m}_{k}"] = reg
-            ports[f"s1_m{m}_{k}"] = Signal(intbv(0, min=reg.min, max=reg.max))
-            e.line(f"s1_m{m}_{k}.next = m{m}_{k}")
-    for name, source in (("key", key), ("p", best_p), ("valid", best_valid)):
-        ports[f"s1_{name}"] = Signal(intbv(0, min=source.min, max=source.max)) if name == "key" else \
-            (Signal(intbv(0)[len(best_p):]) if name == "p" else Signal(bool(0)))
-        e.line(f"s1_{name}.next = {'best_' + name if name != 'key' else 'key'}")
-    # S2: the edges' comparisons side by side (`e wide` shifted additions of the constant); edges ascend and
-    # wide >= 0, so the comparisons that hold are the lowest ones and the bin is one past the highest
-    product_max = max([edge_scale * top] + [e_ * top for e_ in edges])
-    narrow, wide = e.var("narrow", -product_max, product_max), e.var("wide", -product_max, product_max)
-    e.line(f"{narrow}[:] = {maxima[0]}")
-    e.line(f"{narrow}[:] = " + _times(narrow, edge_scale))
-    e.line(f"{wide}[:] = {maxima[1]}")
-    flags = []
-    for i, edge in enumerate(edges):
-        scaled = e.var(f"scaled{i}", -product_max, product_max)
-        e.line(f"{scaled}[:] = " + _times(wide, edge))
-        flags.append(f"{narrow} >= {scaled}")
-    widest = max(radii)
-    for b in reversed(range(len(choice))):  # bin b: flag b - 1 holds (the highest that does), bin 0 when none
-        first = b == len(choice) - 1
-        header = "else:" if b == 0 else f"{'if' if first else 'elif'} {flags[b - 1]}:"
-        with e.indented(header if len(choice) > 1 else "if True:"):
-            member, radius = choice[b], radii[choice[b]]
-            for k in range(2 * widest + 1):
-                offset = k - widest
-                value = f"s1_m{member}_{offset + radius}" if abs(offset) <= radius else ("-1" if offset < 0 else "0")
-                e.line(f"sel{k}.next = {value}")
-    for k, reg in enumerate(sel):
-        ports[f"sel{k}"] = reg
-    for name in ("key", "p", "valid"):
-        e.line(f"sel_{name}.next = s1_{name}")
-    return render("adaptive_select_logic", e, ports)()
+    ports: dict[str, Any] = {"clk": clk, "rst": rst, "din": win.data, "dout": out.data}
+    o = field_offsets(out.fields)
+    packed = e.bits("packed", o[-1])
+    e.line(f"{packed}[:] = 0")
+    value = e.var("value", out.fields[0].lo, out.fields[0].hi)
+    key = e.var("key", out.fields[1].lo, out.fields[1].hi)
+    for lane in range(lanes):
+        centre = (lane + widest) * channels
+        b = e.var(f"b{lane}", 0, len(choice))
+        e.line(f"{b}[:] = {read_field('din', win.fields, centre + members)}")
+        base = lane * (2 * widest + 1) * 2  # pixel k's derivative is field base + 2 k, its key the next
+        used = sorted(set(choice))
+        for n, member in enumerate(used):
+            test = " or ".join(f"{b} == {i}" for i, c in enumerate(choice) if c == member)
+            header = "else:" if n == len(used) - 1 else f"{'if' if n == 0 else 'elif'} {test}:"
+            with e.indented(header) if len(used) > 1 else nullcontext():
+                for k in range(2 * widest + 1):
+                    offset = k - widest
+                    if abs(offset) <= radii[member]:
+                        source = read_field('din', win.fields, centre + offset * channels + member)
+                    else:
+                        source = "-1" if offset < 0 else "0"
+                    e.line(f"{value}[:] = {source}")
+                    d = base + 2 * k
+                    e.line(f"{packed}[{o[d + 1]}:{o[d]}] = {value}[{o[d + 1] - o[d]}:]")
+        e.line(f"{key}[:] = {read_field('din', win.fields, centre + channels - 1)}")
+        k = base + 2 * widest + 1
+        e.line(f"{packed}[{o[k + 1]}:{o[k]}] = {key}[{o[k + 1] - o[k]}:]")
+    e.line(f"dout.next = {packed}")
+    delay_flags(e, ports, win, out, 1)
+    return render("member_select_logic", e, ports)()
 
 
 def _times(var: str, constant: int) -> str:

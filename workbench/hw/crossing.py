@@ -55,10 +55,13 @@ GATES = ("slope", "key")  # what `found` compares with the threshold: the crossi
 
 @block
 def crossing_head(clk: Any, rst: Any, win: Stream, found: Any, pos: Any, result_valid: Any, radius: int, lanes: int,
-                  profile_length: int, frac_bits: int, threshold: int, gate: str = "slope") -> Any:
-    """The head over `win` (module docstring), driving `found`, `pos` and `result_valid`."""
-    if win.lanes != lanes + 2 * radius or win.channels != 2:
-        raise ValueError(f"the crossing head needs a window of {lanes + 2 * radius} pixels with 2 fields each")
+                  profile_length: int, frac_bits: int, threshold: int, gate: str = "slope", shared: bool = True) -> Any:
+    """The head over `win` (module docstring), driving `found`, `pos` and `result_valid`. `shared`: `win` is one
+    window of `lanes + 2R` pixels whose lane `j` is pixels `j .. j + 2R`; else each lane's own `2R + 1` pixels
+    in turn (lane `j` the pixels `j (2R + 1) ..`; the adaptive hybrid's, whose lanes choose their members)."""
+    pixels = lanes + 2 * radius if shared else lanes * (2 * radius + 1)
+    if win.lanes != pixels or win.channels != 2:
+        raise ValueError(f"the crossing head needs a window of {pixels} pixels with 2 fields each")
     if gate not in GATES:
         raise ValueError(f"gate {gate!r} invalid; allowed {list(GATES)}")
     fmt = win.fields[DERIVATIVE]
@@ -76,7 +79,9 @@ def crossing_head(clk: Any, rst: Any, win: Stream, found: Any, pos: Any, result_
     instances = []
     if lanes > 1:
         chosen = new_stream([*win.fields[:2 * (2 * radius + 1)], Fmt(0, lanes - 1)], 1)
-        instances.append(argmax_tree(clk, rst, win, chosen, lanes, radius, tree_levels(lanes), 2, 2 * radius + KEY))
+        half, channels = (radius, 2) if shared else (0, 2 * (2 * radius + 1))  # a lane's candidate: one step
+        instances.append(argmax_tree(clk, rst, win, chosen, lanes, half, tree_levels(lanes), channels,
+                                     2 * radius + KEY))
         win = chosen
     key = _signal(win.fields[KEY].lo, win.fields[KEY].hi) if gate == "key" else None
     return (*instances, crossing_argmax(clk, rst, win, best, best_p, best_valid, radius, lanes, profile_length, key),

@@ -46,15 +46,16 @@ def shadow_stream(inp: Stream) -> Stream:
 
 
 @block
-def shadow_step(clk: Any, rst: Any, inp: Stream, out: Stream, half: int, registers: int) -> Any:
-    """One step: `inp` through a window of `half` (none for 0) and `registers` registers, driving `out`."""
+def shadow_step(clk: Any, rst: Any, inp: Stream, out: Stream, half: int, registers: int, flags: bool = True) -> Any:
+    """One step: `inp` through a window of `half` (none for 0) and `registers` registers, driving `out` (its
+    `valid/first/last` only with `flags`: a payload packed beside another stream's flags leaves them unread)."""
     if registers < 1:
         raise ValueError("a shadow step needs at least one register")
     source = inp
     instances = []
     if half:
         source = window_stream(inp, half)
-        instances.append(window(clk, rst, inp, source, half))
+        instances.append(window(clk, rst, inp, source, half, flags))
     offsets = field_offsets(source.fields)
     channels = inp.channels
     e = Emitter()
@@ -65,17 +66,19 @@ def shadow_step(clk: Any, rst: Any, inp: Stream, out: Stream, half: int, registe
         e.line(f"d{stage}.next = {centre}")
         centre = f"d{stage}"
     e.line(f"dout.next = {centre}")
-    delay_flags(e, ports, source, out, registers)
+    if flags:
+        delay_flags(e, ports, source, out, registers)
     instances.append(render("shadow_logic", e, ports)())
     return instances
 
 
-def shadow_blocks(clk: Any, rst: Any, inp: Stream, out: Stream, steps: Sequence[Step]) -> list[Any]:
+def shadow_blocks(clk: Any, rst: Any, inp: Stream, out: Stream, steps: Sequence[Step], flags: bool = True) -> list[Any]:
     """The steps in order from `inp` to `out`, each a `shadow_step` bound to its arguments (call each in the
-    body of the block that holds it, as MyHDL wants)."""
+    body of the block that holds it, as MyHDL wants); `out`'s flags driven only with `flags`."""
     parts = []
     for n, (half, registers) in enumerate(steps):
-        target = out if n == len(steps) - 1 else shadow_stream(inp)
-        parts.append(functools.partial(shadow_step, clk, rst, inp, target, half, registers))
+        last = n == len(steps) - 1
+        target = out if last else shadow_stream(inp)
+        parts.append(functools.partial(shadow_step, clk, rst, inp, target, half, registers, flags or not last))
         inp = target
     return parts

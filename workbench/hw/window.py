@@ -42,9 +42,9 @@ def window_stream(inp: Stream, half: int) -> Stream:
 
 
 @block
-def window(clk: Any, rst: Any, inp: Stream, out: Stream, half: int) -> Any:
+def window(clk: Any, rst: Any, inp: Stream, out: Stream, half: int, flags: bool = True) -> Any:
     """The window over `inp` for taps `-half .. +half`, driving `out` (see `window_stream`) with the
-    masked window and the flags of the centre beat."""
+    masked window and, with `flags`, the flags of the centre beat."""
     if half < 1:
         raise ValueError("a window needs half >= 1")
     lanes, channels = inp.lanes, inp.channels
@@ -88,15 +88,17 @@ def window(clk: Any, rst: Any, inp: Stream, out: Stream, half: int) -> Any:
             else:
                 e.line(f"{win}[{hi_bit}:{lo_bit}] = sr_n[{hi_bit}:{lo_bit}]")
         e.line(f"dout.next = {win}")
-        for port, flag, source in (("dout_valid", "fv", "din_valid"), ("dout_first", "ff", "din_first"),
-                                   ("dout_last", "fl", "din_last")):
+        outputs = (("dout_valid", "fv", "din_valid"), ("dout_first", "ff", "din_first"), ("dout_last", "fl", "din_last"))
+        for port, flag, source in outputs if flags else ():
             e.line(f"{port}.next = {_new_flag(flag, ahead, source)}")
-    with e.indented("else:"):
-        e.line("dout_valid.next = 0")
+    if flags:
+        with e.indented("else:"):
+            e.line("dout_valid.next = 0")
     ports = {"clk": clk, "rst": rst, "din": inp.data, "din_valid": inp.valid, "din_first": inp.first, "din_last": inp.last,
              "sr": Signal(intbv(0)[keep_bits:]), "fv": Signal(intbv(0)[beats:]),
-             "ff": Signal(intbv(0)[beats:]), "fl": Signal(intbv(0)[beats:]),
-             "dout": out.data, "dout_valid": out.valid, "dout_first": out.first, "dout_last": out.last}
+             "ff": Signal(intbv(0)[beats:]), "fl": Signal(intbv(0)[beats:]), "dout": out.data}
+    if flags:
+        ports.update({"dout_valid": out.valid, "dout_first": out.first, "dout_last": out.last})
     return render("window_logic", e, ports)()
 
 
