@@ -35,11 +35,12 @@ number of values other than the vectors hold.
 from __future__ import annotations
 
 import tempfile
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -103,6 +104,25 @@ def summary(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+@contextmanager
+def _step(ctx: StageContext, label: str) -> Iterator[None]:
+    """Log the wall seconds of the block as `hdl step <label>: <seconds> s`, the stage's profile (docs/hdl.md,
+    "Time of the stage"; `experiments/compare_hdl_stage.sh` reads the `addition` steps)."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        ctx.log.info("hdl step %s: %.1f s", label, time.perf_counter() - start)
+
+
+def _built(ctx: StageContext, stack: ExitStack, model: str, lanes: int, package, simulator: str, **options):
+    """`check.built_testbench(package, simulator, **options)` entered on `stack`, its build logged as a step."""
+    from workbench.verify.check import built_testbench
+
+    with _step(ctx, f"build {simulator} {model} P={lanes}"):
+        return stack.enter_context(built_testbench(package, simulator, timeout_s=SIMULATION_TIMEOUT_S, **options))
+
+
 def _row(model: str, stage: str, lanes: int, profiles: int, verdicts: list) -> dict:
     seconds = sum(v.seconds for v in verdicts)
     return {"model": model, "stage": stage, "lanes": lanes, "profiles": profiles,
@@ -157,7 +177,7 @@ def _verify_model(ctx: StageContext, model: str, designs: dict[int, Any], expect
     package), lanes -> Yosys job, and the stress vectors."""
     from workbench.hdl.package import write_package
     from workbench.hdl.synth import synthesize
-    from workbench.verify.check import SIMULATORS, built_testbench
+    from workbench.verify.check import SIMULATORS
     from workbench.verify.simulators import installed_ghdl_backends
     from workbench.verify.vector_sets import run_vector_sets
     from workbench.verify.vectors import stress_profiles
@@ -166,31 +186,41 @@ def _verify_model(ctx: StageContext, model: str, designs: dict[int, Any], expect
     stress = expected(stress_profiles(np.random.default_rng(ctx.config.seed), s["profiles"], s["length"], in_bits))
     subset = {"subset": _first(stress, s["subset_profiles"])}
     packages, synth = {}, {}
-    for lanes, design in designs.items():
-        packages[lanes] = design, write_package(design, ctx.out / "hdl" / f"{model}_p{lanes}", stress,
-                                                document=document)
+    for lanes in sorted(designs, reverse=True):  # the widest first: its Yosys run is the longest
+        with _step(ctx, f"convert {model} P={lanes}"):
+            packages[lanes] = designs[lanes], write_package(designs[lanes], ctx.out / "hdl" / f"{model}_p{lanes}",
+                                                            stress, document=document)
         if lanes in s["yosys_lanes"]:
-            synth[lanes] = yosys.submit(synthesize, packages[lanes][1].file("verilog"), design.name,
+            synth[lanes] = yosys.submit(synthesize, packages[lanes][1].file("verilog"), designs[lanes].name,
                                         timeout_s=yosys_timeout_s(s, lanes))
+    packages = dict(sorted(packages.items()))
     stimuli = tuple(s["stimuli"])
     backend = s["ghdl_backend"] if s["ghdl_backend"] in installed_ghdl_backends() else None
-    for simulator in SIMULATORS:
-        with ExitStack() as stack:
-            built = {lanes: (design, stack.enter_context(built_testbench(package, simulator, ghdl_backend=backend,
-                                                                         timeout_s=SIMULATION_TIMEOUT_S)))
-                     for lanes, (design, package) in packages.items()}
-            for one in run_vector_sets(built, subset.items(), work, stimuli):
-                check.record(model, f"{'vhdl' if simulator == 'ghdl' else 'verilog'}-{one.verdict.simulator}-"
-                             f"{Path(one.stimulus).stem}", one.lanes, one.profiles, [one.verdict], one.expected)
-    with ExitStack() as stack:
-        built = {lanes: (design, stack.enter_context(built_testbench(package, "verilator",
-                                                                     timeout_s=SIMULATION_TIMEOUT_S)))
+
+    def independent_checks() -> list[tuple[str, list]]:
+        """GHDL and Icarus on the subset, one simulator after the other: (simulator, its runs)."""
+        done = []
+        for simulator in SIMULATORS:
+            with ExitStack() as stack:
+                built = {lanes: (design, _built(ctx, stack, model, lanes, package, simulator, ghdl_backend=backend))
+                         for lanes, (design, package) in packages.items()}
+                done.append((simulator, run_vector_sets(built, subset.items(), work, stimuli)))
+        return done
+
+    with ThreadPoolExecutor(max_workers=1) as beside, ExitStack() as stack:
+        independent = beside.submit(independent_checks)  # beside the Verilator builds and runs below
+        built = {lanes: (design, _built(ctx, stack, model, lanes, package, "verilator"))
                  for lanes, (design, package) in packages.items()}
-        for one in run_vector_sets(built, [("stress", stress)], work, stimuli):
-            check.record(model, f"verilog-verilator-{Path(one.stimulus).stem}", one.lanes, one.profiles,
-                         [one.verdict], one.expected)
+        on_stress = run_vector_sets(built, [("stress", stress)], work, stimuli)
         runs = run_vector_sets(built, ((name, expected(dataset.profiles)) for name, dataset in test_sets.items()
                                        if dataset.config.bits == in_bits), work, stimuli)
+        for simulator, done in independent.result():
+            for one in done:
+                check.record(model, f"{'vhdl' if simulator == 'ghdl' else 'verilog'}-{one.verdict.simulator}-"
+                             f"{Path(one.stimulus).stem}", one.lanes, one.profiles, [one.verdict], one.expected)
+    for one in on_stress:
+        check.record(model, f"verilog-verilator-{Path(one.stimulus).stem}", one.lanes, one.profiles, [one.verdict],
+                     one.expected)
     for one in runs:
         if not one.passed:
             ctx.log.info("hdl %s P=%d %s %s: compared %d of %d, mismatches %d", model, one.lanes, one.name,
@@ -240,15 +270,13 @@ def _classical(ctx: StageContext, test_sets: dict[str, Any], work: Path, yosys: 
 def _verify_netlists(ctx: StageContext, model: str, packages: dict, synthesized: dict, stress, work: Path,
                      check: _Verification) -> None:
     """Simulate the counted Yosys netlists at `postsynth_lanes` on the first `postsynth_profiles` stress profiles."""
-    from workbench.verify.check import built_testbench
     from workbench.verify.postsynth import POSTSYNTH
     from workbench.verify.vector_sets import run_vector_sets
 
     s = ctx.settings
     with ExitStack() as stack:
-        built = {lanes: (packages[lanes][0], stack.enter_context(
-                     built_testbench(packages[lanes][1], POSTSYNTH, netlist=synthesized[lanes].netlist,
-                                     timeout_s=SIMULATION_TIMEOUT_S)))
+        built = {lanes: (packages[lanes][0], _built(ctx, stack, model, lanes, packages[lanes][1], POSTSYNTH,
+                                                    netlist=synthesized[lanes].netlist))
                  for lanes in s["postsynth_lanes"] if lanes in synthesized}
         for one in run_vector_sets(built, [("postsynth", _first(stress, s["postsynth_profiles"]))], work,
                                    tuple(s["stimuli"])):
@@ -271,7 +299,7 @@ def run(ctx: StageContext) -> None:
     s = ctx.settings
     test_sets = _test_sets(ctx, s["test_profiles"], s["length"])
     check, hardware = _Verification(ctx), []
-    with tempfile.TemporaryDirectory(prefix="hdl-stage-") as tmp, ThreadPoolExecutor(max_workers=1) as yosys:
+    with tempfile.TemporaryDirectory(prefix="hdl-stage-") as tmp, ThreadPoolExecutor(max_workers=2) as yosys:
         for model_path in trained_models(ctx.dep("training") / "models", s["models"], s["prefer"]):
             model, network = model_path.stem, load_network(model_path)
             designs = {lanes: network_design(network, lanes, s["length"], s["pipeline_stages"])
@@ -282,13 +310,16 @@ def run(ctx: StageContext) -> None:
             synthesized = {lanes: synthesize_design(network_design(network, lanes, s["length"], s["pipeline_stages"]),
                                                     timeout_s=yosys_timeout_s(s, lanes))
                            for lanes in s["yosys_lanes"] if lanes not in jobs}
-            synthesized.update({lanes: job.result() for lanes, job in jobs.items()})
-            _verify_netlists(ctx, model, packages, synthesized, stress, Path(tmp), check)
+            with _step(ctx, f"wait for yosys {model}"):
+                synthesized.update({lanes: job.result() for lanes, job in jobs.items()})
+            with _step(ctx, f"addition postsynth {model}"):  # issue 13's additions are budgeted apart
+                _verify_netlists(ctx, model, packages, synthesized, stress, Path(tmp), check)
             hardware += rows_from_synthesis(model, network, synthesized, scaled_lanes=tuple(s["scaled_lanes"]),
                                             analytic_lanes=tuple(s["analytic_lanes"]),
                                             pipeline_stages=s["pipeline_stages"])
         if s["classical"]:
-            hardware += _classical(ctx, test_sets, Path(tmp), yosys, check)
+            with _step(ctx, "addition classical"):
+                hardware += _classical(ctx, test_sets, Path(tmp), yosys, check)
     tables = ctx.out / "tables"
     write_csv(check.rows, tables / "bitexact_hdl.csv", BITEXACT_COLUMNS)
     write_rows(tables / "hardware.csv", hardware)
