@@ -10,8 +10,12 @@ tvalid gaps):
 - GHDL (VHDL, the `ghdl_backend` setting when installed, else the quickest to start) and Icarus (Verilog),
   independent checks on the first `subset_profiles` stress profiles.
 Each testbench is built once per design; simulations run two at a time in worker threads
-(`workbench.verify.vector_sets`) and the Yosys runs in another beside them (all external
-processes; the MyHDL conversion stays in the main thread). Post-synthesis: at `postsynth_lanes`,
+(`workbench.verify.vector_sets`), GHDL and Icarus in a thread of their own beside the Verilator builds
+and runs, and the Yosys runs in two more threads, the widest design (the longest run) converted and
+started first (all external processes; the MyHDL conversion stays in the main thread). Each step's
+wall seconds go to the log as `hdl step <what>: <s> s` (docs/hdl.md, "Time of the stage"); issue 13's
+additions (the post-synthesis simulation, the classical detector) run after the networks' part as
+`addition` steps, so that their time is budgeted apart. Post-synthesis: at `postsynth_lanes`,
 the very netlist Yosys counted for the hardware table runs in Icarus with Yosys's Xilinx cell models
 (`workbench.verify.postsynth`) on the first `postsynth_profiles` stress profiles, both stimuli
 (rows `verilog-icarus-postsynth-<stimulus>`). Outputs:
