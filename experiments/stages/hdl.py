@@ -111,7 +111,7 @@ def summary(rows: list[dict]) -> str:
 @contextmanager
 def _step(ctx: StageContext, label: str) -> Iterator[None]:
     """Log the wall seconds of the block as `hdl step <label>: <seconds> s`, the stage's profile (docs/hdl.md,
-    "Time of the stage"; `experiments/compare_hdl_stage.sh` reads the `addition` steps)."""
+    "Time of the stage"; `experiments/compare_hdl_stage.py` sums the `addition` steps)."""
     start = time.perf_counter()
     try:
         yield
@@ -119,7 +119,8 @@ def _step(ctx: StageContext, label: str) -> Iterator[None]:
         ctx.log.info("hdl step %s: %.1f s", label, time.perf_counter() - start)
 
 
-def _built(ctx: StageContext, stack: ExitStack, model: str, lanes: int, package, simulator: str, **options):
+def _built(ctx: StageContext, stack: ExitStack, model: str, lanes: int, package: Any, simulator: str,
+           **options: Any) -> Callable[..., Any]:
     """`check.built_testbench(package, simulator, **options)` entered on `stack`, its build logged as a step."""
     from workbench.verify.check import built_testbench
 
