@@ -275,7 +275,7 @@ def test_hdl_stage_verifies_the_hybrid_documents(tmp_path: Path, monkeypatch: py
     models = tmp_path / "hybrids" / "models"
     models.mkdir(parents=True)
     (models / f"net{stage.HYBRID_SUFFIX}").write_text(json.dumps(adaptive_document()))
-    settings = {"length": LENGTH, "pipeline_stages": 1, "verify_lanes": [2], "profiles": 8, "subset_profiles": 8,
+    settings = {"length": LENGTH, "pipeline_stages": 1, "hybrid_lanes": [2], "profiles": 8, "subset_profiles": 8,
                 "ghdl_backend": "mcode", "stimuli": ["stimulus.txt", "stimulus_gaps.txt"], "yosys_lanes": [],
                 "postsynth_lanes": [], "postsynth_profiles": 1}
     tests = {"mixed": SimpleNamespace(config=SimpleNamespace(bits=8), profiles=noisy_profiles(5, seed=11)),

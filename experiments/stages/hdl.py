@@ -10,8 +10,13 @@ tvalid gaps):
 - GHDL (VHDL, the `ghdl_backend` setting when installed, else the quickest to start) and Icarus (Verilog),
   independent checks on the first `subset_profiles` stress profiles.
 Each testbench is built once per design; simulations run two at a time in worker threads
-(`workbench.verify.vector_sets`) and the Yosys runs in another beside them (all external
-processes; the MyHDL conversion stays in the main thread). Post-synthesis: at `postsynth_lanes`,
+(`workbench.verify.vector_sets`), GHDL and Icarus in a thread of their own beside the Verilator builds
+and runs, and the Yosys runs in two more threads, the widest design (the longest run) converted and
+started first (all external processes; the MyHDL conversion stays in the main thread). Each step's
+wall seconds go to the log as `hdl step <what>: <s> s` (docs/hdl.md, "Time of the stage"); issue 13's
+additions (the post-synthesis simulation, the classical detector) and issue 12's (the hybrids) run after
+the networks' part as
+`addition` steps, so that their time is budgeted apart. Post-synthesis: at `postsynth_lanes`,
 the very netlist Yosys counted for the hardware table runs in Icarus with Yosys's Xilinx cell models
 (`workbench.verify.postsynth`) on the first `postsynth_profiles` stress profiles, both stimuli
 (rows `verilog-icarus-postsynth-<stimulus>`). Outputs:
@@ -42,11 +47,12 @@ number of values other than the vectors hold.
 from __future__ import annotations
 
 import tempfile
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -57,12 +63,14 @@ SETTINGS = {
               "subset_profiles": 16, "ghdl_backend": "mcode", "test_profiles": None, "length": 256,
               "yosys_lanes": [1, 4], "scaled_lanes": [16, 32], "analytic_lanes": [],
               "stimuli": ["stimulus.txt", "stimulus_gaps.txt"], "yosys_timeout_s": 1800,
-              "postsynth_lanes": [1], "postsynth_profiles": 2, "classical": True, "hybrids": True},
+              "postsynth_lanes": [1], "postsynth_profiles": 2, "classical": True, "hybrids": True,
+              "hybrid_lanes": [1]},
     "full": {"pipeline_stages": 3, "models": None, "prefer": [], "verify_lanes": [1, 4, 16], "profiles": 500,
              "subset_profiles": 500, "ghdl_backend": "llvm", "test_profiles": None, "length": 256,
              "yosys_lanes": [1, 2, 4, 8, 16, 32], "scaled_lanes": [], "analytic_lanes": [64],
              "stimuli": ["stimulus.txt", "stimulus_gaps.txt"], "yosys_timeout_s": 3600,
-             "postsynth_lanes": [1, 4], "postsynth_profiles": 4, "classical": True, "hybrids": True},
+             "postsynth_lanes": [1, 4], "postsynth_profiles": 4, "classical": True, "hybrids": True,
+             "hybrid_lanes": [1, 4, 16]},
 }
 SETTINGS["study"] = {**SETTINGS["quick"], "test_profiles": 2000}  # the study's test sets are 5x the quick run's
 SIMULATION_TIMEOUT_S = 3600
@@ -110,6 +118,26 @@ def summary(rows: list[dict]) -> str:
         else:
             lines.append(f"| {model} | {bits} | not within the lanes tabulated | | | | | |")
     return "\n".join(lines) + "\n"
+
+
+@contextmanager
+def _step(ctx: StageContext, label: str) -> Iterator[None]:
+    """Log the wall seconds of the block as `hdl step <label>: <seconds> s`, the stage's profile (docs/hdl.md,
+    "Time of the stage"; `experiments/compare_hdl_stage.py` sums the `addition` steps)."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        ctx.log.info("hdl step %s: %.1f s", label, time.perf_counter() - start)
+
+
+def _built(ctx: StageContext, stack: ExitStack, model: str, lanes: int, package: Any, simulator: str,
+           **options: Any) -> Callable[..., Any]:
+    """`check.built_testbench(package, simulator, **options)` entered on `stack`, its build logged as a step."""
+    from workbench.verify.check import built_testbench
+
+    with _step(ctx, f"build {simulator} {model} P={lanes}"):
+        return stack.enter_context(built_testbench(package, simulator, timeout_s=SIMULATION_TIMEOUT_S, **options))
 
 
 def _row(model: str, stage: str, lanes: int, profiles: int, verdicts: list) -> dict:
@@ -166,7 +194,7 @@ def _verify_model(ctx: StageContext, model: str, designs: dict[int, Any], expect
     package), lanes -> Yosys job, and the stress vectors."""
     from workbench.hdl.package import write_package
     from workbench.hdl.synth import synthesize
-    from workbench.verify.check import SIMULATORS, built_testbench
+    from workbench.verify.check import SIMULATORS
     from workbench.verify.simulators import installed_ghdl_backends
     from workbench.verify.vector_sets import run_vector_sets
     from workbench.verify.vectors import stress_profiles
@@ -175,31 +203,41 @@ def _verify_model(ctx: StageContext, model: str, designs: dict[int, Any], expect
     stress = expected(stress_profiles(np.random.default_rng(ctx.config.seed), s["profiles"], s["length"], in_bits))
     subset = {"subset": _first(stress, s["subset_profiles"])}
     packages, synth = {}, {}
-    for lanes, design in designs.items():
-        packages[lanes] = design, write_package(design, ctx.out / "hdl" / f"{model}_p{lanes}", stress,
-                                                document=document)
+    for lanes in sorted(designs, reverse=True):  # the widest first: its Yosys run is the longest
+        with _step(ctx, f"convert {model} P={lanes}"):
+            packages[lanes] = designs[lanes], write_package(designs[lanes], ctx.out / "hdl" / f"{model}_p{lanes}",
+                                                            stress, document=document)
         if lanes in s["yosys_lanes"]:
-            synth[lanes] = yosys.submit(synthesize, packages[lanes][1].file("verilog"), design.name,
+            synth[lanes] = yosys.submit(synthesize, packages[lanes][1].file("verilog"), designs[lanes].name,
                                         timeout_s=yosys_timeout_s(s, lanes))
+    packages = dict(sorted(packages.items()))
     stimuli = tuple(s["stimuli"])
     backend = s["ghdl_backend"] if s["ghdl_backend"] in installed_ghdl_backends() else None
-    for simulator in SIMULATORS:
-        with ExitStack() as stack:
-            built = {lanes: (design, stack.enter_context(built_testbench(package, simulator, ghdl_backend=backend,
-                                                                         timeout_s=SIMULATION_TIMEOUT_S)))
-                     for lanes, (design, package) in packages.items()}
-            for one in run_vector_sets(built, subset.items(), work, stimuli):
-                check.record(model, f"{'vhdl' if simulator == 'ghdl' else 'verilog'}-{one.verdict.simulator}-"
-                             f"{Path(one.stimulus).stem}", one.lanes, one.profiles, [one.verdict], one.expected)
-    with ExitStack() as stack:
-        built = {lanes: (design, stack.enter_context(built_testbench(package, "verilator",
-                                                                     timeout_s=SIMULATION_TIMEOUT_S)))
+
+    def independent_checks() -> list[tuple[str, list]]:
+        """GHDL and Icarus on the subset, one simulator after the other: (simulator, its runs)."""
+        done = []
+        for simulator in SIMULATORS:
+            with ExitStack() as stack:
+                built = {lanes: (design, _built(ctx, stack, model, lanes, package, simulator, ghdl_backend=backend))
+                         for lanes, (design, package) in packages.items()}
+                done.append((simulator, run_vector_sets(built, subset.items(), work, stimuli)))
+        return done
+
+    with ThreadPoolExecutor(max_workers=1) as beside, ExitStack() as stack:
+        independent = beside.submit(independent_checks)  # beside the Verilator builds and runs below
+        built = {lanes: (design, _built(ctx, stack, model, lanes, package, "verilator"))
                  for lanes, (design, package) in packages.items()}
-        for one in run_vector_sets(built, [("stress", stress)], work, stimuli):
-            check.record(model, f"verilog-verilator-{Path(one.stimulus).stem}", one.lanes, one.profiles,
-                         [one.verdict], one.expected)
+        on_stress = run_vector_sets(built, [("stress", stress)], work, stimuli)
         runs = run_vector_sets(built, ((name, expected(dataset.profiles)) for name, dataset in test_sets.items()
                                        if dataset.config.bits == in_bits), work, stimuli)
+        for simulator, done in independent.result():
+            for one in done:
+                check.record(model, f"{'vhdl' if simulator == 'ghdl' else 'verilog'}-{one.verdict.simulator}-"
+                             f"{Path(one.stimulus).stem}", one.lanes, one.profiles, [one.verdict], one.expected)
+    for one in on_stress:
+        check.record(model, f"verilog-verilator-{Path(one.stimulus).stem}", one.lanes, one.profiles, [one.verdict],
+                     one.expected)
     for one in runs:
         if not one.passed:
             ctx.log.info("hdl %s P=%d %s %s: compared %d of %d, mismatches %d", model, one.lanes, one.name,
@@ -250,7 +288,8 @@ def _hybrids(ctx: StageContext, models: list[str], test_sets: dict[str, Any], wo
              check: _Verification) -> list[dict]:
     """The hybrids stage's `qnn-int/2` document of each verified network (`models/<network>.hybrid.json`, the run
     seed's), its hardware (`workbench.hdl.network.document_design`) verified like a network against
-    `golden_v2` at `verify_lanes` and synthesised at `yosys_lanes`, its netlists simulated at `postsynth_lanes`;
+    `golden_v2` at `hybrid_lanes` (quick: one lane, to keep the quick budget) and synthesised at those of them in
+    `yosys_lanes`, its netlists simulated at `postsynth_lanes`;
     returns its hardware rows, model `<network>.hybrid`."""
     from workbench.hdl.hardware import synthesize_design
     from workbench.hdl.network import document_design
@@ -266,11 +305,12 @@ def _hybrids(ctx: StageContext, models: list[str], test_sets: dict[str, Any], wo
             continue
         name, document = path.name[:-len(".json")], load_document(path)
         design = partial(document_design, document, profile_length=s["length"], pipeline_stages=s["pipeline_stages"])
-        packages, jobs, stress = _verify_model(ctx, name, {lanes: design(lanes) for lanes in s["verify_lanes"]},
+        packages, jobs, stress = _verify_model(ctx, name, {lanes: design(lanes) for lanes in s["hybrid_lanes"]},
                                                partial(document_vectors, document), document.network.input_bits,
                                                document.document, test_sets, work, yosys, check)
         synthesized = {lanes: jobs[lanes].result() if lanes in jobs else
-                       synthesize_design(design(lanes), timeout_s=yosys_timeout_s(s, lanes)) for lanes in s["yosys_lanes"]}
+                       synthesize_design(design(lanes), timeout_s=yosys_timeout_s(s, lanes))
+                       for lanes in s["hybrid_lanes"] if lanes in s["yosys_lanes"]}
         _verify_netlists(ctx, name, packages, synthesized, stress, work, check)
         rows += [yosys_row(name, document.network, lanes, result, DEFAULT_PART) | {
                  "pipeline_stages": s["pipeline_stages"], "arithmetic": "trees"} for lanes, result in synthesized.items()]
@@ -280,15 +320,13 @@ def _hybrids(ctx: StageContext, models: list[str], test_sets: dict[str, Any], wo
 def _verify_netlists(ctx: StageContext, model: str, packages: dict, synthesized: dict, stress, work: Path,
                      check: _Verification) -> None:
     """Simulate the counted Yosys netlists at `postsynth_lanes` on the first `postsynth_profiles` stress profiles."""
-    from workbench.verify.check import built_testbench
     from workbench.verify.postsynth import POSTSYNTH
     from workbench.verify.vector_sets import run_vector_sets
 
     s = ctx.settings
     with ExitStack() as stack:
-        built = {lanes: (packages[lanes][0], stack.enter_context(
-                     built_testbench(packages[lanes][1], POSTSYNTH, netlist=synthesized[lanes].netlist,
-                                     timeout_s=SIMULATION_TIMEOUT_S)))
+        built = {lanes: (packages[lanes][0], _built(ctx, stack, model, lanes, packages[lanes][1], POSTSYNTH,
+                                                    netlist=synthesized[lanes].netlist))
                  for lanes in s["postsynth_lanes"] if lanes in synthesized}
         for one in run_vector_sets(built, [("postsynth", _first(stress, s["postsynth_profiles"]))], work,
                                    tuple(s["stimuli"])):
@@ -311,7 +349,7 @@ def run(ctx: StageContext) -> None:
     s = ctx.settings
     test_sets = _test_sets(ctx, s["test_profiles"], s["length"])
     check, hardware = _Verification(ctx), []
-    with tempfile.TemporaryDirectory(prefix="hdl-stage-") as tmp, ThreadPoolExecutor(max_workers=1) as yosys:
+    with tempfile.TemporaryDirectory(prefix="hdl-stage-") as tmp, ThreadPoolExecutor(max_workers=2) as yosys:
         networks = trained_models(ctx.dep("training") / "models", s["models"], s["prefer"])
         for model_path in networks:
             model, network = model_path.stem, load_network(model_path)
@@ -323,15 +361,19 @@ def run(ctx: StageContext) -> None:
             synthesized = {lanes: synthesize_design(network_design(network, lanes, s["length"], s["pipeline_stages"]),
                                                     timeout_s=yosys_timeout_s(s, lanes))
                            for lanes in s["yosys_lanes"] if lanes not in jobs}
-            synthesized.update({lanes: job.result() for lanes, job in jobs.items()})
-            _verify_netlists(ctx, model, packages, synthesized, stress, Path(tmp), check)
+            with _step(ctx, f"wait for yosys {model}"):
+                synthesized.update({lanes: job.result() for lanes, job in jobs.items()})
+            with _step(ctx, f"addition postsynth {model}"):  # issue 13's additions are budgeted apart
+                _verify_netlists(ctx, model, packages, synthesized, stress, Path(tmp), check)
             hardware += rows_from_synthesis(model, network, synthesized, scaled_lanes=tuple(s["scaled_lanes"]),
                                             analytic_lanes=tuple(s["analytic_lanes"]),
                                             pipeline_stages=s["pipeline_stages"])
         if s["hybrids"]:
-            hardware += _hybrids(ctx, [path.stem for path in networks], test_sets, Path(tmp), yosys, check)
+            with _step(ctx, "addition hybrids"):
+                hardware += _hybrids(ctx, [path.stem for path in networks], test_sets, Path(tmp), yosys, check)
         if s["classical"]:
-            hardware += _classical(ctx, test_sets, Path(tmp), yosys, check)
+            with _step(ctx, "addition classical"):
+                hardware += _classical(ctx, test_sets, Path(tmp), yosys, check)
     tables = ctx.out / "tables"
     write_csv(check.rows, tables / "bitexact_hdl.csv", BITEXACT_COLUMNS)
     write_rows(tables / "hardware.csv", hardware)
