@@ -9,8 +9,8 @@ stage depends on (datasets, training and a first hdl stage; not timed). Every ro
 copy's hdl stage cache and its Yosys cache (`data/cache/yosys`, inside the copy) and reruns
 `run_all.py --quick --stages hdl`: a cold hdl stage, the rest cached. Printed per round and commit: the
 hdl stage's seconds (its `stage.json`) and the sum of the steps the stage logs as `hdl step addition ...`
-(issue 13's additions, budgeted apart: the post-synthesis simulation and the classical detector
-`br8_int`, which run after the networks' part); at the end the medians and (new - additions) / old.
+(the other issues' additions, budgeted apart: the post-synthesis simulation, the classical detector
+`br8_int` and the hybrids, which run after the networks' part); at the end the medians and (new - additions) / old.
 The logs and `seconds.csv` stay in the scratch folder. The copies run with this script's Python.
 """
 from __future__ import annotations
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
             seconds, added = cold_hdl(copy, copy / f"round{round_}.log")
             rows.append({"round": round_, "commit": name, "hdl_seconds": seconds, "addition_seconds": round(added, 1),
                          "load": round(os.getloadavg()[0], 1)})
-            print(f"round {round_} {name}: hdl stage {seconds:.1f} s, of which issue 13's additions {added:.1f} s "
+            print(f"round {round_} {name}: hdl stage {seconds:.1f} s, of which the other issues' additions {added:.1f} s "
                   f"(load {rows[-1]['load']})", flush=True)
     with (scratch / "seconds.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
         return statistics.median(row[column] for row in rows if row["commit"] == commit)
 
     old, new, added = median("old", "hdl_seconds"), median("new", "hdl_seconds"), median("new", "addition_seconds")
-    print(f"medians: old hdl stage {old:.1f} s; new {new:.1f} s, of which issue 13's additions {added:.1f} s; "
+    print(f"medians: old hdl stage {old:.1f} s; new {new:.1f} s, of which the other issues' additions {added:.1f} s; "
           f"new without them {new - added:.1f} s = {(new - added) / old:.2f} x old (goal: at most 0.50)")
 
 

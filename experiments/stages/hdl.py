@@ -251,6 +251,19 @@ def _verify_model(ctx: StageContext, model: str, designs: dict[int, Any], expect
     return packages, synth, stress
 
 
+def _synthesized(ctx: StageContext, model: str, jobs: dict[int, Future], design: Callable[[int], Any],
+                 lanes: list[int]) -> dict[int, Any]:
+    """Yosys results at `lanes`: the verification's jobs joined (the wait logged as a step), the other lane
+    counts' `design(lanes)` synthesised here."""
+    from workbench.hdl.hardware import synthesize_design
+
+    s = ctx.settings
+    results = {p: synthesize_design(design(p), timeout_s=yosys_timeout_s(s, p)) for p in lanes if p not in jobs}
+    with _step(ctx, f"wait for yosys {model}"):
+        results.update({p: jobs[p].result() for p in lanes if p in jobs})
+    return results
+
+
 def _classical(ctx: StageContext, test_sets: dict[str, Any], work: Path, yosys: ThreadPoolExecutor,
                check: _Verification) -> list[dict]:
     """The classical detector in hardware (`workbench.hw.br_top`, at `verify_lanes`), its threshold tuned on the
@@ -259,7 +272,6 @@ def _classical(ctx: StageContext, test_sets: dict[str, Any], work: Path, yosys: 
     import json
 
     from workbench.data.datasets import load_stage_splits
-    from workbench.hdl.hardware import synthesize_design
     from workbench.hdl.table import yosys_row
     from workbench.hdl.vivado import DEFAULT_PART
     from workbench.qnn.br8_integer import NAME, BRInteger, tune
@@ -273,10 +285,8 @@ def _classical(ctx: StageContext, test_sets: dict[str, Any], work: Path, yosys: 
     designs = {lanes: br_design(config, s["length"], s["pipeline_stages"], lanes) for lanes in s["verify_lanes"]}
     packages, jobs, stress = _verify_model(ctx, NAME, designs, partial(br_vectors, config), config.input_bits, None,
                                            test_sets, work, yosys, check)
-    synthesized = {lanes: synthesize_design(br_design(config, s["length"], s["pipeline_stages"], lanes),
-                                            timeout_s=yosys_timeout_s(s, lanes))
-                   for lanes in s["yosys_lanes"] if lanes not in jobs}
-    synthesized.update({lanes: job.result() for lanes, job in jobs.items()})
+    synthesized = _synthesized(ctx, NAME, jobs, partial(br_design, config, s["length"], s["pipeline_stages"]),
+                               s["yosys_lanes"])
     _verify_netlists(ctx, NAME, packages, synthesized, stress, work, check)
     rows = [yosys_row(NAME, None, lanes, result, DEFAULT_PART) for lanes, result in sorted(synthesized.items())]
     for row in rows:
@@ -291,7 +301,6 @@ def _hybrids(ctx: StageContext, models: list[str], test_sets: dict[str, Any], wo
     `golden_v2` at `hybrid_lanes` (quick: one lane, to keep the quick budget) and synthesised at those of them in
     `yosys_lanes`, its netlists simulated at `postsynth_lanes`;
     returns its hardware rows, model `<network>.hybrid`."""
-    from workbench.hdl.hardware import synthesize_design
     from workbench.hdl.network import document_design
     from workbench.hdl.table import yosys_row
     from workbench.hdl.vivado import DEFAULT_PART
@@ -308,12 +317,11 @@ def _hybrids(ctx: StageContext, models: list[str], test_sets: dict[str, Any], wo
         packages, jobs, stress = _verify_model(ctx, name, {lanes: design(lanes) for lanes in s["hybrid_lanes"]},
                                                partial(document_vectors, document), document.network.input_bits,
                                                document.document, test_sets, work, yosys, check)
-        synthesized = {lanes: jobs[lanes].result() if lanes in jobs else
-                       synthesize_design(design(lanes), timeout_s=yosys_timeout_s(s, lanes))
-                       for lanes in s["hybrid_lanes"] if lanes in s["yosys_lanes"]}
+        synthesized = _synthesized(ctx, name, jobs, design, [p for p in s["hybrid_lanes"] if p in s["yosys_lanes"]])
         _verify_netlists(ctx, name, packages, synthesized, stress, work, check)
         rows += [yosys_row(name, document.network, lanes, result, DEFAULT_PART) | {
-                 "pipeline_stages": s["pipeline_stages"], "arithmetic": "trees"} for lanes, result in synthesized.items()]
+                 "pipeline_stages": s["pipeline_stages"], "arithmetic": "trees"}
+                 for lanes, result in sorted(synthesized.items())]
     return rows
 
 
@@ -339,7 +347,7 @@ def run(ctx: StageContext) -> None:
     from workbench.evaluation.tables import BITEXACT_COLUMNS, write_csv
     from workbench.hdl.figure import plot_hardware
     from workbench.hdl.fit import COLUMNS as PARTS_COLUMNS, parts_markdown, parts_rows
-    from workbench.hdl.hardware import rows_from_synthesis, synthesize_design
+    from workbench.hdl.hardware import rows_from_synthesis
     from workbench.hdl.network import network_design
     from workbench.hdl.table import write_rows
     from workbench.qnn.contract import load_network
@@ -358,12 +366,9 @@ def run(ctx: StageContext) -> None:
             packages, jobs, stress = _verify_model(ctx, model, designs, partial(golden_vectors, network),
                                                    network.input_bits, network.document, test_sets, Path(tmp),
                                                    yosys, check)
-            synthesized = {lanes: synthesize_design(network_design(network, lanes, s["length"], s["pipeline_stages"]),
-                                                    timeout_s=yosys_timeout_s(s, lanes))
-                           for lanes in s["yosys_lanes"] if lanes not in jobs}
-            with _step(ctx, f"wait for yosys {model}"):
-                synthesized.update({lanes: job.result() for lanes, job in jobs.items()})
-            with _step(ctx, f"addition postsynth {model}"):  # issue 13's additions are budgeted apart
+            synthesized = _synthesized(ctx, model, jobs, lambda lanes: network_design(
+                network, lanes, s["length"], s["pipeline_stages"]), s["yosys_lanes"])
+            with _step(ctx, f"addition postsynth {model}"):  # the other issues' additions are budgeted apart
                 _verify_netlists(ctx, model, packages, synthesized, stress, Path(tmp), check)
             hardware += rows_from_synthesis(model, network, synthesized, scaled_lanes=tuple(s["scaled_lanes"]),
                                             analytic_lanes=tuple(s["analytic_lanes"]),
