@@ -166,8 +166,7 @@ def design_point(card: dict[str, Any]) -> dict[str, Any]:
     """A published model as a point of the design space: its LUTs per added lane (Yosys; absent when not
     synthesised) and its efficiency and RMSE ratio to BR8 at the SNR-sweep conditions."""
     rows = {row["condition"]: row for row in card["accuracy"]}
-    hybrid = card["name"].endswith(KINDS[".hybrid.json"][2])
-    point = {"name": card["name"], "kind": "HYBRID" if hybrid else "network",
+    point = {"name": card["name"], "kind": "network" if card["network"]["refinement"] is None else "HYBRID",
              "bits": card["bits"], "topology": card["network"]["topology"],
              "macs_per_pixel": card["network"]["macs_per_pixel"],
              "luts_per_lane": card["hardware"].get("luts_per_added_lane", "")}
