@@ -129,8 +129,8 @@ def hybrid_front(clk: Any, rst: Any, inputs: tuple, score_outputs: tuple, networ
     replicated = new_stream((samples.fields[0],) * (lanes * (2 * half + 1)), lanes)
     derivatives = tree_stream(sums, lanes)
     delayed = shadow_stream(scores)
-    score_shadow = shadow_blocks(clk, rst, scores, delayed, ((half, 1 + pipeline_stages),), flags=False)  # packed
-    # beside the derivatives, whose flags the packed stream takes
+    # the delayed scores are packed beside the derivatives, whose flags the packed stream takes: no flags of their own
+    score_shadow = shadow_blocks(clk, rst, scores, delayed, ((half, 1 + pipeline_stages),), flags=False)
     per_lane = len(sums) // lanes
     packed = new_stream([fmt for j in range(lanes)
                          for fmt in (*derivatives.fields[j * per_lane:(j + 1) * per_lane], delayed.fields[j])], lanes)
